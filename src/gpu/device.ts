@@ -1,0 +1,104 @@
+// One way to get a GPUDevice in the browser (navigator.gpu) and in Node (Dawn's `webgpu` package).
+
+export interface DeviceOptions {
+  /** Use this adapter instead of asking for one. */
+  adapter?: GPUAdapter;
+  powerPreference?: GPUPowerPreference;
+  /** Request `shader-f16` when the adapter offers it. */
+  f16?: boolean;
+}
+
+export interface DeviceInfo {
+  device: GPUDevice;
+  adapterInfo: { vendor: string; architecture: string; device: string; description: string; isFallbackAdapter: boolean };
+  /** true for a CPU implementation (SwiftShader, llvmpipe, WARP): never mistake it for a GPU. */
+  isSoftware: boolean;
+}
+
+/** Limits that large models need: weights of ViT-g exceed the 128 MiB default binding size. */
+const LIMITS_TO_RAISE = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+// Where Debian's chromium package keeps its SwiftShader Vulkan driver.
+const SWIFTSHADER_ICDS = ['/usr/lib/chromium/vk_swiftshader_icd.json', '/usr/lib64/chromium/vk_swiftshader_icd.json'];
+
+let nodeGpu: Promise<GPU> | undefined;
+
+function isNode(): boolean {
+  return typeof process !== 'undefined' && !!process.versions?.node;
+}
+
+/** Dawn in Node; falls back to SwiftShader (when no hardware adapter exists) by pointing the Vulkan loader at it. */
+async function nodeNavigatorGpu(): Promise<GPU> {
+  const webgpu = await import(/* @vite-ignore */ 'webgpu');
+  Object.assign(globalThis, webgpu.globals);
+  const flags: string[] = [];
+  let gpu: GPU = webgpu.create(flags);
+  if (await gpu.requestAdapter()) return gpu;
+  if (!process.env.VK_ICD_FILENAMES) {
+    const { existsSync } = await import('node:fs');
+    const icd = SWIFTSHADER_ICDS.find((p) => existsSync(p));
+    if (icd) {
+      process.env.VK_ICD_FILENAMES = icd;
+      gpu = webgpu.create(flags);
+    }
+  }
+  return gpu;
+}
+
+export async function navigatorGpu(): Promise<GPU> {
+  const browserGpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+  if (browserGpu) return browserGpu;
+  if (!isNode()) throw new WebGpuUnavailableError('WebGPU is not available in this browser (navigator.gpu is missing).');
+  nodeGpu ??= nodeNavigatorGpu();
+  return nodeGpu;
+}
+
+export class WebGpuUnavailableError extends Error {
+  override name = 'WebGpuUnavailableError';
+}
+
+export async function requestDevice(options: DeviceOptions = {}): Promise<DeviceInfo> {
+  const adapter = options.adapter ?? (await (await navigatorGpu()).requestAdapter({ powerPreference: options.powerPreference }));
+  if (!adapter) {
+    throw new WebGpuUnavailableError(
+      isNode()
+        ? 'No WebGPU adapter: install a Vulkan driver (on Debian: apt-get install chromium libvulkan1 for SwiftShader) or set VK_ICD_FILENAMES.'
+        : 'No WebGPU adapter is available in this browser.',
+    );
+  }
+  const requiredLimits: Record<string, number> = {};
+  for (const name of LIMITS_TO_RAISE) requiredLimits[name] = adapter.limits[name];
+  const requiredFeatures: GPUFeatureName[] = [];
+  if (options.f16 && adapter.features.has('shader-f16')) requiredFeatures.push('shader-f16');
+  if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'dinov2-webgpu' });
+  const info = adapter.info;
+  const adapterInfo = {
+    vendor: info?.vendor ?? '',
+    architecture: info?.architecture ?? '',
+    device: info?.device ?? '',
+    description: info?.description ?? '',
+    isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter),
+  };
+  const text = `${adapterInfo.vendor} ${adapterInfo.architecture} ${adapterInfo.description}`.toLowerCase();
+  const isSoftware = adapterInfo.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|warp|software/.test(text);
+  return { device, adapterInfo, isSoftware };
+}
+
+let shared: Promise<DeviceInfo> | undefined;
+
+/** A device shared by every model that is not given one. */
+export function defaultDevice(): Promise<DeviceInfo> {
+  shared ??= requestDevice().catch((e) => {
+    shared = undefined;
+    throw e;
+  });
+  return shared;
+}

@@ -1,0 +1,116 @@
+// Compute kernels from WGSL source: bind group layouts come from reflecting the shader (wgsl_reflect),
+// so TypeScript names bindings by their WGSL variable names and never repeats a binding index.
+import { ResourceType, WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
+
+export type Constants = Record<string, number>;
+
+interface BindingSlot {
+  binding: number;
+  type: GPUBufferBindingType;
+}
+
+interface EntryInfo {
+  /** WGSL variable name -> slot in group 0. */
+  slots: Map<string, BindingSlot>;
+  overrides: Set<string>;
+}
+
+const reflections = new Map<string, Map<string, EntryInfo>>();
+
+/** Reflect every compute entry point of a WGSL module (cached by source text). */
+export function reflectShader(source: string): Map<string, EntryInfo> {
+  let entries = reflections.get(source);
+  if (entries) return entries;
+  const reflect = new WgslReflect(source);
+  entries = new Map();
+  const moduleOverrides = new Set(reflect.overrides.map((o) => o.name));
+  for (const fn of reflect.entry.compute) {
+    const slots = new Map<string, BindingSlot>();
+    for (const r of fn.resources) {
+      if (r.group !== 0) throw new Error(`${fn.name}: binding ${r.name} is in group ${r.group}; kernels use group 0 only`);
+      let type: GPUBufferBindingType;
+      if (r.resourceType === ResourceType.Uniform) type = 'uniform';
+      else if (r.resourceType === ResourceType.Storage) type = r.access === 'read' ? 'read-only-storage' : 'storage';
+      else throw new Error(`${fn.name}: binding ${r.name} is not a buffer`);
+      slots.set(r.name, { binding: r.binding, type });
+    }
+    entries.set(fn.name, { slots, overrides: moduleOverrides });
+  }
+  reflections.set(source, entries);
+  return entries;
+}
+
+export class Kernel {
+  readonly pipeline: GPUComputePipeline;
+  private readonly layout: GPUBindGroupLayout;
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly label: string,
+    private readonly info: EntryInfo,
+    module: GPUShaderModule,
+    entryPoint: string,
+    constants: Constants,
+  ) {
+    const entries: GPUBindGroupLayoutEntry[] = [...info.slots.values()].map((s) => ({
+      binding: s.binding,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: { type: s.type },
+    }));
+    this.layout = device.createBindGroupLayout({ label, entries });
+    this.pipeline = device.createComputePipeline({
+      label,
+      layout: device.createPipelineLayout({ label, bindGroupLayouts: [this.layout] }),
+      compute: { module, entryPoint, constants },
+    });
+  }
+
+  /** A bind group from buffers named as the WGSL variables; every binding must be given, no extra ones. */
+  bind(buffers: Record<string, GPUBuffer | GPUBufferBinding>): GPUBindGroup {
+    const given = new Set(Object.keys(buffers));
+    const entries: GPUBindGroupEntry[] = [];
+    for (const [name, slot] of this.info.slots) {
+      const b = buffers[name];
+      if (!b) throw new Error(`${this.label}: no buffer given for binding '${name}'`);
+      given.delete(name);
+      entries.push({ binding: slot.binding, resource: 'buffer' in b ? b : { buffer: b } });
+    }
+    if (given.size) throw new Error(`${this.label}: unknown bindings ${[...given].join(', ')}`);
+    return this.device.createBindGroup({ label: this.label, layout: this.layout, entries });
+  }
+}
+
+/** Shader modules and pipelines, built once per (shader, entry point, override constants). */
+export class KernelCache {
+  private readonly modules = new Map<string, GPUShaderModule>();
+  private readonly kernels = new Map<string, Kernel>();
+
+  constructor(readonly device: GPUDevice) {}
+
+  get size(): number {
+    return this.kernels.size;
+  }
+
+  get(shaderName: string, source: string, entryPoint: string, constants: Constants = {}): Kernel {
+    const key = `${shaderName}:${entryPoint}:${Object.keys(constants)
+      .sort()
+      .map((k) => `${k}=${constants[k]}`)
+      .join(',')}`;
+    let kernel = this.kernels.get(key);
+    if (kernel) return kernel;
+    const info = reflectShader(source).get(entryPoint);
+    if (!info) throw new Error(`${shaderName}.wgsl has no compute entry point '${entryPoint}'`);
+    for (const name of Object.keys(constants)) {
+      if (!info.overrides.has(name)) throw new Error(`${shaderName}.wgsl has no override '${name}'`);
+      if (!Number.isFinite(constants[name])) throw new Error(`${shaderName}.wgsl: override '${name}' = ${constants[name]}`);
+    }
+    let module = this.modules.get(shaderName);
+    if (!module) {
+      module = this.device.createShaderModule({ label: shaderName, code: source });
+      this.modules.set(shaderName, module);
+    }
+    kernel = new Kernel(this.device, key, info, module, entryPoint, constants);
+    this.kernels.set(key, kernel);
+    return kernel;
+  }
+}

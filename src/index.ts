@@ -1,0 +1,2 @@
+export * from './gpu/device.js';
+export * from './gpu/kernel.js';
