@@ -1,2 +1,11 @@
 export * from './gpu/device.js';
-export * from './gpu/kernel.js';
+export { GpuTensor } from './gpu/tensor.js';
+export { GpuLimitError } from './gpu/buffers.js';
+export * from './io/safetensors.js';
+export * from './io/config.js';
+export * from './model/inputs.js';
+export { CheckpointError } from './model/parameters.js';
+export type { TensorSource } from './model/parameters.js';
+export * from './model/modeling.js';
+export * from './model/auto.js';
+export { positionEmbeddingsFor } from './model/position_embeddings.js';

@@ -1,0 +1,98 @@
+// y = epilogue(x · wT + bias): every nn.Linear of the model, and the patch embedding after im2col.
+//
+// x  [ROWS, K] row-major, as the activations are laid out.
+// wT [K, N4] vec4: the checkpoint's weight [N, K] transposed at load, N padded to N4 = ceil(N / 4) with
+//    zeros, so a thread loads four output columns at once and owns four adjacent columns.
+// Tiling: a workgroup computes a TILE_M x TILE_N block of y; each thread a 4 x 4 block (four rows,
+// one vec4 of columns). x and wT are staged through workgroup memory TILE_K deep.
+//
+// Epilogues (override constants):
+//   ACT       activation of (acc + bias), see activations below (0 = none)
+//   RESIDUAL  y = y + gamma * v: layer-scale and the residual add, in place on the residual stream
+//   GLU       SwiGLU: the weight's columns are interleaved at load (x1_j, x2_j), so adjacent pairs
+//             give silu(x1) * x2 and y has N / 2 columns (transformers' Dinov2WithRegistersSwiGLUFFN)
+// activations.wgsl is appended to this file when the module is built (src/gpu/shaders.ts).
+
+override ROWS: u32;
+override N: u32;
+override K: u32;
+override TILE_M: u32;
+override TILE_N: u32;
+override TILE_K: u32;
+override ACT: u32 = 0u;
+override RESIDUAL: bool = false;
+override GLU: bool = false;
+
+override N4: u32 = (N + 3u) / 4u;
+override THREADS_X: u32 = TILE_N / 4u;
+override THREADS_Y: u32 = TILE_M / 4u;
+override THREADS: u32 = (TILE_M / 4u) * (TILE_N / 4u);
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> wT: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> bias: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> gamma: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+// x tile stored k-major as vec4 of four rows: a thread reads its four rows in one load.
+var<workgroup> x_tile: array<vec4<f32>, TILE_K * TILE_M / 4u>;
+var<workgroup> w_tile: array<vec4<f32>, TILE_K * TILE_N / 4u>;
+
+@compute @workgroup_size(THREADS_X, THREADS_Y)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let row0 = wg.y * TILE_M;
+  let col4_0 = wg.x * THREADS_X;
+  var acc: array<vec4<f32>, 4>;
+  for (var k0 = 0u; k0 < K; k0 += TILE_K) {
+    // Consecutive threads read consecutive k of one row of x: coalesced.
+    for (var i = li; i < TILE_M * TILE_K; i += THREADS) {
+      let r = i / TILE_K;
+      let k = i % TILE_K;
+      var v = 0.0;
+      if (row0 + r < ROWS && k0 + k < K) { v = x[(row0 + r) * K + k0 + k]; }
+      x_tile[k * (TILE_M / 4u) + r / 4u][r % 4u] = v;
+    }
+    for (var i = li; i < TILE_K * THREADS_X; i += THREADS) {
+      let k = i / THREADS_X;
+      let c4 = i % THREADS_X;
+      var v = vec4<f32>(0.0);
+      if (k0 + k < K && col4_0 + c4 < N4) { v = wT[(k0 + k) * N4 + col4_0 + c4]; }
+      w_tile[i] = v;
+    }
+    workgroupBarrier();
+    for (var k = 0u; k < TILE_K; k++) {
+      let a = x_tile[k * (TILE_M / 4u) + lid.y];
+      let b = w_tile[k * THREADS_X + lid.x];
+      acc[0] += a.x * b;
+      acc[1] += a.y * b;
+      acc[2] += a.z * b;
+      acc[3] += a.w * b;
+    }
+    workgroupBarrier();
+  }
+
+  let col4 = col4_0 + lid.x;
+  if (col4 >= N4) { return; }
+  let col = col4 * 4u;
+  let b = bias[col4];
+  for (var i = 0u; i < 4u; i++) {
+    let row = row0 + lid.y * 4u + i;
+    if (row >= ROWS) { return; }
+    let v = activate(acc[i] + b);
+    if (GLU) {
+      let out = vec2<f32>(silu(v.x) * v.y, silu(v.z) * v.w);
+      let base = row * (N / 2u) + col / 2u;
+      y[base] = out.x;
+      if (col + 2u < N) { y[base + 1u] = out.y; }
+    } else {
+      let g = gamma[col4];
+      for (var j = 0u; j < 4u; j++) {
+        if (col + j < N) {
+          let idx = row * N + col + j;
+          if (RESIDUAL) { y[idx] = y[idx] + g[j] * v[j]; } else { y[idx] = v[j]; }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,65 @@
+// GPU buffers with their size checked against the device's limits before creation, and the bytes
+// each owner holds tracked so that leaks show.
+
+export class GpuLimitError extends Error {
+  override name = 'GpuLimitError';
+}
+
+export const STORAGE = 0x80; // GPUBufferUsage.STORAGE, spelled out so the module loads where no WebGPU globals exist
+export const COPY_SRC = 0x04;
+export const COPY_DST = 0x08;
+export const MAP_READ = 0x01;
+
+export class GpuMemory {
+  private readonly live = new Map<GPUBuffer, number>();
+  private allocated = 0;
+  peakBytes = 0;
+
+  constructor(readonly device: GPUDevice) {}
+
+  /** Bytes held by live buffers created here. */
+  get bytesAllocated(): number {
+    return this.allocated;
+  }
+
+  get bufferCount(): number {
+    return this.live.size;
+  }
+
+  /** A buffer of at least `bytes` bytes (rounded up to 16, never empty), checked against the limits first. */
+  create(label: string, bytes: number, usage: number = STORAGE | COPY_SRC | COPY_DST, binding = (usage & STORAGE) !== 0): GPUBuffer {
+    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+    const limits = this.device.limits;
+    if (size > limits.maxBufferSize) {
+      throw new GpuLimitError(`${label}: ${size} bytes exceed this device's maxBufferSize (${limits.maxBufferSize})`);
+    }
+    if (binding && size > limits.maxStorageBufferBindingSize) {
+      throw new GpuLimitError(
+        `${label}: ${size} bytes exceed this device's maxStorageBufferBindingSize (${limits.maxStorageBufferBindingSize})`,
+      );
+    }
+    const buffer = this.device.createBuffer({ label, size, usage });
+    this.live.set(buffer, size);
+    this.allocated += size;
+    this.peakBytes = Math.max(this.peakBytes, this.allocated);
+    return buffer;
+  }
+
+  upload(label: string, data: Float32Array | Uint32Array | Int32Array, usage: number = STORAGE | COPY_SRC | COPY_DST): GPUBuffer {
+    const buffer = this.create(label, data.byteLength, usage);
+    this.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    return buffer;
+  }
+
+  destroy(buffer: GPUBuffer): void {
+    const size = this.live.get(buffer);
+    if (size === undefined) return;
+    this.live.delete(buffer);
+    this.allocated -= size;
+    buffer.destroy();
+  }
+
+  destroyAll(): void {
+    for (const buffer of [...this.live.keys()]) this.destroy(buffer);
+  }
+}

@@ -1,0 +1,121 @@
+import { GpuMemory } from '../gpu/buffers.js';
+import { Recorder } from '../gpu/recorder.js';
+import type { Dinov2Config } from '../io/config.js';
+import { Linear } from './linear.js';
+import { Parameter, ParameterSet } from './parameters.js';
+import { positionEmbeddingsFor } from './position_embeddings.js';
+
+const THREADS = 256;
+
+export interface ImageShape {
+  batch: number;
+  height: number;
+  width: number;
+}
+
+/**
+ * `embeddings`: Dinov2WithRegistersEmbeddings (plain Dinov2Embeddings when there are no registers).
+ * The patch convolution runs as im2col + linear; position embeddings are resampled on the host in
+ * float64 once per patch grid and kept on the GPU.
+ */
+export class Embeddings {
+  readonly cls: Parameter;
+  readonly mask: Parameter | undefined;
+  readonly registers: Parameter | undefined;
+  readonly positions: Parameter;
+  readonly projection: Linear;
+  readonly patch: number;
+  readonly channels: number;
+  readonly hidden: number;
+  readonly registerCount: number;
+  private readonly antialias: boolean;
+  private readonly positionCache = new Map<string, GPUBuffer>();
+
+  constructor(params: ParameterSet, key: string, config: Dinov2Config) {
+    const d = config.hidden_size;
+    const p = config.patch_size;
+    const c = config.num_channels;
+    const gridPositions = Math.floor(config.image_size / p) ** 2;
+    this.patch = p;
+    this.channels = c;
+    this.hidden = d;
+    this.registerCount = config.num_register_tokens;
+    // transformers interpolates with antialias in the with-registers model only.
+    this.antialias = config.model_type === 'dinov2_with_registers';
+    this.cls = params.tensor(`${key}.cls_token`, [1, 1, d]);
+    this.mask = config.use_mask_token ? params.tensor(`${key}.mask_token`, [1, d]) : undefined;
+    this.registers =
+      config.model_type === 'dinov2_with_registers'
+        ? params.tensor(`${key}.register_tokens`, [1, config.num_register_tokens, d])
+        : undefined;
+    this.positions = params.tensor(`${key}.position_embeddings`, [1, gridPositions + 1, d], true);
+    this.projection = new Linear(params, `${key}.patch_embeddings.projection`, d, c * p * p, { weightShape: [d, c, p, p] });
+  }
+
+  grid(shape: ImageShape): { gridH: number; gridW: number; patches: number; tokens: number } {
+    const gridH = Math.floor(shape.height / this.patch);
+    const gridW = Math.floor(shape.width / this.patch);
+    return { gridH, gridW, patches: gridH * gridW, tokens: 1 + this.registerCount + gridH * gridW };
+  }
+
+  private positionBuffer(memory: GpuMemory, shape: ImageShape): GPUBuffer {
+    const { gridH, gridW } = this.grid(shape);
+    // transformers skips interpolation only for the checkpoint's patch count and height == width.
+    const key = `${gridH}x${gridW}:${shape.height === shape.width}`;
+    let buffer = this.positionCache.get(key);
+    if (!buffer) {
+      const host = this.positions.host;
+      if (!host) throw new Error('embeddings.position_embeddings is not loaded');
+      const table = positionEmbeddingsFor(host, this.hidden, this.patch, shape.height, shape.width, this.antialias);
+      buffer = memory.upload(`embeddings.position_embeddings ${key}`, table);
+      this.positionCache.set(key, buffer);
+    }
+    return buffer;
+  }
+
+  /** hidden [B * T, D] = the embeddings output (hidden_states[0]). */
+  forward(rec: Recorder, pixels: GPUBuffer, shape: ImageShape, boolMaskedPos: GPUBuffer, hidden: GPUBuffer): void {
+    const { patches, tokens } = this.grid(shape);
+    const constants = {
+      BATCH: shape.batch,
+      CHANNELS: this.channels,
+      HEIGHT: shape.height,
+      WIDTH: shape.width,
+      PATCH: this.patch,
+      D: this.hidden,
+      REGISTERS: this.registerCount,
+      THREADS,
+    };
+    const cols = this.channels * this.patch * this.patch;
+    const patchRows = shape.batch * patches;
+    const columns = rec.scratchBuffer('embeddings im2col', patchRows * cols * 4);
+    rec.dispatch('embeddings', 'im2col', constants, { pixel_values: pixels, columns }, [
+      Math.ceil(cols / THREADS),
+      Math.min(patchRows, 65535),
+      Math.ceil(patchRows / 65535),
+    ]);
+    const projected = rec.scratchBuffer('embeddings.patch_embeddings', patchRows * this.hidden * 4);
+    this.projection.forward(rec, columns, patchRows, projected);
+    const rows = shape.batch * tokens;
+    rec.dispatch(
+      'embeddings',
+      'assemble_tokens',
+      constants,
+      {
+        patches: projected,
+        cls_token: this.cls.gpu,
+        register_tokens: this.registers?.gpu ?? this.cls.gpu,
+        mask_token: this.mask?.gpu ?? this.cls.gpu,
+        bool_masked_pos: boolMaskedPos,
+        position_embeddings: this.positionBuffer(rec.memory, shape),
+        hidden,
+      },
+      [Math.ceil(this.hidden / THREADS), Math.min(rows, 65535), Math.ceil(rows / 65535)],
+    );
+  }
+
+  release(memory: GpuMemory): void {
+    for (const buffer of this.positionCache.values()) memory.destroy(buffer);
+    this.positionCache.clear();
+  }
+}

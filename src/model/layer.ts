@@ -1,0 +1,50 @@
+import { Recorder } from '../gpu/recorder.js';
+import type { Dinov2Config } from '../io/config.js';
+import { Attention, AttentionShape } from './attention.js';
+import { LayerNorm } from './layernorm.js';
+import { Mlp } from './mlp.js';
+import { Parameter, ParameterSet } from './parameters.js';
+
+/** Per-call scratch shared by the layers of one forward (each call has its own). */
+export interface LayerScratch {
+  normed: GPUBuffer; // [rows, D]
+  qkv: GPUBuffer; // [rows, 3D]
+  context: GPUBuffer; // [rows, D]
+  stats: GPUBuffer; // [B, heads, T] x (max, sum)
+  mlpHidden: GPUBuffer; // [rows, mlp hidden]
+}
+
+/**
+ * `encoder.layer.N`: Dinov2WithRegistersLayer (pre-norm, layer-scaled residuals):
+ *   x = x + layer_scale1(attention(norm1(x)))
+ *   x = x + layer_scale2(mlp(norm2(x)))
+ */
+export class Layer {
+  readonly norm1: LayerNorm;
+  readonly attention: Attention;
+  readonly layerScale1: Parameter;
+  readonly norm2: LayerNorm;
+  readonly mlp: Mlp;
+  readonly layerScale2: Parameter;
+
+  constructor(params: ParameterSet, key: string, config: Dinov2Config) {
+    const d = config.hidden_size;
+    this.norm1 = new LayerNorm(params, `${key}.norm1`, d, config.layer_norm_eps);
+    this.attention = new Attention(params, `${key}.attention`, d, config.num_attention_heads, config.qkv_bias);
+    this.layerScale1 = params.vector4(`${key}.layer_scale1.lambda1`, d);
+    this.norm2 = new LayerNorm(params, `${key}.norm2`, d, config.layer_norm_eps);
+    this.mlp = new Mlp(params, `${key}.mlp`, config);
+    this.layerScale2 = params.vector4(`${key}.layer_scale2.lambda1`, d);
+  }
+
+  /** Updates the residual stream `x` [B * T, D] in place; writes the probabilities to `probs` when given. */
+  forward(rec: Recorder, x: GPUBuffer, shape: AttentionShape, headMask: GPUBufferBinding, s: LayerScratch, probs?: GPUBuffer): void {
+    const rows = shape.batch * shape.tokens;
+    this.norm1.forward(rec, x, rows, s.normed);
+    this.attention.qkv.forward(rec, s.normed, rows, s.qkv);
+    this.attention.attend(rec, s.qkv, headMask, shape, s.context, s.stats, probs);
+    this.attention.dense.forward(rec, s.context, rows, x, { residualScale: this.layerScale1 });
+    this.norm2.forward(rec, x, rows, s.normed);
+    this.mlp.forward(rec, s.normed, rows, s.mlpHidden, x, this.layerScale2);
+  }
+}

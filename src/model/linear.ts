@@ -1,0 +1,89 @@
+import { Recorder } from '../gpu/recorder.js';
+import { padTo4, Parameter, ParameterSet, transposePadded } from './parameters.js';
+
+/** Tile of linear.wgsl: a 64 x 64 block of the output per workgroup (256 threads of 4 x 4), K staged 16 deep. */
+export const LINEAR_TILE = { TILE_M: 64, TILE_N: 64, TILE_K: 16 } as const;
+
+export interface Epilogue {
+  /** Activation code (activations.ts). */
+  act?: number;
+  /** Layer-scale lambda: y = y + lambda * (x·wᵀ + b), in place on the residual stream. */
+  residualScale?: Parameter;
+  /** SwiGLU: the weight was declared with `glu: true`; y gets N / 2 columns. */
+  glu?: boolean;
+}
+
+/** Interleave the two halves of a SwiGLU projection's outputs: (x1_0, x2_0, x1_1, x2_1, ...). */
+function interleaveHalves(t: Float32Array, rows: number, cols: number): Float32Array {
+  const half = rows / 2;
+  const out = new Float32Array(t.length);
+  for (let j = 0; j < half; j++) {
+    out.set(t.subarray(j * cols, (j + 1) * cols), 2 * j * cols);
+    out.set(t.subarray((half + j) * cols, (half + j + 1) * cols), (2 * j + 1) * cols);
+  }
+  return out;
+}
+
+/** nn.Linear(inFeatures, outFeatures): `key.weight` [out, in] and `key.bias` [out]. */
+export class Linear {
+  readonly weight: Parameter;
+  readonly bias: Parameter;
+
+  constructor(
+    params: ParameterSet,
+    keys: string | string[],
+    readonly outFeatures: number,
+    readonly inFeatures: number,
+    options: { bias?: boolean; glu?: boolean; weightShape?: number[] } = {},
+  ) {
+    // Several keys make one fused projection (query, key, value -> one [in, 3 out] matrix).
+    const list = Array.isArray(keys) ? keys : [keys];
+    const each = outFeatures / list.length;
+    const bias = options.bias ?? true;
+    const glu = options.glu ?? false;
+    const full = list.map((k) => params.prefix + k);
+    const concat = (ts: Float32Array[]) => {
+      const out = new Float32Array(ts.reduce((n, t) => n + t.length, 0));
+      let o = 0;
+      for (const t of ts) {
+        out.set(t, o);
+        o += t.length;
+      }
+      return out;
+    };
+    this.weight = params.declare(
+      `${full.join('+')}.weight`,
+      full.map((k) => ({ key: `${k}.weight`, shape: options.weightShape ?? [each, inFeatures] })),
+      (ts) => {
+        const w = concat(ts);
+        return transposePadded(glu ? interleaveHalves(w, outFeatures, inFeatures) : w, outFeatures, inFeatures);
+      },
+    );
+    this.bias = bias
+      ? params.declare(
+          `${full.join('+')}.bias`,
+          full.map((k) => ({ key: `${k}.bias`, shape: [each] })),
+          (ts) => padTo4(glu ? interleaveHalves(concat(ts), outFeatures, 1) : concat(ts)),
+        )
+      : params.constant(`${full.join('+')}.bias (none)`, new Float32Array(Math.ceil(outFeatures / 4) * 4));
+  }
+
+  /** y[rows, out] = epilogue(x[rows, in] · wᵀ + b). */
+  forward(rec: Recorder, x: GPUBuffer, rows: number, y: GPUBuffer, epilogue: Epilogue = {}): void {
+    rec.dispatch(
+      'linear',
+      'main',
+      {
+        ROWS: rows,
+        N: this.outFeatures,
+        K: this.inFeatures,
+        ...LINEAR_TILE,
+        ACT: epilogue.act ?? 0,
+        RESIDUAL: epilogue.residualScale ? 1 : 0,
+        GLU: epilogue.glu ? 1 : 0,
+      },
+      { x, wT: this.weight.gpu, bias: this.bias.gpu, gamma: (epilogue.residualScale ?? this.bias).gpu, y },
+      [Math.ceil(this.outFeatures / LINEAR_TILE.TILE_N), Math.ceil(rows / LINEAR_TILE.TILE_M)],
+    );
+  }
+}

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { Linear } from '../../src/model/linear.js';
+import { ParameterSet } from '../../src/model/parameters.js';
+import { expectClose } from '../helpers/compare.js';
+import { memorySource, random, randomArray, runOnGpu } from '../helpers/gpu.js';
+import { ACTIVATIONS, linear } from '../helpers/reference_ops.js';
+
+interface Case {
+  rows: number;
+  out: number;
+  k: number;
+  act?: number;
+  residual?: boolean;
+  glu?: boolean;
+  bias?: boolean;
+}
+
+async function check({ rows, out, k, act = 0, residual = false, glu = false, bias = true }: Case, seed: number) {
+  const rand = random(seed);
+  const x = randomArray(rows * k, rand, -2, 2);
+  const w = randomArray(out * k, rand, -0.5, 0.5);
+  const b = randomArray(out, rand);
+  const gamma = randomArray(out, rand, 0.2, 1);
+  const base = randomArray(rows * (glu ? out / 2 : out), rand);
+  const params = new ParameterSet();
+  const layer = new Linear(params, 'fc', out, k, { bias, glu });
+  const scale = params.vector4('scale.lambda1', out);
+  const tensors: Record<string, { shape: number[]; data: Float32Array }> = {
+    'fc.weight': { shape: [out, k], data: w },
+    'scale.lambda1': { shape: [out], data: gamma },
+  };
+  if (bias) tensors['fc.bias'] = { shape: [out], data: b };
+  const source = memorySource(tensors);
+  params.validate(source, 'test');
+
+  const outCols = glu ? out / 2 : out;
+  const { y } = await runOnGpu(
+    ({ memory, rec }) => {
+      params.upload(memory, source);
+      const xBuf = memory.upload('x', x);
+      const yBuf = memory.upload('y', base);
+      layer.forward(rec, xBuf, rows, yBuf, { act, glu, residualScale: residual ? scale : undefined });
+      return { y: yBuf };
+    },
+    { y: rows * outCols },
+  );
+
+  const pre = linear(x, w, bias ? b : undefined, rows, out, k);
+  const ref = new Float64Array(rows * outCols);
+  for (let r = 0; r < rows; r++) {
+    for (let n = 0; n < outCols; n++) {
+      if (glu) {
+        // transformers: x1, x2 = weights_in(x).chunk(2, dim=-1); silu(x1) * x2
+        const x1 = pre[r * out + n];
+        const x2 = pre[r * out + outCols + n];
+        ref[r * outCols + n] = ACTIVATIONS[6](x1) * x2;
+      } else {
+        const v = ACTIVATIONS[act](pre[r * out + n]);
+        ref[r * outCols + n] = residual ? base[r * out + n] + gamma[n] * v : v;
+      }
+    }
+  }
+  return expectClose(y, ref, `linear ${JSON.stringify({ rows, out, k, act, residual, glu, bias })}`);
+}
+
+describe('linear.wgsl: y = epilogue(x · wᵀ + b) against float64', () => {
+  const shapes: Case[] = [
+    { rows: 1, out: 1, k: 1 },
+    { rows: 5, out: 7, k: 3 },
+    { rows: 21, out: 13, k: 17 },
+    { rows: 67, out: 130, k: 33 },
+    { rows: 129, out: 65, k: 147, bias: false },
+    { rows: 261, out: 384, k: 588 },
+  ];
+  for (const [i, shape] of shapes.entries()) {
+    it(`plain ${shape.rows}x${shape.out}x${shape.k}`, async () => {
+      expect(await check(shape, 100 + i)).toBeLessThan(1e-5);
+    });
+  }
+  for (const act of [1, 2, 3, 4, 5, 6]) {
+    it(`activation ${act} on 70x37x19`, async () => {
+      expect(await check({ rows: 70, out: 37, k: 19, act }, 200 + act)).toBeLessThan(1e-5);
+    });
+  }
+  it('layer-scale + residual in place, 83x50x29', async () => {
+    expect(await check({ rows: 83, out: 50, k: 29, residual: true }, 300)).toBeLessThan(1e-5);
+  });
+  it('SwiGLU: silu(x1) * x2 from the interleaved projection, 45x2*24x18 and 3x2*8x5', async () => {
+    expect(await check({ rows: 45, out: 48, k: 18, glu: true }, 400)).toBeLessThan(1e-5);
+    expect(await check({ rows: 3, out: 16, k: 5, glu: true }, 401)).toBeLessThan(1e-5);
+  });
+});
