@@ -47,8 +47,13 @@ export class GpuMemory {
 
   upload(label: string, data: Float32Array | Uint32Array | Int32Array, usage: number = STORAGE | COPY_SRC | COPY_DST): GPUBuffer {
     const buffer = this.create(label, data.byteLength, usage);
-    this.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    this.write(buffer, data);
     return buffer;
+  }
+
+  /** Queue a write of `data` at the start of `buffer` (ordered before later submits). */
+  write(buffer: GPUBuffer, data: Float32Array | Uint32Array | Int32Array): void {
+    this.device.queue.writeBuffer(buffer, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
   }
 
   destroy(buffer: GPUBuffer): void {

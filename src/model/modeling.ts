@@ -7,7 +7,7 @@ import { Recorder } from '../gpu/recorder.js';
 import { GpuTensor } from '../gpu/tensor.js';
 import type { Dinov2Config } from '../io/config.js';
 import { Embeddings } from './embeddings.js';
-import { checkHeadMask, checkMask, checkPixelValues, ForwardOptions, TensorLike } from './inputs.js';
+import { checkHeadMask, checkMask, checkPixelValues, ForwardOptions, InputError, TensorLike } from './inputs.js';
 import { Layer, LayerScratch } from './layer.js';
 import { LayerNorm } from './layernorm.js';
 import { Linear } from './linear.js';
@@ -123,12 +123,14 @@ export abstract class Dinov2PreTrainedModel {
 
     const rows = batch * tokens;
     const d = c.hidden_size;
-    const pixels = rec.scratchBuffer('pixel_values', data.byteLength);
-    this.device.queue.writeBuffer(pixels, 0, data.buffer, data.byteOffset, data.byteLength);
-    const maskBuffer = rec.scratchBuffer('bool_masked_pos', mask.byteLength);
-    this.device.queue.writeBuffer(maskBuffer, 0, mask);
-    const headMaskBuffer = rec.scratchBuffer('head_mask', headMask.byteLength);
-    this.device.queue.writeBuffer(headMaskBuffer, 0, headMask);
+    const upload = (label: string, values: Float32Array | Uint32Array) => {
+      const buffer = rec.scratchBuffer(label, values.byteLength);
+      this.memory.write(buffer, values);
+      return buffer;
+    };
+    const pixels = upload('pixel_values', data);
+    const maskBuffer = upload('bool_masked_pos', mask);
+    const headMaskBuffer = upload('head_mask', headMask);
 
     const hidden = this.newBuffer('hidden', rows * d);
     const stageBuffers = new Map<number, GPUBuffer>();
@@ -161,25 +163,94 @@ export abstract class Dinov2PreTrainedModel {
     return { hidden, stages: stageBuffers, attentions, batch, height, width, tokens };
   }
 
-  protected hiddenStateTensors(run: EncoderRun, wanted: boolean): GpuTensor[] | undefined {
-    if (!wanted) return undefined;
-    const dims = [run.batch, run.tokens, this.config.hidden_size];
-    return [...run.stages.keys()].sort((a, b) => a - b).map((i) => this.output(run.stages.get(i)!, dims, `hidden_states.${i}`));
-  }
+  /**
+   * One forward, recorded into one command encoder and submitted once: the base outputs always,
+   * the classifier's logits and the backbone's feature maps when asked.
+   */
+  protected run(label: string, pixelValues: TensorLike, options: RunOptions): AllOutputs {
+    const c = this.config;
+    const d = c.hidden_size;
+    const indices = options.out_indices ?? [];
+    for (const i of indices) {
+      if (!Number.isInteger(i) || i < 0 || i > c.num_hidden_layers) {
+        throw new InputError(`out_indices: ${i} is not a stage index (0..${c.num_hidden_layers})`);
+      }
+    }
+    const stages = new Set<number>(indices);
+    if (options.output_hidden_states) for (let i = 0; i <= c.num_hidden_layers; i++) stages.add(i);
 
-  protected attentionTensors(run: EncoderRun): GpuTensor[] | undefined {
-    if (!run.attentions.length) return undefined;
-    const dims = [run.batch, this.config.num_attention_heads, run.tokens, run.tokens];
-    return run.attentions.map((b, i) => this.output(b, dims, `attentions.${i}`));
-  }
+    const rec = new Recorder(this.memory, this.kernels, label);
+    const run = this.encode(rec, pixelValues, options, stages);
+    const rows = run.batch * run.tokens;
+    const prefix = 1 + c.num_register_tokens; // cls and registers precede the patch tokens
+    const last = this.newBuffer('last_hidden_state', rows * d);
+    this.layernorm.forward(rec, run.hidden, rows, last);
+    const pooled = this.newBuffer('pooler_output', run.batch * d);
+    for (let b = 0; b < run.batch; b++) rec.copy(last, b * run.tokens * d * 4, pooled, b * d * 4, d * 4);
 
-  protected recorder(label: string): Recorder {
-    return new Recorder(this.memory, this.kernels, label);
-  }
+    let logits: GpuTensor | undefined;
+    if (options.classifier) {
+      const input = rec.scratchBuffer('classifier input', run.batch * 2 * d * 4);
+      rec.dispatch(
+        'heads',
+        'cls_and_patch_mean',
+        { BATCH: run.batch, TOKENS: run.tokens, D: d, PREFIX: prefix },
+        { hidden: last, pooled: input },
+        [Math.ceil(d / 256), run.batch],
+      );
+      const buffer = this.newBuffer('logits', run.batch * c.num_labels);
+      options.classifier.forward(rec, input, run.batch, buffer);
+      logits = this.output(buffer, [run.batch, c.num_labels], 'logits');
+    }
 
-  protected finish(rec: Recorder): void {
+    // Backbone: feature maps of the asked stages, layernormed and reshaped as configured.
+    const { gridH, gridW } = this.embeddings.grid(run);
+    const feature_maps = indices.map((i, j) => {
+      const name = `feature_maps.${j}`;
+      const stage = run.stages.get(i)!;
+      if (!c.reshape_hidden_states) {
+        const out = this.newBuffer(name, rows * d);
+        if (c.apply_layernorm) this.layernorm.forward(rec, stage, rows, out);
+        else rec.copy(stage, 0, out, 0, rows * d * 4);
+        return this.output(out, [run.batch, run.tokens, d], name);
+      }
+      let normed = stage;
+      if (c.apply_layernorm) {
+        normed = rec.scratchBuffer(`${name} normed`, rows * d * 4);
+        this.layernorm.forward(rec, stage, rows, normed);
+      }
+      const map = this.newBuffer(name, run.batch * d * gridH * gridW);
+      rec.dispatch(
+        'heads',
+        'patch_tokens_to_map',
+        { BATCH: run.batch, TOKENS: run.tokens, D: d, PREFIX: prefix, GRID_H: gridH, GRID_W: gridW },
+        { hidden: normed, feature_map: map },
+        [Math.ceil((gridH * gridW) / 256), d, run.batch],
+      );
+      return this.output(map, [run.batch, d, gridH, gridW], name);
+    });
+
     rec.submit();
     this.lastStats = { dispatches: rec.dispatches };
+    this.memory.destroy(run.hidden);
+
+    let hidden_states: GpuTensor[] | undefined;
+    if (options.output_hidden_states) {
+      const dims = [run.batch, run.tokens, d];
+      hidden_states = [...run.stages.keys()].sort((a, b) => a - b).map((i) => this.output(run.stages.get(i)!, dims, `hidden_states.${i}`));
+    } else {
+      for (const b of run.stages.values()) this.memory.destroy(b);
+    }
+    const attentionDims = [run.batch, c.num_attention_heads, run.tokens, run.tokens];
+    const attentions = options.output_attentions ? run.attentions.map((b, i) => this.output(b, attentionDims, `attentions.${i}`)) : undefined;
+    return {
+      last_hidden_state: this.output(last, [run.batch, run.tokens, d], 'last_hidden_state'),
+      pooler_output: this.output(pooled, [run.batch, d], 'pooler_output'),
+      hidden_states,
+      attentions,
+      logits,
+      feature_maps,
+    };
   }
 
   /** Frees every GPU buffer of the model; outputs still held are freed too. Safe to call twice. */
@@ -191,35 +262,15 @@ export abstract class Dinov2PreTrainedModel {
   }
 }
 
-function allStages(config: Dinov2Config, wanted: boolean | undefined): Set<number> {
-  return new Set(wanted ? Array.from({ length: config.num_hidden_layers + 1 }, (_, i) => i) : []);
+interface RunOptions extends ForwardOptions {
+  out_indices?: number[];
+  classifier?: Linear;
 }
 
-/** The bare encoder: last_hidden_state and pooler_output. */
-export class Dinov2WithRegistersModel extends Dinov2PreTrainedModel {
-  /** Loads weights from a base checkpoint (bare keys) or from a classification checkpoint (prefixed, head ignored). */
-  static async fromCheckpoint(config: Dinov2Config, source: TensorSource, options: LoadOptions = {}): Promise<Dinov2WithRegistersModel> {
-    return loadBase(this, config, source, options);
-  }
-
-  async forward(pixel_values: TensorLike, options: ForwardOptions = {}): Promise<BaseModelOutput> {
-    const rec = this.recorder('Dinov2WithRegistersModel.forward');
-    const run = this.encode(rec, pixel_values, options, allStages(this.config, options.output_hidden_states));
-    const d = this.config.hidden_size;
-    const rows = run.batch * run.tokens;
-    const last = this.newBuffer('last_hidden_state', rows * d);
-    this.layernorm.forward(rec, run.hidden, rows, last);
-    const pooled = this.newBuffer('pooler_output', run.batch * d);
-    for (let b = 0; b < run.batch; b++) rec.copy(last, b * run.tokens * d * 4, pooled, b * d * 4, d * 4);
-    this.finish(rec);
-    this.memory.destroy(run.hidden);
-    return {
-      last_hidden_state: this.output(last, [run.batch, run.tokens, d], 'last_hidden_state'),
-      pooler_output: this.output(pooled, [run.batch, d], 'pooler_output'),
-      hidden_states: this.hiddenStateTensors(run, !!options.output_hidden_states),
-      attentions: this.attentionTensors(run),
-    };
-  }
+/** Everything one forward can produce. */
+export interface AllOutputs extends BaseModelOutput {
+  logits?: GpuTensor;
+  feature_maps: GpuTensor[];
 }
 
 function basePrefix(config: Dinov2Config): string {
@@ -242,6 +293,32 @@ async function loadBase<M extends Dinov2PreTrainedModel>(
   return model;
 }
 
+/** Drops the outputs a class does not return, freeing their buffers. */
+function pick<K extends keyof AllOutputs>(all: AllOutputs, keep: K[]): Pick<AllOutputs, K> {
+  const out = {} as Pick<AllOutputs, K>;
+  for (const key of Object.keys(all) as (keyof AllOutputs)[]) {
+    if ((keep as (keyof AllOutputs)[]).includes(key)) (out as Record<string, unknown>)[key] = all[key];
+    else disposeAll({ [key]: all[key] as GpuTensor | GpuTensor[] | undefined });
+  }
+  return out;
+}
+
+/** The bare encoder: last_hidden_state and pooler_output (hidden_states and attentions when asked). */
+export class Dinov2WithRegistersModel extends Dinov2PreTrainedModel {
+  static async fromCheckpoint(config: Dinov2Config, source: TensorSource, options: LoadOptions = {}): Promise<Dinov2WithRegistersModel> {
+    return loadBase(this, config, source, options);
+  }
+
+  async forward(pixel_values: TensorLike, options: ForwardOptions = {}): Promise<BaseModelOutput> {
+    return pick(this.run('Dinov2WithRegistersModel.forward', pixel_values, options), ['last_hidden_state', 'pooler_output', 'hidden_states', 'attentions']);
+  }
+
+  /** The base outputs plus feature maps for `out_indices` (the command line's `infer`). */
+  async forwardAll(pixel_values: TensorLike, options: ForwardOptions & { out_indices?: number[] } = {}): Promise<AllOutputs> {
+    return this.run('Dinov2WithRegistersModel.forwardAll', pixel_values, options);
+  }
+}
+
 /**
  * Dinov2WithRegistersForImageClassification: logits = classifier(cat[cls, mean of the patch
  * tokens]) on the final layernormed sequence; the mean leaves out cls and the registers.
@@ -261,39 +338,23 @@ export class Dinov2WithRegistersForImageClassification extends Dinov2PreTrainedM
   }
 
   async forward(pixel_values: TensorLike, options: ForwardOptions = {}): Promise<ImageClassifierOutput> {
-    const rec = this.recorder('Dinov2WithRegistersForImageClassification.forward');
-    const run = this.encode(rec, pixel_values, options, allStages(this.config, options.output_hidden_states));
-    const d = this.config.hidden_size;
-    const rows = run.batch * run.tokens;
-    const sequence = rec.scratchBuffer('sequence_output', rows * d * 4);
-    this.layernorm.forward(rec, run.hidden, rows, sequence);
-    const pooled = rec.scratchBuffer('classifier input', run.batch * 2 * d * 4);
-    rec.dispatch(
-      'heads',
-      'cls_and_patch_mean',
-      { BATCH: run.batch, TOKENS: run.tokens, D: d, PREFIX: 1 + this.config.num_register_tokens },
-      { hidden: sequence, pooled },
-      [Math.ceil(d / 256), run.batch],
-    );
-    const logits = this.newBuffer('logits', run.batch * this.config.num_labels);
-    this.classifier.forward(rec, pooled, run.batch, logits);
-    this.finish(rec);
-    this.memory.destroy(run.hidden);
-    return {
-      logits: this.output(logits, [run.batch, this.config.num_labels], 'logits'),
-      hidden_states: this.hiddenStateTensors(run, !!options.output_hidden_states),
-      attentions: this.attentionTensors(run),
-    };
+    const all = this.run('Dinov2WithRegistersForImageClassification.forward', pixel_values, { ...options, classifier: this.classifier });
+    return pick(all, ['logits', 'hidden_states', 'attentions']) as ImageClassifierOutput;
   }
 
-  /** The k most likely labels per image, from logits read back. */
+  /** Logits with the base outputs and feature maps for `out_indices` (the command line's `infer`). */
+  async forwardAll(pixel_values: TensorLike, options: ForwardOptions & { out_indices?: number[] } = {}): Promise<AllOutputs> {
+    return this.run('Dinov2WithRegistersForImageClassification.forwardAll', pixel_values, { ...options, classifier: this.classifier });
+  }
+
+  /** The k most likely labels per image (softmax of the logits, read back). */
   async topK(logits: GpuTensor, k = 5): Promise<{ label: string; index: number; score: number }[][]> {
     const data = await logits.read();
     const [batch, n] = logits.dims;
     const out: { label: string; index: number; score: number }[][] = [];
     for (let b = 0; b < batch; b++) {
       const row = data.subarray(b * n, (b + 1) * n);
-      const max = Math.max(...row);
+      const max = row.reduce((m, v) => Math.max(m, v), -Infinity);
       const exps = Array.from(row, (v) => Math.exp(v - max));
       const sum = exps.reduce((a, v) => a + v, 0);
       out.push(
@@ -319,48 +380,12 @@ export class Dinov2WithRegistersBackbone extends Dinov2PreTrainedModel {
 
   /** `out_indices` overrides the config's for this call (indices into stage_names). */
   async forward(pixel_values: TensorLike, options: ForwardOptions & { out_indices?: number[] } = {}): Promise<BackboneOutput> {
-    const c = this.config;
-    const indices = options.out_indices ?? c.out_indices;
-    for (const i of indices) {
-      if (!Number.isInteger(i) || i < 0 || i > c.num_hidden_layers) throw new Error(`out_indices: ${i} is not a stage (0..${c.num_hidden_layers})`);
-    }
-    const stages = allStages(c, options.output_hidden_states);
-    for (const i of indices) stages.add(i);
-    const rec = this.recorder('Dinov2WithRegistersBackbone.forward');
-    const run = this.encode(rec, pixel_values, options, stages);
-    const d = c.hidden_size;
-    const rows = run.batch * run.tokens;
-    const { gridH, gridW } = this.embeddings.grid(run);
-    const featureMaps = indices.map((i) => {
-      const stage = run.stages.get(i)!;
-      let normed = stage;
-      if (c.apply_layernorm) {
-        normed = c.reshape_hidden_states ? rec.scratchBuffer(`feature_maps ${i} normed`, rows * d * 4) : this.newBuffer(`feature_maps.${i}`, rows * d);
-        this.layernorm.forward(rec, stage, rows, normed);
-      } else if (!c.reshape_hidden_states) {
-        normed = this.newBuffer(`feature_maps.${i}`, rows * d);
-        rec.copy(stage, 0, normed, 0, rows * d * 4);
-      }
-      if (!c.reshape_hidden_states) return this.output(normed, [run.batch, run.tokens, d], `feature_maps.${i}`);
-      const map = this.newBuffer(`feature_maps.${i}`, run.batch * d * gridH * gridW);
-      rec.dispatch(
-        'heads',
-        'patch_tokens_to_map',
-        { BATCH: run.batch, TOKENS: run.tokens, D: d, PREFIX: 1 + c.num_register_tokens, GRID_H: gridH, GRID_W: gridW },
-        { hidden: normed, feature_map: map },
-        [Math.ceil((gridH * gridW) / 256), d, run.batch],
-      );
-      return this.output(map, [run.batch, d, gridH, gridW], `feature_maps.${i}`);
-    });
-    this.finish(rec);
-    this.memory.destroy(run.hidden);
-    const keep = options.output_hidden_states;
-    if (!keep) for (const b of run.stages.values()) this.memory.destroy(b);
-    return {
-      feature_maps: featureMaps,
-      hidden_states: this.hiddenStateTensors(run, !!keep),
-      attentions: this.attentionTensors(run),
-    };
+    const all = this.run('Dinov2WithRegistersBackbone.forward', pixel_values, { ...options, out_indices: options.out_indices ?? this.config.out_indices });
+    return pick(all, ['feature_maps', 'hidden_states', 'attentions']);
+  }
+
+  async forwardAll(pixel_values: TensorLike, options: ForwardOptions & { out_indices?: number[] } = {}): Promise<AllOutputs> {
+    return this.run('Dinov2WithRegistersBackbone.forwardAll', pixel_values, { ...options, out_indices: options.out_indices ?? this.config.out_indices });
   }
 }
 
