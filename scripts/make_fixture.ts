@@ -1,0 +1,139 @@
+// Adds one case to a fixture model folder, in the golden layout (test/fixtures/golden/PROVENANCE.md):
+// DIR/NAME.safetensors holds the inputs (pixel_values [B, C, H, W] and, with --mask, bool_masked_pos
+// [B, patches]) and every output of the float64 CPU reference (test/reference/dinov2_f64.ts, itself
+// checked against the golden fixtures to 1e-6), stored F32; DIR/cases.json gets the case's entry.
+//
+//   npx tsx scripts/make_fixture.ts --model DIR --case NAME --batch B --height H --width W \
+//     [--mask] [--out-indices i,j] [--seed S]
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { writeSafetensors, type WritableTensor } from '../src/io/safetensors.js';
+import { namedOutputs, referenceForward, type ReferenceInputs } from '../test/reference/dinov2_f64.js';
+import { loadFixtureModel, type FixtureCase } from '../test/reference/fixtures.js';
+import { Random } from '../test/reference/random.js';
+
+export interface FixtureOptions {
+  model: string;
+  case: string;
+  batch: number;
+  height: number;
+  width: number;
+  mask: boolean;
+  outIndices: number[] | null;
+  seed: number;
+}
+
+/** The fraction of patches a masked case replaces by the mask token. */
+const MASK_FRACTION = 0.4;
+
+export function makeFixture(o: FixtureOptions): { path: string; tensors: number; worstAttention: number } {
+  if (!/^[A-Za-z0-9._-]+$/.test(o.case) || o.case === 'model' || o.case === 'config' || o.case === 'cases') {
+    throw new Error(`--case ${JSON.stringify(o.case)}: use letters, digits, '.', '_' or '-', and not a name the folder already uses`);
+  }
+  for (const k of ['batch', 'height', 'width'] as const) {
+    if (!(Number.isInteger(o[k]) && o[k] > 0)) throw new Error(`--${k} must be a positive integer`);
+  }
+  if (o.mask && o.outIndices) {
+    // transformers' Backbone takes no bool_masked_pos: masked feature maps are not a thing it can make.
+    throw new Error('--mask and --out-indices cannot be combined (the backbone takes no bool_masked_pos)');
+  }
+  const model = loadFixtureModel(o.model);
+  const { config } = model;
+  const p = config.patch_size;
+  const patches = Math.floor(o.height / p) * Math.floor(o.width / p);
+  if (patches === 0) throw new Error(`${o.height}x${o.width} holds no ${p}x${p} patch`);
+
+  const shape = [o.batch, config.num_channels, o.height, o.width];
+  const pixels = Random.stream(o.seed, `${o.case}/pixel_values`).normals(shape.reduce((a, b) => a * b, 1));
+  const inputs: ReferenceInputs = { pixelValues: pixels, batch: o.batch, height: o.height, width: o.width, outIndices: o.outIndices ?? [] };
+  const tensors: Record<string, WritableTensor> = { pixel_values: { dtype: 'F32', shape, data: pixels } };
+  if (o.mask) {
+    const rng = Random.stream(o.seed, `${o.case}/bool_masked_pos`);
+    const mask = new Uint8Array(o.batch * patches);
+    for (let i = 0; i < mask.length; i++) mask[i] = rng.uniform() < MASK_FRACTION ? 1 : 0;
+    // At least one masked and one kept patch per image, so the case means something.
+    for (let b = 0; b < o.batch; b++) {
+      mask[b * patches] = 1;
+      if (patches > 1) mask[b * patches + patches - 1] = 0;
+    }
+    inputs.boolMaskedPos = mask;
+    tensors.bool_masked_pos = { dtype: 'BOOL', shape: [o.batch, patches], data: mask };
+  }
+
+  const outputs = referenceForward(config, model.weights, inputs);
+  for (const [name, t] of namedOutputs(outputs)) tensors[name] = { dtype: 'F32', shape: t.dims, data: Float32Array.from(t.data) };
+  // How peaky attention is: the largest probability, averaged over rows (1/T would be uniform).
+  const a = outputs.attentions[outputs.attentions.length - 1];
+  const T = a.dims[3];
+  let sumMax = 0;
+  for (let r = 0; r < a.data.length / T; r++) sumMax += Math.max(...a.data.subarray(r * T, r * T + T));
+  const worstAttention = sumMax / (a.data.length / T);
+
+  const path = join(o.model, `${o.case}.safetensors`);
+  writeFileSync(path, writeSafetensors(tensors));
+
+  const casesPath = join(o.model, 'cases.json');
+  const cases: FixtureCase[] = existsSync(casesPath) ? JSON.parse(readFileSync(casesPath, 'utf8')) : [];
+  const entry: FixtureCase = {
+    case: o.case,
+    shape,
+    mask: o.mask,
+    out_indices: o.outIndices,
+    checked_against_original: false,
+    made_by: 'scripts/make_fixture.ts (float64 reference, test/reference/dinov2_f64.ts)',
+    seed: o.seed,
+  };
+  const at = cases.findIndex((c) => c.case === o.case);
+  if (at >= 0) cases[at] = entry;
+  else cases.push(entry);
+  writeFileSync(casesPath, `${JSON.stringify(cases, null, 2)}\n`);
+  return { path, tensors: Object.keys(tensors).length, worstAttention };
+}
+
+function parseArgs(argv: string[]): FixtureOptions {
+  const o: Partial<FixtureOptions> = { mask: false, outIndices: null, seed: 0 };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value`);
+      return v;
+    };
+    const int = () => {
+      const v = Number(value());
+      if (!Number.isInteger(v)) throw new Error(`${arg} needs an integer`);
+      return v;
+    };
+    if (arg === '--model') o.model = value();
+    else if (arg === '--case') o.case = value();
+    else if (arg === '--batch') o.batch = int();
+    else if (arg === '--height') o.height = int();
+    else if (arg === '--width') o.width = int();
+    else if (arg === '--seed') o.seed = int();
+    else if (arg === '--mask') o.mask = true;
+    else if (arg === '--out-indices') {
+      o.outIndices = value().split(',').map((s) => {
+        const v = Number(s);
+        if (!Number.isInteger(v)) throw new Error(`--out-indices: ${JSON.stringify(s)} is not an integer`);
+        return v;
+      });
+    } else throw new Error(`unknown argument ${arg}`);
+  }
+  for (const k of ['model', 'case', 'batch', 'height', 'width'] as const) {
+    if (o[k] === undefined) throw new Error(`--${k} is required`);
+  }
+  return o as FixtureOptions;
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
+if (isMain) {
+  try {
+    const options = parseArgs(process.argv.slice(2));
+    const { path, tensors, worstAttention } = makeFixture(options);
+    console.log(`${path}: ${tensors} tensors (mean max attention probability in the last layer ${worstAttention.toFixed(3)})`);
+  } catch (e) {
+    console.error(`make_fixture: ${(e as Error).message}`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,248 @@
+// Writes a checkpoint folder in the Hugging Face layout with seeded random weights:
+//   config.json        the fields transformers writes for Dinov2WithRegisters / Dinov2 (sorted, 2-space indent)
+//   model.safetensors  transformers' key names, F32 (or F16 / BF16)
+//
+//   npx tsx scripts/make_random_checkpoint.ts --out DIR --hidden 384 --layers 12 --heads 6 --patch 14 \
+//     --image-size 518 --registers 4 [--swiglu] [--act gelu] [--eps 1e-6] [--mlp-ratio 4] [--no-qkv-bias] \
+//     [--channels 3] [--classifier N] [--plain] [--no-mask-token] [--seed S] [--dtype F32|F16|BF16]
+//
+// The weights are drawn like the golden fixtures' (test/fixtures/golden/PROVENANCE.md): every matrix
+// N(0, 1/fan_in) so activations stay O(1), query and key 1.5x that so attention is peaky, biases
+// N(0, 0.1^2), LayerNorm weights 1 + N(0, 0.2^2), layer scales 0.5 + N(0, 0.3^2), and cls, mask,
+// register and position tokens N(0, 1). Each tensor has its own stream (seed, key), so adding a
+// classifier or changing the dtype leaves the other tensors as they were.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { f32ToBf16, f32ToF16 } from '../src/io/dtype.js';
+import { writeSafetensors, type WritableTensor } from '../src/io/safetensors.js';
+import { Random } from '../test/reference/random.js';
+
+export interface CheckpointOptions {
+  hidden: number;
+  layers: number;
+  heads: number;
+  patch: number;
+  imageSize: number;
+  /** Register tokens; must be 0 for plain dinov2. */
+  registers: number;
+  swiglu: boolean;
+  act: string;
+  eps: number;
+  mlpRatio: number;
+  qkvBias: boolean;
+  channels: number;
+  /** Labels of an image-classification head; 0 for the bare model. */
+  classifier: number;
+  plain: boolean;
+  /** Plain dinov2 only: config.use_mask_token. */
+  maskToken: boolean;
+  seed: number;
+  dtype: 'F32' | 'F16' | 'BF16';
+}
+
+export const DEFAULT_OPTIONS: CheckpointOptions = {
+  hidden: 384,
+  layers: 12,
+  heads: 6,
+  patch: 14,
+  imageSize: 518,
+  registers: 4,
+  swiglu: false,
+  act: 'gelu',
+  eps: 1e-6,
+  mlpRatio: 4,
+  qkvBias: true,
+  channels: 3,
+  classifier: 0,
+  plain: false,
+  maskToken: true,
+  seed: 0,
+  dtype: 'F32',
+};
+
+const TORCH_DTYPE = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' } as const;
+
+/** Label names for a classification head: a few real-looking ones (one with a comma), then numbered. */
+export function labelNames(n: number): string[] {
+  const named = ['tabby, tabby cat', 'goldfish', 'tench', 'daisy', 'volcano', 'crane', 'bubble'];
+  return Array.from({ length: n }, (_, i) => named[i] ?? `label ${i}`);
+}
+
+/** config.json as transformers writes it (json.dumps(..., indent=2, sort_keys=True)). */
+export function makeConfig(o: CheckpointOptions): Record<string, unknown> {
+  const stageNames = ['stem', ...Array.from({ length: o.layers }, (_, i) => `stage${i + 1}`)];
+  const model = o.plain ? 'Dinov2' : 'Dinov2WithRegisters';
+  const config: Record<string, unknown> = {
+    apply_layernorm: true,
+    architectures: [o.classifier > 0 ? `${model}ForImageClassification` : `${model}Model`],
+    attention_probs_dropout_prob: 0.0,
+    drop_path_rate: 0.0,
+    hidden_act: o.act,
+    hidden_dropout_prob: 0.0,
+    hidden_size: o.hidden,
+    image_size: o.imageSize,
+    initializer_range: 0.02,
+    layer_norm_eps: o.eps,
+    layerscale_value: 1.0,
+    mlp_ratio: o.mlpRatio,
+    model_type: o.plain ? 'dinov2' : 'dinov2_with_registers',
+    num_attention_heads: o.heads,
+    num_channels: o.channels,
+    num_hidden_layers: o.layers,
+    out_features: [stageNames[o.layers]],
+    out_indices: [o.layers],
+    patch_size: o.patch,
+    qkv_bias: o.qkvBias,
+    reshape_hidden_states: true,
+    stage_names: stageNames,
+    torch_dtype: TORCH_DTYPE[o.dtype],
+    transformers_version: '4.48.0',
+    use_swiglu_ffn: o.swiglu,
+  };
+  if (o.plain) config.use_mask_token = o.maskToken;
+  else config.num_register_tokens = o.registers;
+  if (o.classifier > 0) {
+    const names = labelNames(o.classifier);
+    config.id2label = Object.fromEntries(names.map((n, i) => [String(i), n]));
+    config.label2id = Object.fromEntries(names.map((n, i) => [n, i]));
+  }
+  return Object.fromEntries(Object.entries(config).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function mlpHidden(o: CheckpointOptions): number {
+  const h = Math.trunc(o.hidden * o.mlpRatio);
+  return o.swiglu ? Math.floor((Math.trunc((h * 2) / 3) + 7) / 8) * 8 : h;
+}
+
+/** Every tensor of the checkpoint as [key, shape, mean, std], in transformers' module order. */
+export function checkpointLayout(o: CheckpointOptions): [string, number[], number, number][] {
+  const D = o.hidden;
+  const F = mlpHidden(o);
+  const grid = Math.floor(o.imageSize / o.patch);
+  const base = o.classifier > 0 ? (o.plain ? 'dinov2.' : 'dinov2_with_registers.') : '';
+  const w = (fanIn: number, gain = 1) => gain / Math.sqrt(fanIn);
+  const t: [string, number[], number, number][] = [];
+  const add = (key: string, shape: number[], mean: number, std: number) => t.push([base + key, shape, mean, std]);
+  const norm = (key: string) => {
+    add(`${key}.weight`, [D], 1, 0.2);
+    add(`${key}.bias`, [D], 0, 0.1);
+  };
+  add('embeddings.cls_token', [1, 1, D], 0, 1);
+  if (!o.plain || o.maskToken) add('embeddings.mask_token', [1, D], 0, 1);
+  if (!o.plain) add('embeddings.register_tokens', [1, o.registers, D], 0, 1);
+  add('embeddings.position_embeddings', [1, grid * grid + 1, D], 0, 1);
+  add('embeddings.patch_embeddings.projection.weight', [D, o.channels, o.patch, o.patch], 0, w(o.channels * o.patch * o.patch));
+  add('embeddings.patch_embeddings.projection.bias', [D], 0, 0.1);
+  for (let l = 0; l < o.layers; l++) {
+    const k = `encoder.layer.${l}.`;
+    norm(`${k}norm1`);
+    for (const [name, gain] of [['query', 1.5], ['key', 1.5], ['value', 1]] as const) {
+      add(`${k}attention.attention.${name}.weight`, [D, D], 0, w(D, gain));
+      if (o.qkvBias) add(`${k}attention.attention.${name}.bias`, [D], 0, 0.1);
+    }
+    add(`${k}attention.output.dense.weight`, [D, D], 0, w(D));
+    add(`${k}attention.output.dense.bias`, [D], 0, 0.1);
+    add(`${k}layer_scale1.lambda1`, [D], 0.5, 0.3);
+    norm(`${k}norm2`);
+    if (o.swiglu) {
+      add(`${k}mlp.weights_in.weight`, [2 * F, D], 0, w(D));
+      add(`${k}mlp.weights_in.bias`, [2 * F], 0, 0.1);
+      add(`${k}mlp.weights_out.weight`, [D, F], 0, w(F));
+      add(`${k}mlp.weights_out.bias`, [D], 0, 0.1);
+    } else {
+      add(`${k}mlp.fc1.weight`, [F, D], 0, w(D));
+      add(`${k}mlp.fc1.bias`, [F], 0, 0.1);
+      add(`${k}mlp.fc2.weight`, [D, F], 0, w(F));
+      add(`${k}mlp.fc2.bias`, [D], 0, 0.1);
+    }
+    add(`${k}layer_scale2.lambda1`, [D], 0.5, 0.3);
+  }
+  norm('layernorm');
+  if (o.classifier > 0) {
+    t.push(['classifier.weight', [o.classifier, 2 * D], 0, w(2 * D)]);
+    t.push(['classifier.bias', [o.classifier], 0, 0.1]);
+  }
+  return t;
+}
+
+function checkOptions(o: CheckpointOptions): void {
+  const positive = ['hidden', 'layers', 'heads', 'patch', 'imageSize', 'channels'] as const;
+  for (const k of positive) if (!(Number.isInteger(o[k]) && o[k] > 0)) throw new Error(`--${k} must be a positive integer, got ${o[k]}`);
+  if (o.hidden % o.heads !== 0) throw new Error(`--hidden ${o.hidden} is not divisible by --heads ${o.heads}`);
+  if (o.patch > o.imageSize) throw new Error(`--patch ${o.patch} exceeds --image-size ${o.imageSize}`);
+  if (!(Number.isInteger(o.registers) && o.registers >= 0)) throw new Error(`--registers must be a non-negative integer`);
+  if (o.plain && o.registers !== 0) throw new Error('--plain dinov2 has no register tokens: pass --registers 0');
+  if (!(Number.isInteger(o.classifier) && o.classifier >= 0)) throw new Error('--classifier must be a non-negative integer');
+  if (!['F32', 'F16', 'BF16'].includes(o.dtype)) throw new Error(`--dtype must be F32, F16 or BF16, got ${o.dtype}`);
+  if (!(o.eps > 0)) throw new Error('--eps must be positive');
+  if (!(o.mlpRatio > 0) || mlpHidden(o) < 1) throw new Error('--mlp-ratio leaves no hidden units');
+}
+
+/** The tensors, generated one at a time (a full ViT-S/14 is about 88 MB in F32, held once). */
+export function makeCheckpoint(o: CheckpointOptions): { config: Record<string, unknown>; tensors: Record<string, WritableTensor> } {
+  checkOptions(o);
+  const tensors: Record<string, WritableTensor> = {};
+  for (const [key, shape, mean, std] of checkpointLayout(o)) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const values = Random.stream(o.seed, key).normals(n, mean, std);
+    const data = o.dtype === 'F16' ? f32ToF16(values) : o.dtype === 'BF16' ? f32ToBf16(values) : values;
+    tensors[key] = { dtype: o.dtype, shape, data };
+  }
+  return { config: makeConfig(o), tensors };
+}
+
+export function writeCheckpoint(dir: string, o: CheckpointOptions): { bytes: number; tensors: number } {
+  const { config, tensors } = makeCheckpoint(o);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  const file = writeSafetensors(tensors, { format: 'pt' });
+  writeFileSync(join(dir, 'model.safetensors'), file);
+  return { bytes: file.byteLength, tensors: Object.keys(tensors).length };
+}
+
+function parseArgs(argv: string[]): { out: string; options: CheckpointOptions } {
+  const o: CheckpointOptions = { ...DEFAULT_OPTIONS };
+  let out: string | undefined;
+  const numeric: Record<string, keyof CheckpointOptions> = {
+    '--hidden': 'hidden', '--layers': 'layers', '--heads': 'heads', '--patch': 'patch', '--image-size': 'imageSize',
+    '--registers': 'registers', '--eps': 'eps', '--mlp-ratio': 'mlpRatio', '--channels': 'channels',
+    '--classifier': 'classifier', '--seed': 'seed',
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value`);
+      return v;
+    };
+    if (arg in numeric) {
+      const v = Number(value());
+      if (!Number.isFinite(v)) throw new Error(`${arg} needs a number`);
+      (o as unknown as Record<string, number>)[numeric[arg]] = v;
+    } else if (arg === '--out') out = value();
+    else if (arg === '--act') o.act = value();
+    else if (arg === '--dtype') o.dtype = value().toUpperCase() as CheckpointOptions['dtype'];
+    else if (arg === '--swiglu') o.swiglu = true;
+    else if (arg === '--plain') {
+      o.plain = true;
+      if (!argv.includes('--registers')) o.registers = 0;
+    } else if (arg === '--no-qkv-bias') o.qkvBias = false;
+    else if (arg === '--no-mask-token') o.maskToken = false;
+    else throw new Error(`unknown argument ${arg}`);
+  }
+  if (!out) throw new Error('--out DIR is required');
+  return { out, options: o };
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
+if (isMain) {
+  try {
+    const { out, options } = parseArgs(process.argv.slice(2));
+    const { bytes, tensors } = writeCheckpoint(out, options);
+    console.log(`${out}: ${tensors} tensors, model.safetensors ${(bytes / 1e6).toFixed(2)} MB (${options.dtype}, seed ${options.seed})`);
+  } catch (e) {
+    console.error(`make_random_checkpoint: ${(e as Error).message}`);
+    process.exit(1);
+  }
+}

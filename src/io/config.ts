@@ -1,0 +1,292 @@
+// config.json of transformers' Dinov2WithRegistersConfig (model_type "dinov2_with_registers") and
+// Dinov2Config ("dinov2"), with transformers' field names and defaults, checked field by field.
+// Fields this engine does not read are ignored, as transformers keeps them without looking.
+// Stricter than transformers where it would run on with a broken config: a stated stage_names
+// must match num_hidden_layers, num_labels must match id2label, and id2label's ids are 0..n-1.
+
+export type HiddenAct =
+  | 'gelu' | 'gelu_new' | 'gelu_pytorch_tanh' | 'gelu_fast' | 'quick_gelu'
+  | 'relu' | 'selu' | 'silu' | 'swish';
+
+const HIDDEN_ACTS: readonly HiddenAct[] = [
+  'gelu', 'gelu_new', 'gelu_pytorch_tanh', 'gelu_fast', 'quick_gelu', 'relu', 'selu', 'silu', 'swish',
+];
+
+export interface Dinov2Config {
+  model_type: 'dinov2_with_registers' | 'dinov2';
+  architectures: string[];
+  hidden_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  mlp_ratio: number;
+  hidden_act: HiddenAct;
+  hidden_dropout_prob: number;
+  attention_probs_dropout_prob: number;
+  initializer_range: number;
+  layer_norm_eps: number;
+  image_size: number;
+  patch_size: number;
+  num_channels: number;
+  qkv_bias: boolean;
+  layerscale_value: number;
+  drop_path_rate: number;
+  use_swiglu_ffn: boolean;
+  /** 0 for plain dinov2. */
+  num_register_tokens: number;
+  /** Plain dinov2's switch for the mask token; always true with registers. */
+  use_mask_token: boolean;
+  apply_layernorm: boolean;
+  reshape_hidden_states: boolean;
+  /** ['stem', 'stage1', ..., 'stageL'], derived from num_hidden_layers (a stated one must agree). */
+  stage_names: string[];
+  /** Backbone outputs, aligned as transformers does; default the last stage. */
+  out_features: string[];
+  /** Indices into stage_names, normalized to non-negative (transformers keeps negative ones as given). */
+  out_indices: number[];
+  id2label: Record<number, string>;
+  label2id: Record<string, number>;
+  num_labels: number;
+  torch_dtype?: string;
+  transformers_version?: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type ModelType = Dinov2Config['model_type'];
+
+// transformers' defaults; the two classes differ in patch_size and the register/mask fields.
+const DEFAULTS = {
+  hidden_size: 768,
+  num_hidden_layers: 12,
+  num_attention_heads: 12,
+  mlp_ratio: 4,
+  hidden_act: 'gelu',
+  hidden_dropout_prob: 0,
+  attention_probs_dropout_prob: 0,
+  initializer_range: 0.02,
+  layer_norm_eps: 1e-6,
+  image_size: 224,
+  num_channels: 3,
+  qkv_bias: true,
+  layerscale_value: 1.0,
+  drop_path_rate: 0,
+  use_swiglu_ffn: false,
+  apply_layernorm: true,
+  reshape_hidden_states: true,
+  use_mask_token: true,
+  num_labels: 2,
+} as const;
+
+const PER_MODEL: Record<ModelType, { architectures: string[]; patch_size: number; num_register_tokens: number }> = {
+  dinov2_with_registers: { architectures: ['Dinov2WithRegistersModel'], patch_size: 16, num_register_tokens: 4 },
+  dinov2: { architectures: ['Dinov2Model'], patch_size: 14, num_register_tokens: 0 },
+};
+
+export function parseConfig(json: unknown, source = 'config.json'): Dinov2Config {
+  const fail = (field: string, message: string): never => {
+    throw new ConfigError(field, `${source}: ${field} ${message}`);
+  };
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return fail('(root)', 'is not a JSON object');
+  const raw = json as Record<string, unknown>;
+  const has = (field: string) => raw[field] !== undefined && raw[field] !== null;
+
+  const modelType = raw.model_type;
+  if (modelType !== 'dinov2_with_registers' && modelType !== 'dinov2') {
+    return fail('model_type', `${JSON.stringify(modelType)} is not "dinov2_with_registers" or "dinov2"`);
+  }
+  const defaults = { ...DEFAULTS, ...PER_MODEL[modelType] };
+  const get = <K extends keyof typeof defaults>(field: K): unknown => (raw[field] === undefined ? defaults[field] : raw[field]);
+
+  const integer = (field: keyof typeof defaults, min: number): number => {
+    const v = get(field);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
+      return fail(field, `(${JSON.stringify(v)}) must be ${min === 1 ? 'a positive' : 'a non-negative'} integer`);
+    }
+    return v;
+  };
+  const real = (field: keyof typeof defaults, ok: (v: number) => boolean, range: string): number => {
+    const v = get(field);
+    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) return fail(field, `(${JSON.stringify(v)}) must be ${range}`);
+    return v;
+  };
+  const probability = (field: keyof typeof defaults) => real(field, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
+  const boolean = (field: keyof typeof defaults): boolean => {
+    const v = get(field);
+    if (typeof v !== 'boolean') return fail(field, `(${JSON.stringify(v)}) must be true or false`);
+    return v;
+  };
+  const optionalString = (field: string): string | undefined => {
+    if (!has(field)) return undefined;
+    if (typeof raw[field] !== 'string') return fail(field, `(${JSON.stringify(raw[field])}) must be a string`);
+    return raw[field] as string;
+  };
+
+  const hidden_size = integer('hidden_size', 1);
+  const num_hidden_layers = integer('num_hidden_layers', 1);
+  const num_attention_heads = integer('num_attention_heads', 1);
+  if (hidden_size % num_attention_heads !== 0) {
+    fail('hidden_size', `(${hidden_size}) must be divisible by num_attention_heads (${num_attention_heads})`);
+  }
+  const hidden_act = get('hidden_act');
+  if (!HIDDEN_ACTS.includes(hidden_act as HiddenAct)) {
+    fail('hidden_act', `(${JSON.stringify(hidden_act)}) must be one of ${HIDDEN_ACTS.join(', ')}`);
+  }
+  const image_size = integer('image_size', 1);
+  const patch_size = integer('patch_size', 1);
+  if (patch_size > image_size) fail('patch_size', `(${patch_size}) must not exceed image_size (${image_size})`);
+
+  const architectures = has('architectures') ? raw.architectures : defaults.architectures;
+  if (!Array.isArray(architectures) || !architectures.every((a) => typeof a === 'string')) {
+    fail('architectures', `(${JSON.stringify(architectures)}) must be a list of strings`);
+  }
+
+  const stage_names = ['stem', ...Array.from({ length: num_hidden_layers }, (_, i) => `stage${i + 1}`)];
+  if (has('stage_names') && JSON.stringify(raw.stage_names) !== JSON.stringify(stage_names)) {
+    fail('stage_names', `(${JSON.stringify(raw.stage_names)}) must be ${JSON.stringify(stage_names)} for num_hidden_layers ${num_hidden_layers}`);
+  }
+
+  const config: Dinov2Config = {
+    model_type: modelType,
+    architectures: [...(architectures as string[])],
+    hidden_size,
+    num_hidden_layers,
+    num_attention_heads,
+    mlp_ratio: real('mlp_ratio', (v) => v > 0, 'a positive number'),
+    hidden_act: hidden_act as HiddenAct,
+    hidden_dropout_prob: probability('hidden_dropout_prob'),
+    attention_probs_dropout_prob: probability('attention_probs_dropout_prob'),
+    initializer_range: real('initializer_range', (v) => v >= 0, 'a non-negative number'),
+    layer_norm_eps: real('layer_norm_eps', (v) => v > 0, 'a finite positive number'),
+    image_size,
+    patch_size,
+    num_channels: integer('num_channels', 1),
+    qkv_bias: boolean('qkv_bias'),
+    layerscale_value: real('layerscale_value', () => true, 'a finite number'),
+    drop_path_rate: probability('drop_path_rate'),
+    use_swiglu_ffn: boolean('use_swiglu_ffn'),
+    num_register_tokens: modelType === 'dinov2' ? 0 : integer('num_register_tokens', 0),
+    use_mask_token: modelType === 'dinov2' ? boolean('use_mask_token') : true,
+    apply_layernorm: boolean('apply_layernorm'),
+    reshape_hidden_states: boolean('reshape_hidden_states'),
+    stage_names,
+    ...alignOutputs(raw.out_features, raw.out_indices, stage_names, fail),
+    ...labels(raw, fail),
+    torch_dtype: optionalString('torch_dtype') ?? optionalString('dtype'), // newer transformers write "dtype"
+    transformers_version: optionalString('transformers_version'),
+  };
+  if (mlpHiddenSize(config) < 1) fail('mlp_ratio', `(${config.mlp_ratio}) leaves the MLP with no hidden units`);
+  if (config.torch_dtype === undefined) delete config.torch_dtype;
+  if (config.transformers_version === undefined) delete config.transformers_version;
+  return config;
+}
+
+type Fail = (field: string, message: string) => never;
+
+/** transformers' get_aligned_output_features_output_indices (backbone_utils.py), with its checks. */
+function alignOutputs(
+  features: unknown,
+  indices: unknown,
+  stages: string[],
+  fail: Fail,
+): { out_features: string[]; out_indices: number[] } {
+  const n = stages.length;
+  let out_features: string[] | undefined;
+  let out_indices: number[] | undefined;
+  if (features !== undefined && features !== null) {
+    if (!Array.isArray(features) || !features.every((f) => typeof f === 'string')) {
+      return fail('out_features', `(${JSON.stringify(features)}) must be a list of stage names`);
+    }
+    const unknown = features.find((f) => !stages.includes(f));
+    if (unknown !== undefined) fail('out_features', `names ${JSON.stringify(unknown)}, not one of stage_names ${JSON.stringify(stages)}`);
+    if (new Set(features).size !== features.length) fail('out_features', `(${JSON.stringify(features)}) must not repeat a stage`);
+    const positions = features.map((f) => stages.indexOf(f));
+    if (positions.some((p, i) => i > 0 && p < positions[i - 1])) {
+      fail('out_features', `(${JSON.stringify(features)}) must be in the order of stage_names`);
+    }
+    out_features = features;
+  }
+  if (indices !== undefined && indices !== null) {
+    if (!Array.isArray(indices) || !indices.every((i) => Number.isSafeInteger(i))) {
+      return fail('out_indices', `(${JSON.stringify(indices)}) must be a list of integers`);
+    }
+    const bad = indices.find((i: number) => i < -n || i >= n);
+    if (bad !== undefined) fail('out_indices', `(${bad}) is out of range for ${n} stages`);
+    const positive = indices.map((i: number) => (i + n) % n);
+    if (new Set(positive).size !== positive.length) fail('out_indices', `(${JSON.stringify(indices)}) must not repeat a stage`);
+    if (positive.some((p, i) => i > 0 && p < positive[i - 1])) {
+      fail('out_indices', `(${JSON.stringify(indices)}) must be in the order of stage_names`);
+    }
+    out_indices = positive;
+  }
+  if (out_features && out_indices) {
+    const named = out_indices.map((i) => stages[i]);
+    if (JSON.stringify(named) !== JSON.stringify(out_features)) {
+      fail('out_indices', `(${JSON.stringify(indices)}) name stages ${JSON.stringify(named)}, but out_features is ${JSON.stringify(out_features)}`);
+    }
+  }
+  out_features ??= out_indices ? out_indices.map((i) => stages[i]) : [stages[n - 1]];
+  out_indices ??= out_features.map((f) => stages.indexOf(f));
+  return { out_features: [...out_features], out_indices };
+}
+
+/** PretrainedConfig's id2label / label2id / num_labels, with id2label's ids required to be 0..num_labels-1. */
+function labels(raw: Record<string, unknown>, fail: Fail): Pick<Dinov2Config, 'id2label' | 'label2id' | 'num_labels'> {
+  const given = (field: string) => raw[field] !== undefined && raw[field] !== null;
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  let num_labels: number;
+  const id2label: Record<number, string> = {};
+  if (given('id2label')) {
+    if (!isObject(raw.id2label)) return fail('id2label', 'must be an object of id -> label');
+    const entries = Object.entries(raw.id2label);
+    num_labels = entries.length;
+    for (const [id, label] of entries) {
+      if (!/^(0|[1-9]\d*)$/.test(id)) fail('id2label', `key ${JSON.stringify(id)} is not a non-negative integer`);
+      if (Number(id) >= num_labels) fail('id2label', `key ${id} is out of range: ids must be 0..${num_labels - 1}`);
+      if (typeof label !== 'string') fail('id2label', `label of ${id} (${JSON.stringify(label)}) is not a string`);
+      id2label[Number(id)] = label as string;
+    }
+    if (given('num_labels') && raw.num_labels !== num_labels) {
+      fail('num_labels', `(${JSON.stringify(raw.num_labels)}) must equal the ${num_labels} entries of id2label`);
+    }
+  } else {
+    const n = given('num_labels') ? raw.num_labels : DEFAULTS.num_labels;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+      return fail('num_labels', `(${JSON.stringify(n)}) must be a non-negative integer`);
+    }
+    num_labels = n;
+    for (let i = 0; i < n; i++) id2label[i] = `LABEL_${i}`;
+  }
+  // Labels may repeat (ImageNet's "crane"); label2id then keeps one id per name, as Python's dict does.
+  // (Object.fromEntries, not assignment: a label may be "__proto__".)
+  const derived = Object.fromEntries(Object.entries(id2label).map(([id, label]) => [label, Number(id)]));
+  if (!given('label2id')) return { id2label, label2id: derived, num_labels };
+  if (!isObject(raw.label2id)) return fail('label2id', 'must be an object of label -> id');
+  const label2id = raw.label2id;
+  for (const [label, id] of Object.entries(label2id)) {
+    if (typeof id !== 'number' || id2label[id] !== label) {
+      fail('label2id', `maps ${JSON.stringify(label)} to ${JSON.stringify(id)}, but id2label does not`);
+    }
+  }
+  const missing = Object.keys(derived).find((label) => !Object.hasOwn(label2id, label));
+  if (missing !== undefined) fail('label2id', `lacks the label ${JSON.stringify(missing)} of id2label`);
+  return { id2label, label2id: Object.fromEntries(Object.entries(label2id)) as Record<string, number>, num_labels };
+}
+
+/** Per-head size. */
+export function headDim(c: Dinov2Config): number {
+  return c.hidden_size / c.num_attention_heads;
+}
+
+/** Width of fc1's output: int(hidden * mlp_ratio), or for SwiGLU the 2/3 rule rounded up to a multiple of 8. */
+export function mlpHiddenSize(c: Dinov2Config): number {
+  const h = Math.trunc(c.hidden_size * c.mlp_ratio);
+  return c.use_swiglu_ffn ? Math.floor((Math.trunc((h * 2) / 3) + 7) / 8) * 8 : h;
+}

@@ -1,0 +1,56 @@
+// transformers' ACT2FN activations in float64, written from their definitions (no approximations
+// beyond the ones the definitions themselves make), for the CPU reference and kernel tests.
+
+const TWO_OVER_SQRT_PI = 1.1283791670955126; // 2 / sqrt(pi)
+
+/**
+ * erf(x) in float64 to within a few ulps (checked against libm) for every x. For |x| < 6 it sums
+ * erf(x) = 2/sqrt(pi) * exp(-x^2) * sum_n 2^n x^(2n+1) / (1*3*...*(2n+1)), whose terms are all positive
+ * (no cancellation, unlike the Taylor series); beyond that |erf(x)| rounds to 1 (erfc(6) < 3e-17).
+ */
+export function erf(x: number): number {
+  if (Number.isNaN(x)) return NaN;
+  const ax = Math.abs(x);
+  if (ax >= 6) return Math.sign(x);
+  const x2 = ax * ax;
+  let term = ax;
+  let sum = ax;
+  for (let n = 1; n < 500; n++) {
+    term *= (2 * x2) / (2 * n + 1);
+    sum += term;
+    if (term <= sum * 1e-17) break;
+  }
+  const r = TWO_OVER_SQRT_PI * Math.exp(-x2) * sum;
+  return x < 0 ? -r : r;
+}
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const SELU_ALPHA = 1.6732632423543772848170429916717;
+const SELU_SCALE = 1.0507009873554804934193349852946;
+
+function sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}
+
+/** config.hidden_act -> the function transformers' ACT2FN gives (elementwise, float64). */
+export const ACTIVATIONS_F64: Record<string, (x: number) => number> = {
+  // GELUActivation: nn.functional.gelu, the exact erf form.
+  gelu: (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)),
+  // NewGELUActivation and PytorchGELUTanh (gelu(approximate='tanh')): the same tanh formula.
+  gelu_new: (x) => 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))),
+  gelu_pytorch_tanh: (x) => 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))),
+  // FastGELUActivation: its own rounded constant 0.7978845608.
+  gelu_fast: (x) => 0.5 * x * (1 + Math.tanh(x * 0.7978845608 * (1 + 0.044715 * x * x))),
+  // QuickGELUActivation.
+  quick_gelu: (x) => x * sigmoid(1.702 * x),
+  relu: (x) => (x > 0 ? x : 0),
+  selu: (x) => SELU_SCALE * (x > 0 ? x : SELU_ALPHA * Math.expm1(x)),
+  silu: (x) => x * sigmoid(x),
+  swish: (x) => x * sigmoid(x),
+};
+
+export function activationF64(name: string): (x: number) => number {
+  const f = ACTIVATIONS_F64[name];
+  if (!f) throw new Error(`hidden_act '${name}' is not one of ${Object.keys(ACTIVATIONS_F64).join(', ')}`);
+  return f;
+}
