@@ -6,6 +6,11 @@
 // Tiling: a workgroup computes a TILE_M x TILE_N block of y; each thread a 4 x 4 block (four rows,
 // one vec4 of columns). x and wT are staged through workgroup memory TILE_K deep.
 //
+// Prologue (override NORM): x is layer-normed on the fly (the pre-norm of the next sub-layer),
+//   x̂[r, k] = ((x[r, k] - s_r) - m_r) * rstd_r * norm_weight[k] + norm_bias[k]
+// with s_r = x[r, 0] a shift and m_r, rstd_r from two passes over the shifted row, as
+// layernorm.wgsl computes them. Each workgroup finds the statistics of its TILE_M rows itself.
+//
 // Epilogues (override constants):
 //   ACT       activation of (acc + bias), see activations below (0 = none)
 //   RESIDUAL  y = y + gamma * v: layer-scale and the residual add, in place on the residual stream
@@ -22,6 +27,8 @@ override TILE_K: u32;
 override ACT: u32 = 0u;
 override RESIDUAL: bool = false;
 override GLU: bool = false;
+override NORM: bool = false;
+override EPS: f32 = 1e-6;
 
 override N4: u32 = (N + 3u) / 4u;
 override THREADS_X: u32 = TILE_N / 4u;
@@ -33,10 +40,50 @@ override THREADS: u32 = (TILE_M / 4u) * (TILE_N / 4u);
 @group(0) @binding(2) var<storage, read> bias: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> gamma: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<storage, read> norm_weight: array<f32>;
+@group(0) @binding(6) var<storage, read> norm_bias: array<f32>;
 
 // x tile stored k-major as vec4 of four rows: a thread reads its four rows in one load.
 var<workgroup> x_tile: array<vec4<f32>, TILE_K * TILE_M / 4u>;
 var<workgroup> w_tile: array<vec4<f32>, TILE_K * TILE_N / 4u>;
+// Layernorm prologue: per-row shift, mean and 1/std, and a reduction scratch.
+var<workgroup> row_shift: array<f32, TILE_M>;
+var<workgroup> row_mean: array<f32, TILE_M>;
+var<workgroup> row_rstd: array<f32, TILE_M>;
+var<workgroup> partial: array<f32, THREADS>;
+
+// THREADS / TILE_M threads share a row: each sums a strided part, the first adds the parts up.
+fn row_sum(v: f32, li: u32) -> f32 {
+  let per_row = THREADS / TILE_M;
+  partial[li] = v;
+  workgroupBarrier();
+  var total = 0.0;
+  let first = (li / per_row) * per_row;
+  for (var i = 0u; i < per_row; i++) { total += partial[first + i]; }
+  workgroupBarrier();
+  return total;
+}
+
+fn norm_statistics(row0: u32, li: u32) {
+  let per_row = THREADS / TILE_M;
+  let r = li / per_row;
+  let part = li % per_row;
+  let row = min(row0 + r, ROWS - 1u);
+  let base = row * K;
+  let shift = x[base];
+  var s = 0.0;
+  for (var k = part; k < K; k += per_row) { s += x[base + k] - shift; }
+  let mean = row_sum(s, li) / f32(K);
+  var q = 0.0;
+  for (var k = part; k < K; k += per_row) { let c = (x[base + k] - shift) - mean; q += c * c; }
+  let variance = row_sum(q, li) / f32(K);
+  if (part == 0u) {
+    row_shift[r] = shift;
+    row_mean[r] = mean;
+    row_rstd[r] = inverseSqrt(variance + EPS);
+  }
+  workgroupBarrier();
+}
 
 @compute @workgroup_size(THREADS_X, THREADS_Y)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
@@ -44,13 +91,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let row0 = wg.y * TILE_M;
   let col4_0 = wg.x * THREADS_X;
   var acc: array<vec4<f32>, 4>;
+  if (NORM) { norm_statistics(row0, li); }
   for (var k0 = 0u; k0 < K; k0 += TILE_K) {
     // Consecutive threads read consecutive k of one row of x: coalesced.
     for (var i = li; i < TILE_M * TILE_K; i += THREADS) {
       let r = i / TILE_K;
       let k = i % TILE_K;
       var v = 0.0;
-      if (row0 + r < ROWS && k0 + k < K) { v = x[(row0 + r) * K + k0 + k]; }
+      if (row0 + r < ROWS && k0 + k < K) {
+        v = x[(row0 + r) * K + k0 + k];
+        if (NORM) { v = ((v - row_shift[r]) - row_mean[r]) * row_rstd[r] * norm_weight[k0 + k] + norm_bias[k0 + k]; }
+      }
       x_tile[k * (TILE_M / 4u) + r / 4u][r % 4u] = v;
     }
     for (var i = li; i < TILE_K * THREADS_X; i += THREADS) {

@@ -80,12 +80,24 @@ export class Kernel {
   }
 }
 
+const perDevice = new WeakMap<GPUDevice, KernelCache>();
+
 /** Shader modules and pipelines, built once per (shader, entry point, override constants). */
 export class KernelCache {
   private readonly modules = new Map<string, GPUShaderModule>();
   private readonly kernels = new Map<string, Kernel>();
 
   constructor(readonly device: GPUDevice) {}
+
+  /** The cache every model on `device` shares: a pipeline is compiled once per device. */
+  static forDevice(device: GPUDevice): KernelCache {
+    let cache = perDevice.get(device);
+    if (!cache) {
+      cache = new KernelCache(device);
+      perDevice.set(device, cache);
+    }
+    return cache;
+  }
 
   get size(): number {
     return this.kernels.size;

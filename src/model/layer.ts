@@ -7,7 +7,6 @@ import { Parameter, ParameterSet } from './parameters.js';
 
 /** Per-call scratch shared by the layers of one forward (each call has its own). */
 export interface LayerScratch {
-  normed: GPUBuffer; // [rows, D]
   qkv: GPUBuffer; // [rows, 3D]
   context: GPUBuffer; // [rows, D]
   stats: GPUBuffer; // [B, heads, T] x (max, sum)
@@ -18,6 +17,8 @@ export interface LayerScratch {
  * `encoder.layer.N`: Dinov2WithRegistersLayer (pre-norm, layer-scaled residuals):
  *   x = x + layer_scale1(attention(norm1(x)))
  *   x = x + layer_scale2(mlp(norm2(x)))
+ * norm1 and norm2 run as the prologue of the projection that follows them, so a layer is five
+ * dispatches: qkv (norm1), attention, dense (+λ1, +x), fc1 (norm2, +act), fc2 (+λ2, +x).
  */
 export class Layer {
   readonly norm1: LayerNorm;
@@ -40,11 +41,9 @@ export class Layer {
   /** Updates the residual stream `x` [B * T, D] in place; writes the probabilities to `probs` when given. */
   forward(rec: Recorder, x: GPUBuffer, shape: AttentionShape, headMask: GPUBufferBinding, s: LayerScratch, probs?: GPUBuffer): void {
     const rows = shape.batch * shape.tokens;
-    this.norm1.forward(rec, x, rows, s.normed);
-    this.attention.qkv.forward(rec, s.normed, rows, s.qkv);
+    this.attention.qkv.forward(rec, x, rows, s.qkv, { norm: this.norm1 });
     this.attention.attend(rec, s.qkv, headMask, shape, s.context, s.stats, probs);
     this.attention.dense.forward(rec, s.context, rows, x, { residualScale: this.layerScale1 });
-    this.norm2.forward(rec, x, rows, s.normed);
-    this.mlp.forward(rec, s.normed, rows, s.mlpHidden, x, this.layerScale2);
+    this.mlp.forward(rec, x, rows, s.mlpHidden, x, this.layerScale2, this.norm2);
   }
 }

@@ -1,10 +1,13 @@
 import { Recorder } from '../gpu/recorder.js';
+import type { LayerNorm } from './layernorm.js';
 import { padTo4, Parameter, ParameterSet, transposePadded } from './parameters.js';
 
 /** Tile of linear.wgsl: a 64 x 64 block of the output per workgroup (256 threads of 4 x 4), K staged 16 deep. */
 export const LINEAR_TILE = { TILE_M: 64, TILE_N: 64, TILE_K: 16 } as const;
 
 export interface Epilogue {
+  /** Layer-norm x first (fused prologue): the pre-norm of the sub-layer this projection opens. */
+  norm?: LayerNorm;
   /** Activation code (activations.ts). */
   act?: number;
   /** Layer-scale lambda: y = y + lambda * (x·wᵀ + b), in place on the residual stream. */
@@ -81,8 +84,19 @@ export class Linear {
         ACT: epilogue.act ?? 0,
         RESIDUAL: epilogue.residualScale ? 1 : 0,
         GLU: epilogue.glu ? 1 : 0,
+        NORM: epilogue.norm ? 1 : 0,
+        EPS: epilogue.norm?.eps ?? 0,
       },
-      { x, wT: this.weight.gpu, bias: this.bias.gpu, gamma: (epilogue.residualScale ?? this.bias).gpu, y },
+      {
+        x,
+        wT: this.weight.gpu,
+        bias: this.bias.gpu,
+        // Unused bindings (no layer-scale, no norm) still need a buffer: the bias serves.
+        gamma: (epilogue.residualScale ?? this.bias).gpu,
+        norm_weight: (epilogue.norm?.weight ?? this.bias).gpu,
+        norm_bias: (epilogue.norm?.bias ?? this.bias).gpu,
+        y,
+      },
       [Math.ceil(this.outFeatures / LINEAR_TILE.TILE_N), Math.ceil(rows / LINEAR_TILE.TILE_M)],
     );
   }

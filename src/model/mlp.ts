@@ -2,6 +2,7 @@ import { Recorder } from '../gpu/recorder.js';
 import { ACTIVATION_CODES } from './activations.js';
 import type { Dinov2Config } from '../io/config.js';
 import { mlpHiddenSize } from '../io/config.js';
+import type { LayerNorm } from './layernorm.js';
 import { Linear } from './linear.js';
 import { Parameter, ParameterSet } from './parameters.js';
 
@@ -31,9 +32,9 @@ export class Mlp {
     }
   }
 
-  /** residual += layerScale * mlp(x); `hidden` holds [rows, hiddenFeatures] scratch. */
-  forward(rec: Recorder, x: GPUBuffer, rows: number, hidden: GPUBuffer, residual: GPUBuffer, layerScale: Parameter): void {
-    this.fcIn.forward(rec, x, rows, hidden, { act: this.act, glu: this.swiglu });
+  /** residual += layerScale * mlp(norm(x)); `hidden` holds [rows, hiddenFeatures] scratch. */
+  forward(rec: Recorder, x: GPUBuffer, rows: number, hidden: GPUBuffer, residual: GPUBuffer, layerScale: Parameter, norm: LayerNorm): void {
+    this.fcIn.forward(rec, x, rows, hidden, { act: this.act, glu: this.swiglu, norm });
     this.fcOut.forward(rec, hidden, rows, residual, { residualScale: layerScale });
   }
 }

@@ -80,7 +80,7 @@ export abstract class Dinov2PreTrainedModel {
     basePrefix: string,
   ) {
     this.memory = new GpuMemory(deviceInfo.device);
-    this.kernels = new KernelCache(deviceInfo.device);
+    this.kernels = KernelCache.forDevice(deviceInfo.device);
     this.params = new ParameterSet(basePrefix);
     this.embeddings = new Embeddings(this.params, 'embeddings', config);
     this.layers = Array.from({ length: config.num_hidden_layers }, (_, i) => new Layer(this.params, `encoder.layer.${i}`, config));
@@ -144,7 +144,6 @@ export abstract class Dinov2PreTrainedModel {
     this.embeddings.forward(rec, pixels, shape, maskBuffer, hidden);
     keepStage(0);
     const scratch: LayerScratch = {
-      normed: rec.scratchBuffer('normed', rows * d * 4),
       qkv: rec.scratchBuffer('qkv', rows * 3 * d * 4),
       context: rec.scratchBuffer('context', rows * d * 4),
       stats: rec.scratchBuffer('attention stats', batch * c.num_attention_heads * tokens * 8),

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { LayerNorm } from '../../src/model/layernorm.js';
 import { Linear } from '../../src/model/linear.js';
 import { ParameterSet } from '../../src/model/parameters.js';
 import { expectClose } from '../helpers/compare.js';
 import { memorySource, random, randomArray, runOnGpu } from '../helpers/gpu.js';
-import { ACTIVATIONS, linear } from '../helpers/reference_ops.js';
+import { ACTIVATIONS, layerNorm as layerNormRef, linear } from '../helpers/reference_ops.js';
 
 interface Case {
   rows: number;
@@ -13,11 +14,13 @@ interface Case {
   residual?: boolean;
   glu?: boolean;
   bias?: boolean;
+  /** Layer-norm prologue with this eps, on inputs around `offset`. */
+  norm?: { eps: number; offset: number };
 }
 
-async function check({ rows, out, k, act = 0, residual = false, glu = false, bias = true }: Case, seed: number) {
+async function check({ rows, out, k, act = 0, residual = false, glu = false, bias = true, norm }: Case, seed: number) {
   const rand = random(seed);
-  const x = randomArray(rows * k, rand, -2, 2);
+  const x = randomArray(rows * k, rand, (norm?.offset ?? 0) - 2, (norm?.offset ?? 0) + 2);
   const w = randomArray(out * k, rand, -0.5, 0.5);
   const b = randomArray(out, rand);
   const gamma = randomArray(out, rand, 0.2, 1);
@@ -25,9 +28,14 @@ async function check({ rows, out, k, act = 0, residual = false, glu = false, bia
   const params = new ParameterSet();
   const layer = new Linear(params, 'fc', out, k, { bias, glu });
   const scale = params.vector4('scale.lambda1', out);
+  const layerNorm = new LayerNorm(params, 'norm', k, norm?.eps ?? 1e-6);
+  const normWeight = randomArray(k, rand, 0.5, 1.5);
+  const normBias = randomArray(k, rand);
   const tensors: Record<string, { shape: number[]; data: Float32Array }> = {
     'fc.weight': { shape: [out, k], data: w },
     'scale.lambda1': { shape: [out], data: gamma },
+    'norm.weight': { shape: [k], data: normWeight },
+    'norm.bias': { shape: [k], data: normBias },
   };
   if (bias) tensors['fc.bias'] = { shape: [out], data: b };
   const source = memorySource(tensors);
@@ -39,13 +47,14 @@ async function check({ rows, out, k, act = 0, residual = false, glu = false, bia
       params.upload(memory, source);
       const xBuf = memory.upload('x', x);
       const yBuf = memory.upload('y', base);
-      layer.forward(rec, xBuf, rows, yBuf, { act, glu, residualScale: residual ? scale : undefined });
+      layer.forward(rec, xBuf, rows, yBuf, { act, glu, residualScale: residual ? scale : undefined, norm: norm ? layerNorm : undefined });
       return { y: yBuf };
     },
     { y: rows * outCols },
   );
 
-  const pre = linear(x, w, bias ? b : undefined, rows, out, k);
+  const input = norm ? layerNormRef(x, normWeight, normBias, rows, k, norm.eps) : x;
+  const pre = linear(input, w, bias ? b : undefined, rows, out, k);
   const ref = new Float64Array(rows * outCols);
   for (let r = 0; r < rows; r++) {
     for (let n = 0; n < outCols; n++) {
@@ -60,7 +69,7 @@ async function check({ rows, out, k, act = 0, residual = false, glu = false, bia
       }
     }
   }
-  return expectClose(y, ref, `linear ${JSON.stringify({ rows, out, k, act, residual, glu, bias })}`);
+  return expectClose(y, ref, `linear ${JSON.stringify({ rows, out, k, act, residual, glu, bias, norm })}`);
 }
 
 describe('linear.wgsl: y = epilogue(x · wᵀ + b) against float64', () => {
@@ -88,5 +97,10 @@ describe('linear.wgsl: y = epilogue(x · wᵀ + b) against float64', () => {
   it('SwiGLU: silu(x1) * x2 from the interleaved projection, 45x2*24x18 and 3x2*8x5', async () => {
     expect(await check({ rows: 45, out: 48, k: 18, glu: true }, 400)).toBeLessThan(1e-5);
     expect(await check({ rows: 3, out: 16, k: 5, glu: true }, 401)).toBeLessThan(1e-5);
+  });
+  it('layernorm prologue: rows far from zero, odd sizes, with activation and with SwiGLU', async () => {
+    expect(await check({ rows: 67, out: 70, k: 383, norm: { eps: 1e-6, offset: 300 } }, 500)).toBeLessThan(1e-5);
+    expect(await check({ rows: 5, out: 9, k: 7, act: 1, norm: { eps: 1e-5, offset: 0 } }, 501)).toBeLessThan(1e-5);
+    expect(await check({ rows: 130, out: 32, k: 48, glu: true, norm: { eps: 1e-6, offset: 3 } }, 502)).toBeLessThan(1e-5);
   });
 });
