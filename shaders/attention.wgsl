@@ -8,13 +8,11 @@
 // query row's final (m, l) to `stats`, from which `probs` rebuilds the probabilities exactly when
 // the caller asks for attentions.
 //
-// qkv     [BATCH * TOKENS, 3 * D]: query | key | value columns, head h at columns h * HEAD_DIM
-// context [BATCH * TOKENS, D]
+// qkv     [batch * tokens, 3 * D]: query | key | value columns, head h at columns h * HEAD_DIM
+// context [batch * tokens, D]
 // A workgroup handles QUERY_BLOCK queries of one (batch, head); a query row is owned by
 // CHUNKS = ceil(HEAD_DIM / 4) threads, each accumulating four of its output dimensions.
 
-override BATCH: u32;
-override TOKENS: u32;
 override HEADS: u32;
 override HEAD_DIM: u32;
 override THREADS: u32;
@@ -28,6 +26,7 @@ override SCALE: f32 = inverseSqrt(f32(HEAD_DIM));
 @group(0) @binding(1) var<storage, read> head_mask: array<f32>;
 @group(0) @binding(2) var<storage, read_write> context: array<f32>;
 @group(0) @binding(3) var<storage, read_write> stats: array<vec2<f32>>;
+@group(0) @binding(5) var<uniform> shape: Shape;
 
 var<workgroup> q_tile: array<f32, QUERY_BLOCK * HEAD_DIM>;
 var<workgroup> k_tile: array<f32, KEY_BLOCK * HEAD_DIM>;
@@ -37,7 +36,7 @@ var<workgroup> s_tile: array<f32, QUERY_BLOCK * KEY_BLOCK>;
 const NEG_BIG = -3.0e38;
 
 fn qkv_index(b: u32, token: u32, part: u32, h: u32, d: u32) -> u32 {
-  return (b * TOKENS + token) * 3u * D + part * D + h * HEAD_DIM + d;
+  return (b * shape.tokens + token) * 3u * D + part * D + h * HEAD_DIM + d;
 }
 
 @compute @workgroup_size(THREADS)
@@ -50,19 +49,19 @@ fn flash(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
 
   for (var i = li; i < QUERY_BLOCK * HEAD_DIM; i += THREADS) {
     let t = q0 + i / HEAD_DIM;
-    q_tile[i] = select(0.0, qkv[qkv_index(b, t, 0u, h, i % HEAD_DIM)], t < TOKENS);
+    q_tile[i] = select(0.0, qkv[qkv_index(b, t, 0u, h, i % HEAD_DIM)], t < shape.tokens);
   }
 
   var m = NEG_BIG;
   var l = 0.0;
   var acc = vec4<f32>(0.0);
-  for (var k0 = 0u; k0 < TOKENS; k0 += KEY_BLOCK) {
+  for (var k0 = 0u; k0 < shape.tokens; k0 += KEY_BLOCK) {
     workgroupBarrier();
     for (var i = li; i < KEY_BLOCK * HEAD_DIM; i += THREADS) {
       let t = k0 + i / HEAD_DIM;
       let d = i % HEAD_DIM;
-      k_tile[i] = select(0.0, qkv[qkv_index(b, t, 1u, h, d)], t < TOKENS);
-      v_tile[i] = select(0.0, qkv[qkv_index(b, t, 2u, h, d)], t < TOKENS);
+      k_tile[i] = select(0.0, qkv[qkv_index(b, t, 1u, h, d)], t < shape.tokens);
+      v_tile[i] = select(0.0, qkv[qkv_index(b, t, 2u, h, d)], t < shape.tokens);
     }
     workgroupBarrier();
     for (var i = li; i < QUERY_BLOCK * KEY_BLOCK; i += THREADS) {
@@ -70,7 +69,7 @@ fn flash(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
       let c = i % KEY_BLOCK;
       var s = 0.0;
       for (var d = 0u; d < HEAD_DIM; d++) { s += q_tile[r * HEAD_DIM + d] * k_tile[c * HEAD_DIM + d]; }
-      s_tile[i] = select(NEG_BIG, s * SCALE, k0 + c < TOKENS);
+      s_tile[i] = select(NEG_BIG, s * SCALE, k0 + c < shape.tokens);
     }
     workgroupBarrier();
     if (row < QUERY_BLOCK) {
@@ -94,16 +93,16 @@ fn flash(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
   }
 
   let q = q0 + row;
-  if (row >= QUERY_BLOCK || q >= TOKENS) { return; }
+  if (row >= QUERY_BLOCK || q >= shape.tokens) { return; }
   let out = acc * (head_mask[h] / l);
   for (var j = 0u; j < 4u; j++) {
     let d = chunk * 4u + j;
-    if (d < HEAD_DIM) { context[(b * TOKENS + q) * D + h * HEAD_DIM + d] = out[j]; }
+    if (d < HEAD_DIM) { context[(b * shape.tokens + q) * D + h * HEAD_DIM + d] = out[j]; }
   }
-  if (chunk == 0u) { stats[(b * HEADS + h) * TOKENS + q] = vec2<f32>(m, l); }
+  if (chunk == 0u) { stats[(b * HEADS + h) * shape.tokens + q] = vec2<f32>(m, l); }
 }
 
-// attentions [BATCH, HEADS, TOKENS, TOKENS]: one invocation per probability, from the same scores
+// attentions [batch, HEADS, tokens, tokens]: one invocation per probability, from the same scores
 // and the (m, l) that `flash` ended with.
 @group(0) @binding(4) var<storage, read_write> probs_out: array<f32>;
 
@@ -113,11 +112,11 @@ fn probs(@builtin(global_invocation_id) gid: vec3<u32>) {
   let q = gid.y;
   let b = gid.z / HEADS;
   let h = gid.z % HEADS;
-  if (key >= TOKENS) { return; }
+  if (key >= shape.tokens) { return; }
   var s = 0.0;
   for (var d = 0u; d < HEAD_DIM; d++) {
     s += qkv[qkv_index(b, q, 0u, h, d)] * qkv[qkv_index(b, key, 1u, h, d)];
   }
-  let ml = stats[(b * HEADS + h) * TOKENS + q];
-  probs_out[((b * HEADS + h) * TOKENS + q) * TOKENS + key] = exp(s * SCALE - ml.x) / ml.y * head_mask[h];
+  let ml = stats[(b * HEADS + h) * shape.tokens + q];
+  probs_out[((b * HEADS + h) * shape.tokens + q) * shape.tokens + key] = exp(s * SCALE - ml.x) / ml.y * head_mask[h];
 }

@@ -5,7 +5,6 @@
 // One workgroup per row; the row index runs over workgroup_id.x + workgroup_id.y * 65535 so that
 // batches of more than 65535 rows dispatch.
 
-override ROWS: u32;
 override D: u32;
 override EPS: f32;
 override THREADS: u32;
@@ -14,6 +13,7 @@ override THREADS: u32;
 @group(0) @binding(1) var<storage, read> weight: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<uniform> shape: Shape;
 
 var<workgroup> partial: array<f32, THREADS>;
 
@@ -32,7 +32,7 @@ fn workgroup_sum(v: f32, li: u32) -> f32 {
 @compute @workgroup_size(THREADS)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let row = wg.x + wg.y * 65535u;
-  if (row >= ROWS) { return; }
+  if (row >= shape.rows) { return; }
   let base = row * D;
   // Sums are taken of x - x[0]: a row far from zero (high-norm tokens) keeps its precision.
   let shift = x[base];

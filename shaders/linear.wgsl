@@ -1,6 +1,6 @@
 // y = epilogue(x · wT + bias): every nn.Linear of the model, and the patch embedding after im2col.
 //
-// x  [ROWS, K] row-major, as the activations are laid out.
+// x  [rows, K] row-major, as the activations are laid out.
 // wT [K, N4] vec4: the checkpoint's weight [N, K] transposed at load, N padded to N4 = ceil(N / 4) with
 //    zeros, so a thread loads four output columns at once and owns four adjacent columns.
 // Tiling: a workgroup computes a TILE_M x TILE_N block of y; each thread a 4 x 4 block (four rows,
@@ -18,7 +18,6 @@
 //             give silu(x1) * x2 and y has N / 2 columns (transformers' Dinov2WithRegistersSwiGLUFFN)
 // activations.wgsl is appended to this file when the module is built (src/gpu/shaders.ts).
 
-override ROWS: u32;
 override N: u32;
 override K: u32;
 override TILE_M: u32;
@@ -42,6 +41,7 @@ override THREADS: u32 = (TILE_M / 4u) * (TILE_N / 4u);
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<storage, read> norm_weight: array<f32>;
 @group(0) @binding(6) var<storage, read> norm_bias: array<f32>;
+@group(0) @binding(7) var<uniform> shape: Shape;
 
 // x tile stored k-major as vec4 of four rows: a thread reads its four rows in one load.
 var<workgroup> x_tile: array<vec4<f32>, TILE_K * TILE_M / 4u>;
@@ -68,7 +68,7 @@ fn norm_statistics(row0: u32, li: u32) {
   let per_row = THREADS / TILE_M;
   let r = li / per_row;
   let part = li % per_row;
-  let row = min(row0 + r, ROWS - 1u);
+  let row = min(row0 + r, shape.rows - 1u);
   let base = row * K;
   let shift = x[base];
   var s = 0.0;
@@ -98,7 +98,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       let r = i / TILE_K;
       let k = i % TILE_K;
       var v = 0.0;
-      if (row0 + r < ROWS && k0 + k < K) {
+      if (row0 + r < shape.rows && k0 + k < K) {
         v = x[(row0 + r) * K + k0 + k];
         if (NORM) { v = ((v - row_shift[r]) - row_mean[r]) * row_rstd[r] * norm_weight[k0 + k] + norm_bias[k0 + k]; }
       }
@@ -129,7 +129,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let b = bias[col4];
   for (var i = 0u; i < 4u; i++) {
     let row = row0 + lid.y * 4u + i;
-    if (row >= ROWS) { return; }
+    if (row >= shape.rows) { return; }
     let v = activate(acc[i] + b);
     if (GLU) {
       let out = vec2<f32>(silu(v.x) * v.y, silu(v.z) * v.w);

@@ -9,6 +9,7 @@ export const STORAGE = 0x80; // GPUBufferUsage.STORAGE, spelled out so the modul
 export const COPY_SRC = 0x04;
 export const COPY_DST = 0x08;
 export const MAP_READ = 0x01;
+export const UNIFORM = 0x40;
 
 export class GpuMemory {
   private readonly live = new Map<GPUBuffer, number>();

@@ -1,6 +1,10 @@
-import { GpuMemory } from './buffers.js';
+import { COPY_DST, GpuMemory, UNIFORM } from './buffers.js';
 import { Constants, KernelCache } from './kernel.js';
 import { SHADERS, ShaderName } from './shaders.js';
+
+/** The fields of shaders/shape.wgsl's `Shape`, in its order. */
+export const SHAPE_FIELDS = ['rows', 'batch', 'tokens', 'height', 'width', 'grid_h', 'grid_w', 'patches'] as const;
+export type ShapeFields = { [K in (typeof SHAPE_FIELDS)[number]]: number };
 
 /** Largest workgroup count per dimension that every WebGPU device accepts. */
 export const MAX_WORKGROUPS_PER_DIM = 65535;
@@ -14,6 +18,8 @@ export class Recorder {
   readonly encoder: GPUCommandEncoder;
   private pass: GPUComputePassEncoder | undefined;
   private readonly scratch: GPUBuffer[] = [];
+  private readonly shapes = new Map<string, GPUBuffer>();
+  private input: Partial<ShapeFields> = {};
   dispatches = 0;
 
   constructor(
@@ -28,6 +34,26 @@ export class Recorder {
   scratchBuffer(label: string, bytes: number): GPUBuffer {
     const buffer = this.memory.create(label, bytes);
     this.scratch.push(buffer);
+    return buffer;
+  }
+
+  /** The input sizes of this forward (batch, image, grid): the default fields of every shape uniform. */
+  setInput(fields: Partial<ShapeFields>): void {
+    this.input = { ...fields };
+  }
+
+  /** The `shape` uniform for a dispatch: this forward's input sizes with `fields` (at least `rows`) on top. */
+  shape(fields: Partial<ShapeFields> & { rows: number }): GPUBuffer {
+    const all = { ...this.input, ...fields };
+    const values = Uint32Array.from(SHAPE_FIELDS, (f) => all[f] ?? 0);
+    const key = values.join(',');
+    let buffer = this.shapes.get(key);
+    if (!buffer) {
+      buffer = this.memory.create(`shape ${key}`, values.byteLength, UNIFORM | COPY_DST, false);
+      this.memory.write(buffer, values);
+      this.scratch.push(buffer);
+      this.shapes.set(key, buffer);
+    }
     return buffer;
   }
 

@@ -51,8 +51,6 @@ export class Attention {
       throw new Error(`attention: head dim ${this.headDim} needs more workgroup memory than this device has`);
     }
     const constants = {
-      BATCH: shape.batch,
-      TOKENS: shape.tokens,
       HEADS: this.heads,
       HEAD_DIM: this.headDim,
       THREADS: ATTENTION_THREADS,
@@ -75,13 +73,14 @@ export class Attention {
     probs?: GPUBuffer,
   ): void {
     const { constants: c, queryBlock } = this.plan(shape, rec.memory.device.limits);
-    rec.dispatch('attention', 'flash', c, { qkv, head_mask: headMask, context, stats }, [
+    const uniform = rec.shape({ rows: shape.batch * shape.tokens, batch: shape.batch, tokens: shape.tokens });
+    rec.dispatch('attention', 'flash', c, { qkv, head_mask: headMask, context, stats, shape: uniform }, [
       Math.ceil(shape.tokens / queryBlock),
       this.heads,
       shape.batch,
     ]);
     if (probs) {
-      rec.dispatch('attention', 'probs', c, { qkv, head_mask: headMask, stats, probs_out: probs }, [
+      rec.dispatch('attention', 'probs', c, { qkv, head_mask: headMask, stats, probs_out: probs, shape: uniform }, [
         Math.ceil(shape.tokens / ATTENTION_THREADS),
         shape.tokens,
         shape.batch * this.heads,

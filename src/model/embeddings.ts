@@ -77,10 +77,7 @@ export class Embeddings {
   forward(rec: Recorder, pixels: GPUBuffer, shape: ImageShape, boolMaskedPos: GPUBuffer, hidden: GPUBuffer): void {
     const { patches, tokens } = this.grid(shape);
     const constants = {
-      BATCH: shape.batch,
       CHANNELS: this.channels,
-      HEIGHT: shape.height,
-      WIDTH: shape.width,
       PATCH: this.patch,
       D: this.hidden,
       REGISTERS: this.registerCount,
@@ -89,7 +86,8 @@ export class Embeddings {
     const cols = this.channels * this.patch * this.patch;
     const patchRows = shape.batch * patches;
     const columns = rec.scratchBuffer('embeddings im2col', patchRows * cols * 4);
-    rec.dispatch('embeddings', 'im2col', constants, { pixel_values: pixels, columns }, [
+    const uniform = rec.shape({ rows: shape.batch * tokens });
+    rec.dispatch('embeddings', 'im2col', constants, { pixel_values: pixels, columns, shape: uniform }, [
       Math.ceil(cols / THREADS),
       Math.min(patchRows, 65535),
       Math.ceil(patchRows / 65535),
@@ -109,6 +107,7 @@ export class Embeddings {
         bool_masked_pos: boolMaskedPos,
         position_embeddings: this.positionBuffer(rec.memory, shape),
         hidden,
+        shape: uniform,
       },
       [Math.ceil(this.hidden / THREADS), Math.min(rows, 65535), Math.ceil(rows / 65535)],
     );

@@ -22,8 +22,8 @@ export class LayerNorm {
     rec.dispatch(
       'layernorm',
       'main',
-      { ROWS: rows, D: this.dim, EPS: this.eps, THREADS: threads },
-      { x, weight: this.weight.gpu, bias: this.bias.gpu, y },
+      { D: this.dim, EPS: this.eps, THREADS: threads },
+      { x, weight: this.weight.gpu, bias: this.bias.gpu, y, shape: rec.shape({ rows }) },
       rowsGrid(rows),
     );
   }

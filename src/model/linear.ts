@@ -77,7 +77,6 @@ export class Linear {
       'linear',
       'main',
       {
-        ROWS: rows,
         N: this.outFeatures,
         K: this.inFeatures,
         ...LINEAR_TILE,
@@ -96,6 +95,7 @@ export class Linear {
         norm_weight: (epilogue.norm?.weight ?? this.bias).gpu,
         norm_bias: (epilogue.norm?.bias ?? this.bias).gpu,
         y,
+        shape: rec.shape({ rows }),
       },
       [Math.ceil(this.outFeatures / LINEAR_TILE.TILE_N), Math.ceil(rows / LINEAR_TILE.TILE_M)],
     );

@@ -122,6 +122,8 @@ export abstract class Dinov2PreTrainedModel {
     const headMask = checkHeadMask(options.head_mask, c.num_hidden_layers, c.num_attention_heads, headRow);
 
     const rows = batch * tokens;
+    const { gridH, gridW } = this.embeddings.grid(shape);
+    rec.setInput({ batch, tokens, height, width, grid_h: gridH, grid_w: gridW, patches });
     const d = c.hidden_size;
     const upload = (label: string, values: Float32Array | Uint32Array) => {
       const buffer = rec.scratchBuffer(label, values.byteLength);
@@ -193,8 +195,8 @@ export abstract class Dinov2PreTrainedModel {
       rec.dispatch(
         'heads',
         'cls_and_patch_mean',
-        { BATCH: run.batch, TOKENS: run.tokens, D: d, PREFIX: prefix },
-        { hidden: last, pooled: input },
+        { D: d, PREFIX: prefix },
+        { hidden: last, pooled: input, shape: rec.shape({ rows: run.batch }) },
         [Math.ceil(d / 256), run.batch],
       );
       const buffer = this.newBuffer('logits', run.batch * c.num_labels);
@@ -222,8 +224,8 @@ export abstract class Dinov2PreTrainedModel {
       rec.dispatch(
         'heads',
         'patch_tokens_to_map',
-        { BATCH: run.batch, TOKENS: run.tokens, D: d, PREFIX: prefix, GRID_H: gridH, GRID_W: gridW },
-        { hidden: normed, feature_map: map },
+        { D: d, PREFIX: prefix },
+        { hidden: normed, feature_map: map, shape: rec.shape({ rows }) },
         [Math.ceil((gridH * gridW) / 256), d, run.batch],
       );
       return this.output(map, [run.batch, d, gridH, gridW], name);

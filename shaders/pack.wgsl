@@ -1,0 +1,107 @@
+// Checkpoint tensors into the layouts the other kernels read, on the GPU, so the loader only ever
+// moves raw bytes (src/model/parameters.ts streams them into `src` chunk by chunk).
+//
+// src  one source tensor's bytes as stored in the safetensors file, read as u32 words (the
+//      buffer is padded with zeros to a multiple of 4 bytes): F32, F16, BF16 or F64, little-endian.
+// dst  the packed parameter, as f32 bit patterns. The tensor is a row block [ROWS, COLS] of a
+//      [OUT_ROWS, COLS] matrix starting at row ROW0 (query, key and value are the three blocks of
+//      one fused projection); it is stored transposed and padded, [COLS, OUT_ROWS4] with
+//      OUT_ROWS4 = ceil(OUT_ROWS / 4) * 4, the layout linear.wgsl reads as vec4 columns. A vector
+//      is the case COLS = 1: copied as it is, its tail left at zero (buffers start zeroed).
+// GLU  SwiGLU's weights_in: the two halves of the rows are interleaved, row j -> 2j and
+//      row HALF + j -> 2j + 1, so that one thread of linear.wgsl owns both halves of a pair.
+//
+// Every conversion is done on the bits, so it is exact and never flushes subnormals:
+//   F16  -> f32: exact (the same table as src/io/dtype.ts f16ToF32).
+//   BF16 -> f32: the top half of the float32.
+//   F64  -> f32: rounded to nearest, ties to even, like `new Float32Array(float64Array)`.
+// One thread per source element; element i = workgroup_id.y * (num_workgroups.x * THREADS) + x,
+// so tensors of more than 65535 * THREADS elements dispatch.
+
+override DTYPE: u32; // 0 F32, 1 F16, 2 BF16, 3 F64
+override ROWS: u32;
+override COLS: u32;
+override ROW0: u32 = 0u;
+override OUT_ROWS4: u32;
+override GLU_HALF: u32 = 0u; // OUT_ROWS / 2 for SwiGLU's interleave; 0 leaves the rows in order
+override THREADS: u32 = 256u;
+
+@group(0) @binding(0) var<storage, read> src: array<u32>;
+@group(0) @binding(1) var<storage, read_write> dst: array<u32>;
+
+fn f16_bits_to_f32_bits(h: u32) -> u32 {
+  let sign = (h & 0x8000u) << 16u;
+  let e = (h >> 10u) & 0x1fu;
+  let m = h & 0x3ffu;
+  if (e == 0x1fu) { return sign | 0x7f800000u | (m << 13u); } // inf, NaN with its payload
+  if (e != 0u) { return sign | ((e + 112u) << 23u) | (m << 13u); }
+  if (m == 0u) { return sign; }
+  // Subnormal: m * 2^-24, normalised by moving the leading one into the implicit bit.
+  let shift = countLeadingZeros(m) - 21u; // 1..10
+  return sign | ((113u - shift) << 23u) | (((m << shift) & 0x3ffu) << 13u);
+}
+
+// Bit k (0..52) of the 53-bit significand hi21:lo.
+fn bit53(hi: u32, lo: u32, k: u32) -> u32 {
+  if (k >= 32u) { return (hi >> (k - 32u)) & 1u; }
+  return (lo >> k) & 1u;
+}
+
+// Whether any of bits 0..k-1 of hi21:lo is set.
+fn sticky53(hi: u32, lo: u32, k: u32) -> bool {
+  if (k >= 32u) { return lo != 0u || (hi & ((1u << (k - 32u)) - 1u)) != 0u; }
+  if (k == 0u) { return false; }
+  return (lo & ((1u << k) - 1u)) != 0u;
+}
+
+fn f64_bits_to_f32_bits(lo: u32, hi: u32) -> u32 {
+  let sign = hi & 0x80000000u;
+  let e = (hi >> 20u) & 0x7ffu;
+  let mhi = hi & 0xfffffu;
+  if (e == 0x7ffu) {
+    if ((mhi | lo) != 0u) { return sign | 0x7fc00000u | (mhi << 3u) | (lo >> 29u); } // NaN stays NaN
+    return sign | 0x7f800000u;
+  }
+  if (e == 0u) { return sign; } // zero, or a float64 subnormal: far below half the least f32 subnormal
+  let E = i32(e) - 1023 + 127; // f32 biased exponent
+  if (E >= 255) { return sign | 0x7f800000u; }
+  if (E >= 1) {
+    // Normal: the top 23 of the 52 mantissa bits, the 29 below decide the rounding; a carry out
+    // of the mantissa bumps the exponent, up to infinity.
+    let q = (u32(E) << 23u) | (mhi << 3u) | (lo >> 29u);
+    let rem = lo & 0x1fffffffu;
+    let up = rem > 0x10000000u || (rem == 0x10000000u && (q & 1u) == 1u);
+    return sign | (q + select(0u, 1u, up));
+  }
+  // Subnormal result: the 53-bit significand (implicit one included) in units of 2^-149 is
+  // sig >> s with s = 926 - e >= 30; past s = 54 even the rounding bit is gone.
+  let s = 926u - e;
+  if (s > 54u) { return sign; }
+  let hi21 = mhi | 0x100000u;
+  var q: u32;
+  if (s >= 32u) { q = hi21 >> (s - 32u); } else { q = (hi21 << (32u - s)) | (lo >> s); }
+  let round = bit53(hi21, lo, s - 1u);
+  let up = round == 1u && (sticky53(hi21, lo, s - 1u) || (q & 1u) == 1u);
+  return sign | (q + select(0u, 1u, up)); // a carry to 0x800000 is the least normal, as it should be
+}
+
+fn element_bits(i: u32) -> u32 {
+  switch DTYPE {
+    case 1u: { return f16_bits_to_f32_bits((src[i / 2u] >> (16u * (i % 2u))) & 0xffffu); }
+    case 2u: { return ((src[i / 2u] >> (16u * (i % 2u))) & 0xffffu) << 16u; }
+    case 3u: { return f64_bits_to_f32_bits(src[2u * i], src[2u * i + 1u]); }
+    default: { return src[i]; }
+  }
+}
+
+@compute @workgroup_size(THREADS)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = gid.y * groups.x * THREADS + gid.x;
+  if (i >= ROWS * COLS) { return; }
+  let c = i % COLS;
+  var r = ROW0 + i / COLS;
+  if (GLU_HALF != 0u) {
+    if (r < GLU_HALF) { r = 2u * r; } else { r = 2u * (r - GLU_HALF) + 1u; }
+  }
+  dst[c * OUT_ROWS4 + r] = element_bits(i);
+}
