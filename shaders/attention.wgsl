@@ -103,20 +103,23 @@ fn flash(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
 }
 
 // attentions [batch, HEADS, tokens, tokens]: one invocation per probability, from the same scores
-// and the (m, l) that `flash` ended with.
+// and the (m, l) that `flash` ended with. Maps too large for one binding are written in chunks of
+// whole (batch, head) blocks: this dispatch writes blocks BLOCK0 .. BLOCK0 + dispatch z.
+override BLOCK0: u32 = 0u;
 @group(0) @binding(4) var<storage, read_write> probs_out: array<f32>;
 
 @compute @workgroup_size(THREADS)
 fn probs(@builtin(global_invocation_id) gid: vec3<u32>) {
   let key = gid.x;
   let q = gid.y;
-  let b = gid.z / HEADS;
-  let h = gid.z % HEADS;
+  let head_block = BLOCK0 + gid.z;
+  let b = head_block / HEADS;
+  let h = head_block % HEADS;
   if (key >= shape.tokens) { return; }
   var s = 0.0;
   for (var d = 0u; d < HEAD_DIM; d++) {
     s += qkv[qkv_index(b, q, 0u, h, d)] * qkv[qkv_index(b, key, 1u, h, d)];
   }
   let ml = stats[(b * HEADS + h) * shape.tokens + q];
-  probs_out[((b * HEADS + h) * shape.tokens + q) * shape.tokens + key] = exp(s * SCALE - ml.x) / ml.y * head_mask[h];
+  probs_out[(gid.z * shape.tokens + q) * shape.tokens + key] = exp(s * SCALE - ml.x) / ml.y * head_mask[h];
 }

@@ -6,6 +6,8 @@ export interface DeviceOptions {
   powerPreference?: GPUPowerPreference;
   /** Request `shader-f16` when the adapter offers it. */
   f16?: boolean;
+  /** Keep WebGPU's default limits instead of asking for the adapter's (to test what any device can do). */
+  defaultLimits?: boolean;
 }
 
 export interface DeviceInfo {
@@ -74,7 +76,7 @@ export async function requestDevice(options: DeviceOptions = {}): Promise<Device
     );
   }
   const requiredLimits: Record<string, number> = {};
-  for (const name of LIMITS_TO_RAISE) requiredLimits[name] = adapter.limits[name];
+  if (!options.defaultLimits) for (const name of LIMITS_TO_RAISE) requiredLimits[name] = adapter.limits[name];
   const requiredFeatures: GPUFeatureName[] = [];
   if (options.f16 && adapter.features.has('shader-f16')) requiredFeatures.push('shader-f16');
   if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
@@ -94,11 +96,19 @@ export async function requestDevice(options: DeviceOptions = {}): Promise<Device
 
 let shared: Promise<DeviceInfo> | undefined;
 
-/** A device shared by every model that is not given one. */
+/** A device shared by every model that is not given one; a new one is requested once it is lost. */
 export function defaultDevice(): Promise<DeviceInfo> {
-  shared ??= requestDevice().catch((e) => {
-    shared = undefined;
-    throw e;
-  });
+  if (!shared) {
+    const request = requestDevice();
+    shared = request;
+    request.then(
+      (info) => info.device.lost.then(() => {
+        if (shared === request) shared = undefined;
+      }),
+      () => {
+        if (shared === request) shared = undefined;
+      },
+    );
+  }
   return shared;
 }

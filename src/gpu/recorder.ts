@@ -1,4 +1,5 @@
 import { COPY_DST, GpuMemory, UNIFORM } from './buffers.js';
+import { GpuError, openErrorScopes, watchDevice } from './errors.js';
 import { Constants, KernelCache } from './kernel.js';
 import { SHADERS, ShaderName } from './shaders.js';
 
@@ -20,6 +21,7 @@ export class Recorder {
   private readonly scratch: GPUBuffer[] = [];
   private readonly shapes = new Map<string, GPUBuffer>();
   private input: Partial<ShapeFields> = {};
+  private readonly scopes: ReturnType<typeof openErrorScopes>;
   dispatches = 0;
 
   constructor(
@@ -27,6 +29,9 @@ export class Recorder {
     readonly kernels: KernelCache,
     readonly label: string,
   ) {
+    watchDevice(memory.device).check(label);
+    // Everything recorded until submit() is inside these scopes (recording never awaits).
+    this.scopes = openErrorScopes(memory.device);
     this.encoder = memory.device.createCommandEncoder({ label });
   }
 
@@ -87,11 +92,23 @@ export class Recorder {
     this.pass = undefined;
   }
 
-  submit(): void {
-    this.endPass();
-    this.memory.device.queue.submit([this.encoder.finish()]);
+  /** Submits the work once; resolves to the first GPU error it raised, typed (undefined when none). */
+  submit(): Promise<GpuError | undefined> {
+    try {
+      this.endPass();
+      this.memory.device.queue.submit([this.encoder.finish()]);
+    } finally {
+      for (const buffer of this.scratch) this.memory.destroy(buffer);
+      this.scratch.length = 0;
+    }
+    return this.scopes.close(this.label);
+  }
+
+  /** Closes the error scopes without submitting, after recording failed part-way. */
+  abandon(): void {
     for (const buffer of this.scratch) this.memory.destroy(buffer);
     this.scratch.length = 0;
+    void this.scopes.close(this.label);
   }
 }
 

@@ -1,35 +1,70 @@
 import { COPY_DST, GpuMemory, MAP_READ } from './buffers.js';
+import { GpuError, watchDevice } from './errors.js';
+
+/** A contiguous part of a tensor's data, in one GPU buffer (a tensor larger than one binding allows has several). */
+export interface TensorSegment {
+  buffer: GPUBuffer;
+  /** Floats in this segment. */
+  length: number;
+}
 
 /** A float32 tensor that lives on the GPU; nothing is read back until `read()`. */
 export class GpuTensor {
   readonly size: number;
+  readonly segments: TensorSegment[];
   private disposed = false;
 
   constructor(
     readonly memory: GpuMemory,
-    readonly buffer: GPUBuffer,
+    buffers: GPUBuffer | TensorSegment[],
     readonly dims: number[],
     readonly name: string,
+    /** Resolves to the error of the work that produced this tensor, if it failed. */
+    private readonly produced: Promise<GpuError | undefined> = Promise.resolve(undefined),
   ) {
     this.size = dims.reduce((a, b) => a * b, 1);
+    this.segments = Array.isArray(buffers) ? buffers : [{ buffer: buffers, length: this.size }];
   }
 
-  /** Copy to the CPU. */
+  /** The single buffer of an unsegmented tensor. */
+  get buffer(): GPUBuffer {
+    if (this.segments.length !== 1) throw new Error(`${this.name} is split over ${this.segments.length} buffers`);
+    return this.segments[0].buffer;
+  }
+
+  /** Copy to the CPU. Rejects (typed) when the work that produced the tensor failed or the device was lost. */
   async read(): Promise<Float32Array> {
     if (this.disposed) throw new Error(`${this.name} was disposed`);
-    const bytes = this.size * 4;
     const device = this.memory.device;
-    const staging = this.memory.create(`${this.name} readback`, bytes, MAP_READ | COPY_DST, false);
-    try {
-      const encoder = device.createCommandEncoder({ label: `read ${this.name}` });
-      encoder.copyBufferToBuffer(this.buffer, 0, staging, 0, Math.ceil(bytes / 4) * 4);
-      device.queue.submit([encoder.finish()]);
-      await staging.mapAsync(MAP_READ, 0, staging.size);
-      return new Float32Array(staging.getMappedRange(0, staging.size).slice(0, bytes));
-    } finally {
-      if (staging.mapState === 'mapped') staging.unmap();
-      this.memory.destroy(staging);
+    const watch = watchDevice(device);
+    watch.check(`reading ${this.name}`);
+    const failure = await this.produced;
+    if (failure) throw failure;
+    const out = new Float32Array(this.size);
+    let offset = 0;
+    for (const segment of this.segments) {
+      const bytes = segment.length * 4;
+      const staging = this.memory.create(`${this.name} readback`, bytes, MAP_READ | COPY_DST, false);
+      try {
+        const encoder = device.createCommandEncoder({ label: `read ${this.name}` });
+        encoder.copyBufferToBuffer(segment.buffer, 0, staging, 0, bytes);
+        device.queue.submit([encoder.finish()]);
+        try {
+          await staging.mapAsync(MAP_READ, 0, staging.size);
+        } catch (e) {
+          // A lost device can reject the map just before its lost promise settles: give it a turn.
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          watch.check(`reading ${this.name}`);
+          throw new GpuError(`reading ${this.name}: ${(e as Error).message}`);
+        }
+        out.set(new Float32Array(staging.getMappedRange(0, bytes)), offset);
+      } finally {
+        if (staging.mapState === 'mapped') staging.unmap();
+        this.memory.destroy(staging);
+      }
+      offset += segment.length;
     }
+    return out;
   }
 
   /** Nested arrays, like transformers.js' Tensor.tolist(). */
@@ -44,9 +79,10 @@ export class GpuTensor {
     return nest(0, 0);
   }
 
+  /** Frees the GPU memory; safe to call twice. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.memory.destroy(this.buffer);
+    for (const s of this.segments) this.memory.destroy(s.buffer);
   }
 }

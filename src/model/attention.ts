@@ -11,6 +11,13 @@ export interface AttentionShape {
   tokens: number;
 }
 
+/** Part of an attention map [B, heads, T, T]: `blocks` whole (batch, head) blocks from `firstBlock`. */
+export interface ProbsChunk {
+  buffer: GPUBuffer;
+  firstBlock: number;
+  blocks: number;
+}
+
 /**
  * `encoder.layer.N.attention`: Dinov2WithRegistersAttention = self-attention (query, key, value
  * fused into one projection) + output.dense. The dense projection's epilogue applies layer_scale1
@@ -61,7 +68,7 @@ export class Attention {
 
   /**
    * context = attention(qkv) for every token; with `probs`, also the attention probabilities
-   * [B, heads, T, T] as transformers returns them (after head_mask).
+   * [B, heads, T, T] as transformers returns them (after head_mask), in one or more chunks.
    */
   attend(
     rec: Recorder,
@@ -70,7 +77,7 @@ export class Attention {
     shape: AttentionShape,
     context: GPUBuffer,
     stats: GPUBuffer,
-    probs?: GPUBuffer,
+    probs?: ProbsChunk[],
   ): void {
     const { constants: c, queryBlock } = this.plan(shape, rec.memory.device.limits);
     const uniform = rec.shape({ rows: shape.batch * shape.tokens, batch: shape.batch, tokens: shape.tokens });
@@ -79,11 +86,11 @@ export class Attention {
       this.heads,
       shape.batch,
     ]);
-    if (probs) {
-      rec.dispatch('attention', 'probs', c, { qkv, head_mask: headMask, stats, probs_out: probs, shape: uniform }, [
+    for (const chunk of probs ?? []) {
+      rec.dispatch('attention', 'probs', { ...c, BLOCK0: chunk.firstBlock }, { qkv, head_mask: headMask, stats, probs_out: chunk.buffer, shape: uniform }, [
         Math.ceil(shape.tokens / ATTENTION_THREADS),
         shape.tokens,
-        shape.batch * this.heads,
+        chunk.blocks,
       ]);
     }
   }

@@ -6,6 +6,8 @@ import { Parameter, ParameterSet } from './parameters.js';
 import { positionEmbeddingsFor } from './position_embeddings.js';
 
 const THREADS = 256;
+/** Patch grids whose position tables stay on the GPU. */
+const POSITION_CACHE_SIZE = 8;
 
 export interface ImageShape {
   batch: number;
@@ -29,6 +31,7 @@ export class Embeddings {
   readonly hidden: number;
   readonly registerCount: number;
   private readonly antialias: boolean;
+  /** Position tables per patch grid, most recently used last; at most POSITION_CACHE_SIZE kept. */
   private readonly positionCache = new Map<string, GPUBuffer>();
 
   constructor(params: ParameterSet, key: string, config: Dinov2Config) {
@@ -63,13 +66,21 @@ export class Embeddings {
     // transformers skips interpolation only for the checkpoint's patch count and height == width.
     const key = `${gridH}x${gridW}:${shape.height === shape.width}`;
     let buffer = this.positionCache.get(key);
-    if (!buffer) {
+    if (buffer) {
+      this.positionCache.delete(key);
+    } else {
       const host = this.positions.host;
       if (!host) throw new Error('embeddings.position_embeddings is not loaded');
       const table = positionEmbeddingsFor(host, this.hidden, this.patch, shape.height, shape.width, this.antialias);
       buffer = memory.upload(`embeddings.position_embeddings ${key}`, table);
-      this.positionCache.set(key, buffer);
+      if (this.positionCache.size >= POSITION_CACHE_SIZE) {
+        // Destroying a table that submitted work still reads is safe: WebGPU frees it after that work.
+        const [oldest, old] = this.positionCache.entries().next().value as [string, GPUBuffer];
+        this.positionCache.delete(oldest);
+        memory.destroy(old);
+      }
     }
+    this.positionCache.set(key, buffer);
     return buffer;
   }
 

@@ -1,6 +1,6 @@
 import { Recorder } from '../gpu/recorder.js';
 import type { Dinov2Config } from '../io/config.js';
-import { Attention, AttentionShape } from './attention.js';
+import { Attention, AttentionShape, ProbsChunk } from './attention.js';
 import { LayerNorm } from './layernorm.js';
 import { Mlp } from './mlp.js';
 import { Parameter, ParameterSet } from './parameters.js';
@@ -39,7 +39,7 @@ export class Layer {
   }
 
   /** Updates the residual stream `x` [B * T, D] in place; writes the probabilities to `probs` when given. */
-  forward(rec: Recorder, x: GPUBuffer, shape: AttentionShape, headMask: GPUBufferBinding, s: LayerScratch, probs?: GPUBuffer): void {
+  forward(rec: Recorder, x: GPUBuffer, shape: AttentionShape, headMask: GPUBufferBinding, s: LayerScratch, probs?: ProbsChunk[]): void {
     const rows = shape.batch * shape.tokens;
     this.attention.qkv.forward(rec, x, rows, s.qkv, { norm: this.norm1 });
     this.attention.attend(rec, s.qkv, headMask, shape, s.context, s.stats, probs);

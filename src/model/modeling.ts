@@ -1,6 +1,7 @@
 // The model classes, named as in transformers. Dinov2WithRegistersModel holds the module tree
 // (embeddings, encoder.layer.N, layernorm); the classifier and the backbone add their heads.
-import { GpuMemory } from '../gpu/buffers.js';
+import { GpuLimitError, GpuMemory } from '../gpu/buffers.js';
+import { watchDevice } from '../gpu/errors.js';
 import { DeviceInfo, defaultDevice } from '../gpu/device.js';
 import { KernelCache } from '../gpu/kernel.js';
 import { Recorder } from '../gpu/recorder.js';
@@ -8,10 +9,14 @@ import { GpuTensor } from '../gpu/tensor.js';
 import type { Dinov2Config } from '../io/config.js';
 import { Embeddings } from './embeddings.js';
 import { checkHeadMask, checkMask, checkPixelValues, ForwardOptions, InputError, TensorLike } from './inputs.js';
+import { ProbsChunk } from './attention.js';
 import { Layer, LayerScratch } from './layer.js';
 import { LayerNorm } from './layernorm.js';
 import { Linear } from './linear.js';
 import { ParameterSet, TensorSource } from './parameters.js';
+import type { PretrainedSource } from '../io/hub.js';
+import { OpenedCheckpoint, openPretrained } from '../io/pretrained.js';
+import { loadOpened, ModelBuilder, PretrainedOptions } from './from_pretrained.js';
 
 export interface LoadOptions {
   /** Defaults to one device shared by every model. */
@@ -49,12 +54,27 @@ export interface ForwardStats {
 interface EncoderRun {
   hidden: GPUBuffer; // the final residual stream [B * T, D]
   stages: Map<number, GPUBuffer>; // hidden_states[i] copies that were asked for
-  attentions: GPUBuffer[];
+  attentions: ProbsChunk[][]; // per layer, when asked
+}
+
+/** The inputs, checked, and the sizes that follow from them. */
+interface Prepared {
+  data: Float32Array;
   batch: number;
   height: number;
   width: number;
+  gridH: number;
+  gridW: number;
+  patches: number;
   tokens: number;
+  rows: number; // batch * tokens
+  mask: Uint32Array;
+  headMask: Float32Array;
+  headRow: number; // floats per layer row of headMask (aligned for binding offsets)
 }
+
+/** Allocates an output buffer of the current call (freed if the call fails). */
+type Alloc = (name: string, floats: number) => GPUBuffer;
 
 function disposeAll(o: { [k: string]: GpuTensor | GpuTensor[] | undefined }): void {
   for (const v of Object.values(o)) {
@@ -65,18 +85,33 @@ function disposeAll(o: { [k: string]: GpuTensor | GpuTensor[] | undefined }): vo
 
 /** The shared machinery of the three classes: the module tree, its weights and the encoder pass. */
 export abstract class Dinov2PreTrainedModel {
-  readonly memory: GpuMemory;
-  readonly kernels: KernelCache;
+  memory: GpuMemory;
+  kernels: KernelCache;
   readonly params: ParameterSet;
   readonly embeddings: Embeddings;
   readonly layers: Layer[];
   readonly layernorm: LayerNorm;
   lastStats: ForwardStats = { dispatches: 0 };
   private disposed = false;
+  private loadedFrom = 'model.safetensors';
+  private ignoreKeys: ((key: string) => boolean) | undefined;
+  /** from_pretrained: the checkpoint's preprocessor_config.json (parsed JSON), when it has one. */
+  preprocessorConfig: unknown;
+  /** from_pretrained: where the files came from (the cache snapshot, the folder, the URL). */
+  source: string | undefined;
+
+  /**
+   * Loads a checkpoint from a hub id ("facebook/dinov2-with-registers-small", "@revision"
+   * optional), an http(s) folder URL, a local folder (Node) or a FileSystemDirectoryHandle /
+   * File list (browser), streaming its weights into the GPU (src/model/from_pretrained.ts).
+   */
+  static async from_pretrained<M>(this: { fromOpened(opened: OpenedCheckpoint, options: PretrainedOptions): Promise<M> }, source: PretrainedSource, options: PretrainedOptions = {}): Promise<M> {
+    return this.fromOpened(await openPretrained(source, options), options);
+  }
 
   constructor(
     readonly config: Dinov2Config,
-    readonly deviceInfo: DeviceInfo,
+    public deviceInfo: DeviceInfo,
     basePrefix: string,
   ) {
     this.memory = new GpuMemory(deviceInfo.device);
@@ -97,161 +132,211 @@ export abstract class Dinov2PreTrainedModel {
   }
 
   loadWeights(source: TensorSource, options: LoadOptions, ignore?: (key: string) => boolean): void {
-    this.params.validate(source, options.file ?? 'model.safetensors', ignore);
+    this.loadedFrom = options.file ?? this.loadedFrom;
+    this.ignoreKeys = ignore;
+    this.params.validate(source, this.loadedFrom, ignore);
     this.params.upload(this.memory, source, options.onProgress);
   }
 
-  protected output(buffer: GPUBuffer, dims: number[], name: string): GpuTensor {
-    return new GpuTensor(this.memory, buffer, dims, name);
-  }
-
-  protected newBuffer(label: string, floats: number): GPUBuffer {
-    return this.memory.create(label, floats * 4);
-  }
-
-  /** Records embeddings + every layer into `rec`; hidden_states copies for `stages` (all when asked). */
-  protected encode(rec: Recorder, pixelValues: TensorLike, options: ForwardOptions, stages: Set<number>): EncoderRun {
+  /** Every check of the inputs, before any GPU work. */
+  private prepare(pixelValues: TensorLike, options: RunOptions): Prepared {
     if (this.disposed) throw new Error('this model was disposed');
+    watchDevice(this.device).check('forward');
     const c = this.config;
     const { data, batch, height, width } = checkPixelValues(pixelValues, c.num_channels, c.patch_size);
-    const shape = { batch, height, width };
-    const { patches, tokens } = this.embeddings.grid(shape);
+    const { gridH, gridW, patches, tokens } = this.embeddings.grid({ batch, height, width });
     const mask = checkMask(options.bool_masked_pos, batch, patches, this.embeddings.mask !== undefined);
     const align = this.device.limits.minStorageBufferOffsetAlignment / 4;
     const headRow = Math.ceil(c.num_attention_heads / align) * align;
     const headMask = checkHeadMask(options.head_mask, c.num_hidden_layers, c.num_attention_heads, headRow);
+    for (const i of options.out_indices ?? []) {
+      if (!Number.isInteger(i) || i < 0 || i > c.num_hidden_layers) {
+        throw new InputError(`out_indices: ${i} is not a stage index (0..${c.num_hidden_layers})`);
+      }
+    }
+    return { data, batch, height, width, gridH, gridW, patches, tokens, rows: batch * tokens, mask, headMask, headRow };
+  }
 
-    const rows = batch * tokens;
-    const { gridH, gridW } = this.embeddings.grid(shape);
-    rec.setInput({ batch, tokens, height, width, grid_h: gridH, grid_w: gridW, patches });
+  /**
+   * Buffers for an attention map [B, heads, T, T]: one, or several holding whole (batch, head)
+   * blocks each when the map is larger than one binding (or buffer) may be.
+   */
+  private attentionChunks(alloc: Alloc, name: string, p: Prepared): ProbsChunk[] {
+    const limits = this.device.limits;
+    const blockBytes = p.tokens * p.tokens * 4;
+    const perChunk = Math.floor(Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize) / blockBytes);
+    if (perChunk < 1) {
+      throw new GpuLimitError(`${name}: one head's ${p.tokens}x${p.tokens} attention map (${blockBytes} bytes) exceeds this device's binding limit`);
+    }
+    const total = p.batch * this.config.num_attention_heads;
+    const chunks: ProbsChunk[] = [];
+    for (let first = 0; first < total; first += perChunk) {
+      const blocks = Math.min(perChunk, total - first);
+      chunks.push({ buffer: alloc(`${name}[${first}..${first + blocks})`, blocks * p.tokens * p.tokens), firstBlock: first, blocks });
+    }
+    return chunks;
+  }
+
+  /** Records embeddings + every layer into `rec`; hidden_states copies for `stages`. */
+  private encode(rec: Recorder, alloc: Alloc, p: Prepared, options: RunOptions, stages: Set<number>): EncoderRun {
+    const c = this.config;
     const d = c.hidden_size;
+    rec.setInput({ batch: p.batch, tokens: p.tokens, height: p.height, width: p.width, grid_h: p.gridH, grid_w: p.gridW, patches: p.patches });
     const upload = (label: string, values: Float32Array | Uint32Array) => {
       const buffer = rec.scratchBuffer(label, values.byteLength);
       this.memory.write(buffer, values);
       return buffer;
     };
-    const pixels = upload('pixel_values', data);
-    const maskBuffer = upload('bool_masked_pos', mask);
-    const headMaskBuffer = upload('head_mask', headMask);
+    const pixels = upload('pixel_values', p.data);
+    const maskBuffer = upload('bool_masked_pos', p.mask);
+    const headMaskBuffer = upload('head_mask', p.headMask);
 
-    const hidden = this.newBuffer('hidden', rows * d);
+    const hidden = rec.scratchBuffer('hidden', p.rows * d * 4);
     const stageBuffers = new Map<number, GPUBuffer>();
     const keepStage = (i: number) => {
       if (!stages.has(i)) return;
-      const copy = this.newBuffer(`hidden_states.${i}`, rows * d);
-      rec.copy(hidden, 0, copy, 0, rows * d * 4);
+      const copy = alloc(`hidden_states.${i}`, p.rows * d);
+      rec.copy(hidden, 0, copy, 0, p.rows * d * 4);
       stageBuffers.set(i, copy);
     };
 
-    this.embeddings.forward(rec, pixels, shape, maskBuffer, hidden);
+    this.embeddings.forward(rec, pixels, p, maskBuffer, hidden);
     keepStage(0);
     const scratch: LayerScratch = {
-      qkv: rec.scratchBuffer('qkv', rows * 3 * d * 4),
-      context: rec.scratchBuffer('context', rows * d * 4),
-      stats: rec.scratchBuffer('attention stats', batch * c.num_attention_heads * tokens * 8),
-      mlpHidden: rec.scratchBuffer('mlp hidden', rows * this.layers[0].mlp.hiddenFeatures * 4),
+      qkv: rec.scratchBuffer('qkv', p.rows * 3 * d * 4),
+      context: rec.scratchBuffer('context', p.rows * d * 4),
+      stats: rec.scratchBuffer('attention stats', p.batch * c.num_attention_heads * p.tokens * 8),
+      mlpHidden: rec.scratchBuffer('mlp hidden', p.rows * this.layers[0].mlp.hiddenFeatures * 4),
     };
-    const attentions: GPUBuffer[] = [];
+    const attentions: ProbsChunk[][] = [];
     this.layers.forEach((layer, i) => {
-      const probs = options.output_attentions
-        ? this.newBuffer(`attentions.${i}`, batch * c.num_attention_heads * tokens * tokens)
-        : undefined;
+      const probs = options.output_attentions ? this.attentionChunks(alloc, `attentions.${i}`, p) : undefined;
       if (probs) attentions.push(probs);
-      const headMaskRow = { buffer: headMaskBuffer, offset: i * headRow * 4, size: c.num_attention_heads * 4 };
-      layer.forward(rec, hidden, { batch, tokens }, headMaskRow, scratch, probs);
+      const headMaskRow = { buffer: headMaskBuffer, offset: i * p.headRow * 4, size: c.num_attention_heads * 4 };
+      layer.forward(rec, hidden, { batch: p.batch, tokens: p.tokens }, headMaskRow, scratch, probs);
       keepStage(i + 1);
     });
-    return { hidden, stages: stageBuffers, attentions, batch, height, width, tokens };
+    return { hidden, stages: stageBuffers, attentions };
   }
 
   /**
    * One forward, recorded into one command encoder and submitted once: the base outputs always,
-   * the classifier's logits and the backbone's feature maps when asked.
+   * the classifier's logits and the backbone's feature maps when asked. Rejects (typed) when the
+   * inputs are wrong, a buffer would exceed the device's limits, the GPU reports an error or the
+   * device is lost; a rejected call leaves no buffer behind.
    */
-  protected run(label: string, pixelValues: TensorLike, options: RunOptions): AllOutputs {
+  protected async run(label: string, pixelValues: TensorLike, options: RunOptions): Promise<AllOutputs> {
     const c = this.config;
     const d = c.hidden_size;
+    const p = this.prepare(pixelValues, options);
     const indices = options.out_indices ?? [];
-    for (const i of indices) {
-      if (!Number.isInteger(i) || i < 0 || i > c.num_hidden_layers) {
-        throw new InputError(`out_indices: ${i} is not a stage index (0..${c.num_hidden_layers})`);
-      }
-    }
     const stages = new Set<number>(indices);
     if (options.output_hidden_states) for (let i = 0; i <= c.num_hidden_layers; i++) stages.add(i);
 
+    const owned: GPUBuffer[] = [];
+    const alloc: Alloc = (name, floats) => {
+      const buffer = this.memory.create(name, floats * 4);
+      owned.push(buffer);
+      return buffer;
+    };
     const rec = new Recorder(this.memory, this.kernels, label);
-    const run = this.encode(rec, pixelValues, options, stages);
-    const rows = run.batch * run.tokens;
     const prefix = 1 + c.num_register_tokens; // cls and registers precede the patch tokens
-    const last = this.newBuffer('last_hidden_state', rows * d);
-    this.layernorm.forward(rec, run.hidden, rows, last);
-    const pooled = this.newBuffer('pooler_output', run.batch * d);
-    for (let b = 0; b < run.batch; b++) rec.copy(last, b * run.tokens * d * 4, pooled, b * d * 4, d * 4);
+    let tensors: Omit<AllOutputs, 'hidden_states' | 'attentions'> & { stages: Map<number, GPUBuffer>; attentions: ProbsChunk[][] };
+    try {
+      const run = this.encode(rec, alloc, p, options, stages);
+      const last = alloc('last_hidden_state', p.rows * d);
+      this.layernorm.forward(rec, run.hidden, p.rows, last);
+      const pooled = alloc('pooler_output', p.batch * d);
+      for (let b = 0; b < p.batch; b++) rec.copy(last, b * p.tokens * d * 4, pooled, b * d * 4, d * 4);
 
-    let logits: GpuTensor | undefined;
-    if (options.classifier) {
-      const input = rec.scratchBuffer('classifier input', run.batch * 2 * d * 4);
-      rec.dispatch(
-        'heads',
-        'cls_and_patch_mean',
-        { D: d, PREFIX: prefix },
-        { hidden: last, pooled: input, shape: rec.shape({ rows: run.batch }) },
-        [Math.ceil(d / 256), run.batch],
-      );
-      const buffer = this.newBuffer('logits', run.batch * c.num_labels);
-      options.classifier.forward(rec, input, run.batch, buffer);
-      logits = this.output(buffer, [run.batch, c.num_labels], 'logits');
+      let logits: GPUBuffer | undefined;
+      if (options.classifier) {
+        const input = rec.scratchBuffer('classifier input', p.batch * 2 * d * 4);
+        rec.dispatch(
+          'heads',
+          'cls_and_patch_mean',
+          { D: d, PREFIX: prefix },
+          { hidden: last, pooled: input, shape: rec.shape({ rows: p.batch }) },
+          [Math.ceil(d / 256), p.batch],
+        );
+        logits = alloc('logits', p.batch * c.num_labels);
+        options.classifier.forward(rec, input, p.batch, logits);
+      }
+
+      // Backbone: feature maps of the asked stages, layernormed and reshaped as configured.
+      const maps = indices.map((i, j) => {
+        const name = `feature_maps.${j}`;
+        const stage = run.stages.get(i)!;
+        if (!c.reshape_hidden_states) {
+          const out = alloc(name, p.rows * d);
+          if (c.apply_layernorm) this.layernorm.forward(rec, stage, p.rows, out);
+          else rec.copy(stage, 0, out, 0, p.rows * d * 4);
+          return { buffer: out, dims: [p.batch, p.tokens, d] };
+        }
+        let normed = stage;
+        if (c.apply_layernorm) {
+          normed = rec.scratchBuffer(`${name} normed`, p.rows * d * 4);
+          this.layernorm.forward(rec, stage, p.rows, normed);
+        }
+        const map = alloc(name, p.batch * d * p.patches);
+        rec.dispatch(
+          'heads',
+          'patch_tokens_to_map',
+          { D: d, PREFIX: prefix },
+          { hidden: normed, feature_map: map, shape: rec.shape({ rows: p.rows }) },
+          [Math.ceil(p.patches / 256), d, p.batch],
+        );
+        return { buffer: map, dims: [p.batch, d, p.gridH, p.gridW] };
+      });
+      const failure = rec.submit();
+      const out = (buffer: GPUBuffer, dims: number[], name: string) => new GpuTensor(this.memory, buffer, dims, name, failure);
+      tensors = {
+        last_hidden_state: out(last, [p.batch, p.tokens, d], 'last_hidden_state'),
+        pooler_output: out(pooled, [p.batch, d], 'pooler_output'),
+        logits: logits && out(logits, [p.batch, c.num_labels], 'logits'),
+        feature_maps: maps.map((m, j) => out(m.buffer, m.dims, `feature_maps.${j}`)),
+        stages: run.stages,
+        attentions: run.attentions,
+      };
+      this.lastStats = { dispatches: rec.dispatches };
+      const error = await failure;
+      if (error) throw error;
+    } catch (e) {
+      rec.abandon();
+      for (const buffer of owned) this.memory.destroy(buffer);
+      throw e;
     }
 
-    // Backbone: feature maps of the asked stages, layernormed and reshaped as configured.
-    const { gridH, gridW } = this.embeddings.grid(run);
-    const feature_maps = indices.map((i, j) => {
-      const name = `feature_maps.${j}`;
-      const stage = run.stages.get(i)!;
-      if (!c.reshape_hidden_states) {
-        const out = this.newBuffer(name, rows * d);
-        if (c.apply_layernorm) this.layernorm.forward(rec, stage, rows, out);
-        else rec.copy(stage, 0, out, 0, rows * d * 4);
-        return this.output(out, [run.batch, run.tokens, d], name);
-      }
-      let normed = stage;
-      if (c.apply_layernorm) {
-        normed = rec.scratchBuffer(`${name} normed`, rows * d * 4);
-        this.layernorm.forward(rec, stage, rows, normed);
-      }
-      const map = this.newBuffer(name, run.batch * d * gridH * gridW);
-      rec.dispatch(
-        'heads',
-        'patch_tokens_to_map',
-        { D: d, PREFIX: prefix },
-        { hidden: normed, feature_map: map, shape: rec.shape({ rows }) },
-        [Math.ceil((gridH * gridW) / 256), d, run.batch],
-      );
-      return this.output(map, [run.batch, d, gridH, gridW], name);
-    });
-
-    rec.submit();
-    this.lastStats = { dispatches: rec.dispatches };
-    this.memory.destroy(run.hidden);
-
+    const { stages: stageBuffers, attentions: attentionChunks, ...rest } = tensors;
     let hidden_states: GpuTensor[] | undefined;
     if (options.output_hidden_states) {
-      const dims = [run.batch, run.tokens, d];
-      hidden_states = [...run.stages.keys()].sort((a, b) => a - b).map((i) => this.output(run.stages.get(i)!, dims, `hidden_states.${i}`));
+      const dims = [p.batch, p.tokens, d];
+      hidden_states = [...stageBuffers.keys()].sort((a, b) => a - b).map((i) => new GpuTensor(this.memory, stageBuffers.get(i)!, dims, `hidden_states.${i}`));
     } else {
-      for (const b of run.stages.values()) this.memory.destroy(b);
+      for (const b of stageBuffers.values()) this.memory.destroy(b);
     }
-    const attentionDims = [run.batch, c.num_attention_heads, run.tokens, run.tokens];
-    const attentions = options.output_attentions ? run.attentions.map((b, i) => this.output(b, attentionDims, `attentions.${i}`)) : undefined;
-    return {
-      last_hidden_state: this.output(last, [run.batch, run.tokens, d], 'last_hidden_state'),
-      pooler_output: this.output(pooled, [run.batch, d], 'pooler_output'),
-      hidden_states,
-      attentions,
-      logits,
-      feature_maps,
-    };
+    const attentionDims = [p.batch, c.num_attention_heads, p.tokens, p.tokens];
+    const attentions = options.output_attentions
+      ? attentionChunks.map(
+          (chunks, i) => new GpuTensor(this.memory, chunks.map((ch) => ({ buffer: ch.buffer, length: ch.blocks * p.tokens * p.tokens })), attentionDims, `attentions.${i}`),
+        )
+      : undefined;
+    return { ...rest, hidden_states, attentions };
+  }
+
+  /**
+   * Brings the model back after its device was lost (or onto another device): weights are
+   * uploaded again from `source`, which must hold the same checkpoint.
+   */
+  async reload(source: TensorSource, options: LoadOptions = {}): Promise<void> {
+    if (this.disposed) throw new Error('this model was disposed');
+    const deviceInfo = options.device ?? (await defaultDevice());
+    this.embeddings.release(this.memory);
+    this.memory.destroyAll();
+    this.deviceInfo = deviceInfo;
+    this.memory = new GpuMemory(deviceInfo.device);
+    this.kernels = KernelCache.forDevice(deviceInfo.device);
+    this.loadWeights(source, { ...options, file: options.file ?? this.loadedFrom }, this.ignoreKeys);
   }
 
   /** Frees every GPU buffer of the model; outputs still held are freed too. Safe to call twice. */
@@ -294,6 +379,14 @@ async function loadBase<M extends Dinov2PreTrainedModel>(
   return model;
 }
 
+/** loadBase's choice of prefix and ignored keys, for a checkpoint streamed by from_pretrained. */
+function baseBuilder<M extends Dinov2PreTrainedModel>(cls: new (config: Dinov2Config, deviceInfo: DeviceInfo, prefix: string) => M): ModelBuilder<M> {
+  return (config, device, names) => {
+    const prefixed = names.some((n) => n.startsWith(`${basePrefix(config)}.`));
+    return { model: new cls(config, device, prefixed ? `${basePrefix(config)}.` : ''), ignore: (k) => prefixed && k.startsWith('classifier.') };
+  };
+}
+
 /** Drops the outputs a class does not return, freeing their buffers. */
 function pick<K extends keyof AllOutputs>(all: AllOutputs, keep: K[]): Pick<AllOutputs, K> {
   const out = {} as Pick<AllOutputs, K>;
@@ -310,8 +403,12 @@ export class Dinov2WithRegistersModel extends Dinov2PreTrainedModel {
     return loadBase(this, config, source, options);
   }
 
+  static async fromOpened(opened: OpenedCheckpoint, options: PretrainedOptions = {}): Promise<Dinov2WithRegistersModel> {
+    return loadOpened(opened, options, baseBuilder(this));
+  }
+
   async forward(pixel_values: TensorLike, options: ForwardOptions = {}): Promise<BaseModelOutput> {
-    return pick(this.run('Dinov2WithRegistersModel.forward', pixel_values, options), ['last_hidden_state', 'pooler_output', 'hidden_states', 'attentions']);
+    return pick(await this.run('Dinov2WithRegistersModel.forward', pixel_values, options), ['last_hidden_state', 'pooler_output', 'hidden_states', 'attentions']);
   }
 
   /** The base outputs plus feature maps for `out_indices` (the command line's `infer`). */
@@ -338,8 +435,12 @@ export class Dinov2WithRegistersForImageClassification extends Dinov2PreTrainedM
     return model;
   }
 
+  static async fromOpened(opened: OpenedCheckpoint, options: PretrainedOptions = {}): Promise<Dinov2WithRegistersForImageClassification> {
+    return loadOpened(opened, options, (config, device) => ({ model: new this(config, device) }));
+  }
+
   async forward(pixel_values: TensorLike, options: ForwardOptions = {}): Promise<ImageClassifierOutput> {
-    const all = this.run('Dinov2WithRegistersForImageClassification.forward', pixel_values, { ...options, classifier: this.classifier });
+    const all = await this.run('Dinov2WithRegistersForImageClassification.forward', pixel_values, { ...options, classifier: this.classifier });
     return pick(all, ['logits', 'hidden_states', 'attentions']) as ImageClassifierOutput;
   }
 
@@ -379,9 +480,13 @@ export class Dinov2WithRegistersBackbone extends Dinov2PreTrainedModel {
     return loadBase(this, config, source, options);
   }
 
+  static async fromOpened(opened: OpenedCheckpoint, options: PretrainedOptions = {}): Promise<Dinov2WithRegistersBackbone> {
+    return loadOpened(opened, options, baseBuilder(this));
+  }
+
   /** `out_indices` overrides the config's for this call (indices into stage_names). */
   async forward(pixel_values: TensorLike, options: ForwardOptions & { out_indices?: number[] } = {}): Promise<BackboneOutput> {
-    const all = this.run('Dinov2WithRegistersBackbone.forward', pixel_values, { ...options, out_indices: options.out_indices ?? this.config.out_indices });
+    const all = await this.run('Dinov2WithRegistersBackbone.forward', pixel_values, { ...options, out_indices: options.out_indices ?? this.config.out_indices });
     return pick(all, ['feature_maps', 'hidden_states', 'attentions']);
   }
 

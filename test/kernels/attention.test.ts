@@ -19,7 +19,7 @@ async function check(batch: number, tokens: number, heads: number, headDim: numb
       const ctx = memory.create('context', batch * tokens * d * 4);
       const stats = memory.create('stats', batch * heads * tokens * 8);
       const p = memory.create('probs', batch * heads * tokens * tokens * 4);
-      attn.attend(rec, qkvBuf, { buffer: maskBuf, offset: 0, size: heads * 4 }, { batch, tokens }, ctx, stats, p);
+      attn.attend(rec, qkvBuf, { buffer: maskBuf, offset: 0, size: heads * 4 }, { batch, tokens }, ctx, stats, [{ buffer: p, firstBlock: 0, blocks: batch * heads }]);
       return { context: ctx, probs: p };
     },
     { context: batch * tokens * d, probs: batch * heads * tokens * tokens },
