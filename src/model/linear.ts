@@ -2,8 +2,24 @@ import { Recorder } from '../gpu/recorder.js';
 import type { LayerNorm } from './layernorm.js';
 import { padTo4, Parameter, ParameterSet, transposePadded } from './parameters.js';
 
-/** Tile of linear.wgsl: a 64 x 64 block of the output per workgroup (256 threads of 4 x 4), K staged 16 deep. */
-export const LINEAR_TILE = { TILE_M: 64, TILE_N: 64, TILE_K: 16 } as const;
+/**
+ * Tiles of linear.wgsl, largest first: a TILE_M x TILE_N block of the output per workgroup (threads
+ * of 4 x 4 outputs), K staged TILE_K deep.
+ */
+export const LINEAR_TILES = [
+  { TILE_M: 64, TILE_N: 64, TILE_K: 16 },
+  { TILE_M: 32, TILE_N: 64, TILE_K: 16 },
+  { TILE_M: 32, TILE_N: 32, TILE_K: 16 },
+] as const;
+
+/** Workgroups that keep a large GPU busy (about two per streaming multiprocessor of an H100). */
+const WORKGROUPS_TO_FILL = 256;
+
+/** The largest tile that still gives enough workgroups; batch-1 shapes get smaller tiles. */
+export function chooseTile(rows: number, outFeatures: number): (typeof LINEAR_TILES)[number] {
+  const count = (t: (typeof LINEAR_TILES)[number]) => Math.ceil(rows / t.TILE_M) * Math.ceil(outFeatures / t.TILE_N);
+  return LINEAR_TILES.find((t) => count(t) >= WORKGROUPS_TO_FILL) ?? LINEAR_TILES[LINEAR_TILES.length - 1];
+}
 
 export interface Epilogue {
   /** Layer-norm x first (fused prologue): the pre-norm of the sub-layer this projection opens. */
@@ -73,13 +89,14 @@ export class Linear {
 
   /** y[rows, out] = epilogue(x[rows, in] · wᵀ + b). */
   forward(rec: Recorder, x: GPUBuffer, rows: number, y: GPUBuffer, epilogue: Epilogue = {}): void {
+    const tile = chooseTile(rows, this.outFeatures);
     rec.dispatch(
       'linear',
       'main',
       {
         N: this.outFeatures,
         K: this.inFeatures,
-        ...LINEAR_TILE,
+        ...tile,
         ACT: epilogue.act ?? 0,
         RESIDUAL: epilogue.residualScale ? 1 : 0,
         GLU: epilogue.glu ? 1 : 0,
@@ -97,7 +114,7 @@ export class Linear {
         y,
         shape: rec.shape({ rows }),
       },
-      [Math.ceil(this.outFeatures / LINEAR_TILE.TILE_N), Math.ceil(rows / LINEAR_TILE.TILE_M)],
+      [Math.ceil(this.outFeatures / tile.TILE_N), Math.ceil(rows / tile.TILE_M)],
     );
   }
 }

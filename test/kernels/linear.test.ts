@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LayerNorm } from '../../src/model/layernorm.js';
-import { Linear } from '../../src/model/linear.js';
+import { chooseTile, Linear, LINEAR_TILES } from '../../src/model/linear.js';
 import { ParameterSet } from '../../src/model/parameters.js';
 import { expectClose } from '../helpers/compare.js';
 import { memorySource, random, randomArray, runOnGpu } from '../helpers/gpu.js';
@@ -86,6 +86,15 @@ describe('linear.wgsl: y = epilogue(x · wᵀ + b) against float64', () => {
       expect(await check(shape, 100 + i)).toBeLessThan(1e-5);
     });
   }
+  it('every tile size gives the same answer (batch-1 shapes take smaller tiles than batched ones)', async () => {
+    // 64x64: 40 x 8 = 320 workgroups; 32x64: 4 x 64 = 256; 32x32 for the rest.
+    expect(chooseTile(2560, 500)).toBe(LINEAR_TILES[0]);
+    expect(chooseTile(128, 4096)).toBe(LINEAR_TILES[1]);
+    expect(chooseTile(261, 384)).toBe(LINEAR_TILES[2]);
+    expect(await check({ rows: 2600, out: 520, k: 20, act: 1 }, 600)).toBeLessThan(1e-5);
+    expect(await check({ rows: 130, out: 4100, k: 12, residual: true }, 601)).toBeLessThan(1e-5);
+    expect(await check({ rows: 261, out: 97, k: 40, norm: { eps: 1e-6, offset: 10 } }, 602)).toBeLessThan(1e-5);
+  });
   for (const act of [1, 2, 3, 4, 5, 6]) {
     it(`activation ${act} on 70x37x19`, async () => {
       expect(await check({ rows: 70, out: 37, k: 19, act }, 200 + act)).toBeLessThan(1e-5);
