@@ -1,7 +1,8 @@
 // The command-line and browser tests run the library as users get it: the built dist/.
-// Build it once before any test file runs, so tests never see a stale bundle.
-import { build } from 'vite';
+// Build it once before any test file runs (skipped when the sources are unchanged since the last
+// build here), so no test sees a stale bundle.
+import { ensureBuilt } from '../browser/chromium.js';
 
-export default async function setup(): Promise<void> {
-  await build({ logLevel: 'warn' });
+export default function setup(): void {
+  ensureBuilt();
 }
