@@ -38,6 +38,11 @@ function isNode(): boolean {
 
 /** Dawn in Node; falls back to SwiftShader (when no hardware adapter exists) by pointing the Vulkan loader at it. */
 async function nodeNavigatorGpu(): Promise<GPU> {
+  if (!process.env.XDG_RUNTIME_DIR) {
+    // Vulkan's window-system code complains on every device without one; give it a private folder.
+    const [{ mkdtempSync }, { tmpdir }, { join }] = await Promise.all([import('node:fs'), import('node:os'), import('node:path')]);
+    process.env.XDG_RUNTIME_DIR = mkdtempSync(join(tmpdir(), 'dinov2-webgpu-xdg-'));
+  }
   const webgpu = await import(/* @vite-ignore */ 'webgpu');
   Object.assign(globalThis, webgpu.globals);
   const flags: string[] = [];
