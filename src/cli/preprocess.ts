@@ -1,0 +1,55 @@
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { loadImageNode } from '../image/decode_node.js';
+import { BitImageProcessor, DINOV2_PROCESSOR_DEFAULTS, parseImageProcessorConfig, type ImageProcessorConfig } from '../image/processor.js';
+import { writeSafetensors } from '../io/safetensors.js';
+import { parseArgs, required, UsageError } from './args.js';
+
+export const PREPROCESS_USAGE = 'dinov2-webgpu preprocess IMAGE --output OUT.safetensors [--model DIR] [--auto-orient]';
+
+/**
+ * transformers' BitImageProcessor on one image file: `pixel_values` [1, 3, H, W] (F32) as
+ * `processor(images=Image.open(IMAGE), return_tensors="pt")` gives it. The settings come from
+ * DIR/preprocessor_config.json when --model names a folder that has one, else DINOv2's defaults.
+ * --auto-orient applies the EXIF orientation first, as transformers' load_image does.
+ */
+export async function preprocess(argv: string[], log: (line: string) => void): Promise<void> {
+  const args = parseArgs(argv, ['output', 'model'], ['auto-orient']);
+  if (args.positional.length !== 1) throw new UsageError(args.positional.length ? `one IMAGE, got ${args.positional.length}: ${args.positional.join(' ')}` : 'IMAGE is required');
+  const [imagePath] = args.positional;
+  const outputPath = required(args, 'output');
+
+  let config: ImageProcessorConfig = DINOV2_PROCESSOR_DEFAULTS;
+  let settings = 'DINOv2 defaults';
+  const dir = args.values.get('model');
+  if (dir !== undefined) {
+    if (!existsSync(dir)) throw new Error(`--model ${dir}: no such folder`);
+    const path = join(dir, 'preprocessor_config.json');
+    if (existsSync(path)) {
+      let json: unknown;
+      try {
+        json = JSON.parse(await readFile(path, 'utf8'));
+      } catch (e) {
+        throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
+      }
+      config = parseImageProcessorConfig(json, path);
+      settings = path;
+    } else {
+      settings = `DINOv2 defaults (${dir} has no preprocessor_config.json)`;
+    }
+  }
+
+  if (!existsSync(imagePath)) throw new Error(`${imagePath}: no such file`);
+  const image = await loadImageNode(imagePath, { autoOrient: args.flags.has('auto-orient') });
+  const processor = new BitImageProcessor(config);
+  const { pixel_values, dims } = processor.preprocess(image);
+  await writeFile(
+    outputPath,
+    writeSafetensors(
+      { pixel_values: { dtype: 'F32', shape: [...dims], data: pixel_values } },
+      { producer: 'dinov2-webgpu preprocess', image: imagePath, image_size: `${image.width}x${image.height}`, processor: JSON.stringify(processor.config) },
+    ),
+  );
+  log(`${imagePath} (${image.width}x${image.height}) -> pixel_values [${dims.join(', ')}] in ${outputPath} (settings: ${settings})`);
+}

@@ -1,0 +1,416 @@
+// The demo page (demo/, what `npm start` serves) in headless Chromium: built with vite to a
+// temporary folder and served from 127.0.0.1, it runs the bundled tiny model on a bundled sample
+// on the page's WebGPU (SwiftShader without a GPU). Its canvases are read back pixel by pixel and
+// compared with the same views computed here in Node, by demo/src/views, from the library's
+// outputs for the same image (Dawn): the colour of each patch is turned back into its colormap
+// step and must be within one step (PCA: two levels per channel). Then a click on a patch, the
+// PCA foreground threshold, another layer, the twin without registers side by side, per-kernel
+// times (when the engine exports its KernelTimer), the .npy download, a local checkpoint folder
+// with a classifier (top-5), the webcam (Chromium's synthetic camera), the messages for a browser
+// without WebGPU, and the dev server of `npm start`. A screenshot goes to test-output/demo.png.
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build, createServer, type ViteDevServer } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { computeViews, layoutFor, type Views } from '../../demo/src/views/index.js';
+import { nearestStep, step } from '../../demo/src/views/colormap.js';
+import { pcaPicture } from '../../demo/src/views/pca.js';
+import { cosineSimilarities } from '../../demo/src/views/similarity.js';
+import { patchFeatures } from '../../demo/src/views/tokens.js';
+import { fromNpy } from '../../demo/src/views/npy.js';
+import { loadImageNode } from '../../src/image/decode_node.js';
+import { BitImageProcessor, parseImageProcessorConfig } from '../../src/image/processor.js';
+import { readLocalCheckpoint } from '../../src/io/local_checkpoint.js';
+import { Dinov2WithRegistersForImageClassification, loadModel, type AllOutputs, type AnyDinov2Model } from '../../src/index.js';
+import { expectClose } from '../helpers/compare.js';
+import { testDevice } from '../helpers/gpu.js';
+import { ChromiumSession, launchChromium, REPO_ROOT, serveStatic, StaticServer } from './chromium.js';
+
+const DEMO = join(REPO_ROOT, 'demo');
+const MODEL = 'tiny-dinov2-with-registers';
+const TWIN = 'tiny-dinov2';
+const SAMPLE = 'balls';
+const OUTPUT = join(REPO_ROOT, 'test-output');
+
+let outDir: string;
+let server: StaticServer | undefined;
+let chromium: ChromiumSession | undefined;
+
+// --- Node: the library on the same image, and the views computed from its outputs -------------
+
+interface NodeRun {
+  model: AnyDinov2Model;
+  out: AllOutputs;
+  attentions: Float32Array[];
+  lastHidden: Float32Array;
+  hidden: Float32Array[];
+  layout: ReturnType<typeof layoutFor>;
+}
+
+async function runInNode(dir: string, image: string, preprocessorConfig?: unknown): Promise<NodeRun> {
+  const checkpoint = await readLocalCheckpoint(dir);
+  const model = await loadModel(checkpoint.config, checkpoint.source, { device: await testDevice() });
+  const processor = new BitImageProcessor(parseImageProcessorConfig(preprocessorConfig ?? checkpoint.preprocessorConfig ?? {}));
+  const { pixel_values, dims } = processor.preprocess(await loadImageNode(image));
+  const out = await model.forwardAll({ data: pixel_values, dims }, { output_attentions: true, output_hidden_states: true });
+  return {
+    model,
+    out,
+    attentions: await Promise.all(out.attentions!.map((t) => t.read())),
+    lastHidden: await out.last_hidden_state.read(),
+    hidden: await Promise.all(out.hidden_states!.map((t) => t.read())),
+    layout: layoutFor(model.config, dims[2], dims[3]),
+  };
+}
+
+function nodeViews(r: NodeRun, layer: number, patch: number, pcaThreshold?: number): Views {
+  const L = r.attentions.length;
+  return computeViews(
+    {
+      layout: r.layout,
+      attention: { data: r.attentions[layer], dims: r.out.attentions![layer].dims },
+      lastHidden: { data: r.lastHidden, dims: r.out.last_hidden_state.dims },
+      normHidden: { data: r.hidden[L], dims: r.out.hidden_states![L].dims },
+    },
+    { patch, pcaThreshold },
+  );
+}
+
+// --- the page -----------------------------------------------------------------------------------
+
+interface CanvasPixels {
+  width: number;
+  height: number;
+  rgba: number[];
+  patch?: string;
+}
+
+function canvasPixels(view: string): Promise<CanvasPixels | null> {
+  return chromium!.page.evaluate((v) => {
+    const c = document.querySelector<HTMLCanvasElement>(`canvas[data-view="${v}"]`);
+    if (!c) return null;
+    const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    return { width: c.width, height: c.height, rgba: Array.from(data), patch: c.dataset.patch };
+  }, view);
+}
+
+/** Each pixel's colour back to its colormap step, against the steps of the Node values: within one step everywhere. */
+async function expectScalarCanvas(view: string, values: Float64Array, range: { min: number; max: number }, grid: [number, number]): Promise<number> {
+  const px = await canvasPixels(view);
+  expect(px, `canvas[data-view=${view}] is on the page`).not.toBeNull();
+  expect([px!.height, px!.width], `${view}: one pixel per patch`).toEqual(grid);
+  let worst = 0;
+  const bad: string[] = [];
+  for (let i = 0; i < values.length; i++) {
+    expect(px!.rgba[i * 4 + 3]).toBe(255);
+    const got = nearestStep(px!.rgba[i * 4], px!.rgba[i * 4 + 1], px!.rgba[i * 4 + 2]);
+    const want = step(values[i], range);
+    const diff = Math.abs(got - want);
+    worst = Math.max(worst, diff);
+    if (diff > 1 && bad.length < 5) bad.push(`patch ${i}: step ${got}, Node ${want}`);
+  }
+  expect(worst, `${view}: ${bad.join('; ')}`).toBeLessThanOrEqual(1);
+  // Not a flat picture: min-max scaling puts the smallest value at step 0 and the largest at 255.
+  const steps = new Set(Array.from({ length: values.length }, (_, i) => nearestStep(px!.rgba[i * 4], px!.rgba[i * 4 + 1], px!.rgba[i * 4 + 2])));
+  expect([steps.has(0), steps.has(255)], `${view}: spans the colormap`).toEqual([true, true]);
+  return worst;
+}
+
+async function expectRgbCanvas(view: string, rgba: Uint8ClampedArray, grid: [number, number], tolerance = 2): Promise<number> {
+  const px = await canvasPixels(view);
+  expect(px).not.toBeNull();
+  expect([px!.height, px!.width]).toEqual(grid);
+  let worst = 0;
+  for (let i = 0; i < rgba.length; i++) worst = Math.max(worst, Math.abs(px!.rgba[i] - rgba[i]));
+  expect(worst, `${view}: max channel difference from Node`).toBeLessThanOrEqual(tolerance);
+  return worst;
+}
+
+async function waitForRuns(after: number): Promise<number> {
+  const page = chromium!.page;
+  await page.waitForFunction((n) => Number(document.body.dataset.runs ?? 0) > n || document.body.dataset.state === 'error', { timeout: 240_000 }, after);
+  const state = await page.evaluate(() => ({ state: document.body.dataset.state, runs: Number(document.body.dataset.runs ?? 0), status: document.getElementById('run-status')?.textContent }));
+  expect(state.state, `page: ${state.status}`).not.toBe('error');
+  return state.runs;
+}
+
+async function waitReady(): Promise<void> {
+  await chromium!.page.waitForFunction(() => document.body.dataset.state === 'ready' || document.body.dataset.state === 'error', { timeout: 240_000 });
+  const status = await chromium!.page.evaluate(() => `${document.body.dataset.state}: ${document.getElementById('run-status')?.textContent}`);
+  expect(status).toMatch(/^ready/);
+}
+
+const runs = () => chromium!.page.evaluate(() => Number(document.body.dataset.runs ?? 0));
+
+beforeAll(async () => {
+  outDir = mkdtempSync(join(tmpdir(), 'dinov2-demo-'));
+  await build({ configFile: join(DEMO, 'vite.config.ts'), logLevel: 'warn', build: { outDir, emptyOutDir: true, sourcemap: false } });
+  server = await serveStatic(outDir);
+  // A synthetic camera for the webcam test, allowed without a prompt.
+  const fakeCamera = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];
+  chromium = await launchChromium({ origin: server.origin, extraFlags: fakeCamera, onConsole: (line) => (line.startsWith('error') || line.startsWith('warn') ? console.log(`[page] ${line}`) : undefined) });
+  await chromium.page.setViewport({ width: 1440, height: 1000 });
+});
+
+afterAll(async () => {
+  await chromium?.close();
+  await server?.close();
+  if (outDir) rmSync(outDir, { recursive: true, force: true });
+});
+
+describe('the demo page runs the bundled model on a bundled image, and draws what the library computes', () => {
+  let node: NodeRun;
+  let views: Views;
+  let grid: [number, number];
+  const L = 3;
+
+  it('loads offline and shows every view', async () => {
+    const start = Date.now();
+    await chromium!.page.goto(`${server!.origin}/index.html?model=${MODEL}&sample=${SAMPLE}`);
+    await waitReady();
+    const pageMs = Date.now() - start;
+    const shown = await chromium!.page.evaluate(() => ({
+      views: Array.from(document.querySelectorAll<HTMLCanvasElement>('canvas[data-view]')).map((c) => c.dataset.view),
+      banner: document.getElementById('banner')!.hidden ? '' : document.getElementById('banner')!.textContent,
+      adapter: document.getElementById('adapter')!.textContent,
+      timings: document.getElementById('timings')!.textContent,
+      model: document.getElementById('model-info')!.textContent,
+    }));
+    console.log(`page ready in ${pageMs} ms; ${shown.adapter}; timings: ${shown.timings}`);
+    expect(shown.views).toEqual(['cls-mean', 'cls-head-0', 'cls-head-1', 'cls-head-2', 'cls-head-3', 'register-0', 'register-1', 'register-2', 'register-3', 'pca', 'norms', 'similarity']);
+    expect(shown.model).toContain('Dinov2WithRegistersModel');
+    if (/swiftshader|software/i.test(shown.adapter ?? '')) expect(shown.banner).toMatch(/software renderer/);
+    expect(chromium!.problems).toEqual([]);
+
+    const t = Date.now();
+    node = await runInNode(join(REPO_ROOT, 'weights', MODEL), join(DEMO, 'public/samples', `${SAMPLE}.png`));
+    grid = [node.layout.gridH, node.layout.gridW];
+    expect(grid).toEqual([16, 16]);
+    const center = 8 * 16 + 8;
+    views = nodeViews(node, L - 1, center);
+    console.log(`Node forward and views in ${Date.now() - t} ms; PCA eigenvalues ${views.pca.first.eigenvalues.map((v) => v.toFixed(4)).join(', ')} (converged ${views.pca.first.converged})`);
+  });
+
+  it('the cls attention canvases (mean and each head) hold the library’s attentions[last]', async () => {
+    expect(await expectScalarCanvas('cls-mean', views.clsMean.values, views.clsMean.range, grid)).toBeLessThanOrEqual(1);
+    for (let h = 0; h < 4; h++) await expectScalarCanvas(`cls-head-${h}`, views.clsHeads[h].values, views.clsHeads[h].range, grid);
+  });
+
+  it('the register attention canvases hold rows 1..4 of attentions[last]', async () => {
+    for (let r = 0; r < 4; r++) await expectScalarCanvas(`register-${r}`, views.registers[r].values, views.registers[r].range, grid);
+  });
+
+  it('the PCA canvas holds the first three components of the library’s patch features', async () => {
+    console.log(`PCA canvas: max channel difference ${await expectRgbCanvas('pca', views.pca.rgba, grid)}`);
+  });
+
+  it('the norm canvas holds the patch-token norms of hidden_states[last]', async () => {
+    await expectScalarCanvas('norms', views.norms.values, views.norms.range, grid);
+  });
+
+  it('clicking a patch moves the similarity map to that patch', async () => {
+    const page = chromium!.page;
+    expect((await canvasPixels('similarity'))!.patch).toBe(String(8 * 16 + 8));
+    await expectScalarCanvas('similarity', views.similarity.values, views.similarity.range, grid);
+    const [row, col] = [3, 12];
+    const box = (await (await page.$('canvas[data-view="cls-mean"]'))!.boundingBox())!;
+    const before = await runs();
+    await page.mouse.click(box.x + ((col + 0.5) * box.width) / 16, box.y + ((row + 0.5) * box.height) / 16);
+    await waitForRuns(before);
+    const patch = row * 16 + col;
+    expect((await canvasPixels('similarity'))!.patch).toBe(String(patch));
+    const d = node.model.config.hidden_size;
+    const sim = cosineSimilarities(patchFeatures(node.lastHidden, node.out.last_hidden_state.dims, node.layout), node.layout.patches, d, patch);
+    expect(sim[patch]).toBeCloseTo(1, 6);
+    const clicked = computeViews(
+      { layout: node.layout, attention: { data: node.attentions[L - 1], dims: node.out.attentions![L - 1].dims }, lastHidden: { data: node.lastHidden, dims: node.out.last_hidden_state.dims }, normHidden: { data: node.hidden[L], dims: node.out.hidden_states![L].dims } },
+      { patch },
+    ).similarity;
+    expect(Array.from(clicked.values)).toEqual(Array.from(sim));
+    await expectScalarCanvas('similarity', sim, clicked.range, grid);
+  });
+
+  it('the PCA foreground threshold redoes the PCA on the foreground, the rest black', async () => {
+    const page = chromium!.page;
+    const before = await runs();
+    await page.click('#pca-fg');
+    await waitForRuns(before);
+    const features = patchFeatures(node.lastHidden, node.out.last_hidden_state.dims, node.layout);
+    const pic = pcaPicture(features, node.layout.patches, node.model.config.hidden_size, 0.5);
+    const fg = pic.foreground.reduce((a, b) => a + b, 0);
+    console.log(`foreground at 0.5: ${fg} of ${node.layout.patches} patches`);
+    expect(fg).toBeGreaterThan(0);
+    await expectRgbCanvas('pca', pic.rgba, grid);
+    const after = await runs();
+    await page.click('#pca-fg');
+    await waitForRuns(after);
+  });
+
+  it('another layer: the cls attention canvas follows attentions[0]', async () => {
+    const page = chromium!.page;
+    const before = await runs();
+    await page.select('#layer', '0');
+    await waitForRuns(before);
+    const first = nodeViews(node, 0, 8 * 16 + 8);
+    await expectScalarCanvas('cls-mean', first.clsMean.values, first.clsMean.range, grid);
+    const again = await runs();
+    await page.select('#layer', String(L - 1));
+    await waitForRuns(again);
+  });
+
+
+  it('the twin without registers, side by side: its attention and norms are the library’s for tiny-dinov2', async () => {
+    const page = chromium!.page;
+    await page.click('#compare');
+    await page.waitForFunction(() => !!document.querySelector('canvas[data-view="compare-twin-norms"]') || /could not/.test(document.getElementById('compare-status')!.textContent ?? ''), { timeout: 240_000 });
+    const twin = await runInNode(join(DEMO, 'models', TWIN), join(DEMO, 'public/samples', `${SAMPLE}.png`));
+    expect(twin.layout.registers).toBe(0);
+    const v = nodeViews(twin, L - 1, 8 * 16 + 8);
+    await expectScalarCanvas('compare-twin-cls', v.clsMean.values, v.clsMean.range, grid);
+    await expectScalarCanvas('compare-twin-norms', v.norms.values, v.norms.range, grid);
+    await expectScalarCanvas('compare-current-cls', views.clsMean.values, views.clsMean.range, grid);
+    twin.model.dispose();
+    expect(chromium!.problems).toEqual([]);
+  });
+
+
+  it('per-kernel times where the engine offers its KernelTimer and the adapter timestamp-query', async () => {
+    const page = chromium!.page;
+    const state = await page.evaluate(() => ({ disabled: (document.getElementById('profile') as HTMLButtonElement).disabled, note: document.getElementById('kernel-note')!.textContent }));
+    console.log(`per-kernel timing: ${state.note}`);
+    if (state.disabled) {
+      expect(state.note).toMatch(/KernelTimer|timestamp-query/);
+      return;
+    }
+    await page.click('#profile');
+    await page.waitForFunction(() => !!document.querySelector('#kernels')?.getAttribute('data-dispatches') || document.body.dataset.state === 'error', { timeout: 240_000 });
+    const table = await page.evaluate(() => ({ dispatches: Number(document.getElementById('kernels')!.dataset.dispatches), rows: Array.from(document.querySelectorAll('#kernels tr')).slice(1).map((tr) => tr.textContent) }));
+    console.log(`per-kernel times: ${table.rows.join(' | ')}`);
+    expect(table.rows.length).toBeGreaterThan(0);
+    expect(table.dispatches).toBeGreaterThan(0);
+    expect(chromium!.problems).toEqual([]);
+  });
+
+  it('a screenshot for people to look at: test-output/demo.png', async () => {
+    mkdirSync(OUTPUT, { recursive: true });
+    await chromium!.page.evaluate(() => window.scrollTo(0, 0));
+    await chromium!.page.screenshot({ path: join(OUTPUT, 'demo.png'), fullPage: true });
+    expect(readFileSync(join(OUTPUT, 'demo.png')).length).toBeGreaterThan(10_000);
+  });
+
+  it('downloads last_hidden_state as .npy equal to the library’s', async () => {
+    const page = chromium!.page;
+    const downloads = mkdtempSync(join(tmpdir(), 'dinov2-downloads-'));
+    const cdp = await page.createCDPSession();
+    await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads });
+    await page.click('#download-npy');
+    const deadline = Date.now() + 30_000;
+    let files: string[] = [];
+    while (Date.now() < deadline && !(files = readdirSync(downloads).filter((f) => f.endsWith('.npy'))).length) await new Promise((ok) => setTimeout(ok, 100));
+    expect(files).toEqual([`${MODEL}-${SAMPLE}-last_hidden_state.npy`]);
+    const npy = fromNpy(new Uint8Array(readFileSync(join(downloads, files[0]))));
+    expect(npy.shape).toEqual([1, 261, 64]);
+    expectClose(npy.data, node.lastHidden, 'downloaded last_hidden_state');
+    rmSync(downloads, { recursive: true, force: true });
+  });
+
+
+  it('a local checkpoint folder with a classifier: loaded from the files, top-5 as the library ranks them', async () => {
+    const page = chromium!.page;
+    const fixture = join(REPO_ROOT, 'test/fixtures/generated/classifier-7');
+    // Patch size 4: a 32x32 crop keeps the grid (8x8) small for SwiftShader.
+    const dir = mkdtempSync(join(tmpdir(), 'dinov2-local-'));
+    const preprocessor = { size: { shortest_edge: 32 }, crop_size: { height: 32, width: 32 } };
+    for (const f of ['config.json', 'model.safetensors']) writeFileSync(join(dir, f), readFileSync(join(fixture, f)));
+    writeFileSync(join(dir, 'preprocessor_config.json'), JSON.stringify(preprocessor));
+    const before = await runs();
+    const input = (await page.$('input#model-files'))!;
+    await input.uploadFile(join(dir, 'config.json'), join(dir, 'model.safetensors'), join(dir, 'preprocessor_config.json'));
+    await waitForRuns(before);
+    await waitReady();
+    const page5 = await page.evaluate(() => Array.from(document.querySelectorAll('#top5 li')).map((li) => ({ index: Number((li as HTMLElement).dataset.index), label: li.querySelector('.label')!.textContent, score: li.querySelector('.score')!.textContent })));
+    const local = await runInNode(dir, join(DEMO, 'public/samples', `${SAMPLE}.png`), preprocessor);
+    expect(local.model).toBeInstanceOf(Dinov2WithRegistersForImageClassification);
+    const [top] = await (local.model as Dinov2WithRegistersForImageClassification).topK(local.out.logits!, 5);
+    console.log(`top-5 in the page: ${page5.map((t) => `${t.label} ${t.score}`).join(', ')}`);
+    expect(page5.map((t) => t.index)).toEqual(top.map((t) => t.index));
+    expect(page5.map((t) => t.label)).toEqual(top.map((t) => t.label));
+    expect(page5.map((t) => t.score)).toEqual(top.map((t) => `${(100 * t.score).toFixed(1)}%`));
+    const v = nodeViews(local, 1, 4 * 8 + 4);
+    await expectScalarCanvas('cls-mean', v.clsMean.values, v.clsMean.range, [8, 8]);
+    local.model.dispose();
+    rmSync(dir, { recursive: true, force: true });
+    expect(chromium!.problems).toEqual([]);
+  });
+});
+
+describe('the webcam', () => {
+  it('re-runs on live frames until stopped (Chromium’s synthetic camera)', async () => {
+    const page = chromium!.page;
+    const before = await runs();
+    await page.click('#webcam');
+    await waitForRuns(before);
+    const second = await runs();
+    await waitForRuns(second); // a second frame: the loop goes on by itself
+    const live = await page.evaluate(() => ({ status: document.getElementById('run-status')!.textContent, timings: document.getElementById('timings')!.textContent, button: document.getElementById('webcam')!.textContent }));
+    console.log(`webcam: ${live.status}; ${live.timings}`);
+    expect(live.status).toContain('on webcam');
+    expect(live.button).toBe('Stop webcam');
+    expect(live.timings).toMatch(/webcam.*frames\/s|webcam…/);
+    await page.click('#webcam');
+    await page.waitForFunction(() => document.getElementById('webcam')!.textContent === 'Webcam' && document.body.dataset.state === 'ready', { timeout: 60_000 });
+    const stopped = await runs();
+    await new Promise((ok) => setTimeout(ok, 1500));
+    expect(await runs(), 'no more frames once stopped').toBeLessThanOrEqual(stopped + 1);
+    expect(chromium!.problems).toEqual([]);
+  });
+});
+
+describe('the demo says so clearly when WebGPU is missing', () => {
+  const cases: [string, string, RegExp][] = [
+    ['no navigator.gpu', 'delete Navigator.prototype.gpu;', /WebGPU is not available in this browser/],
+    ['navigator.gpu without an adapter', 'navigator.gpu.requestAdapter = async () => null;', /No WebGPU adapter/],
+  ];
+  for (const [name, script, message] of cases) {
+    it(name, async () => {
+      const page = await chromium!.browser.newPage();
+      try {
+        const errors: string[] = [];
+        page.on('pageerror', (e) => errors.push(String(e)));
+        await page.evaluateOnNewDocument(script);
+        await page.goto(`${server!.origin}/index.html`);
+        await page.waitForFunction(() => document.body.dataset.state === 'error', { timeout: 60_000 });
+        const banner = await page.evaluate(() => (document.getElementById('banner')!.hidden ? '' : document.getElementById('banner')!.textContent));
+        expect(banner).toMatch(message);
+        expect(errors).toEqual([]);
+      } finally {
+        await page.close();
+      }
+    });
+  }
+});
+
+describe('`npm start`: the vite dev server serves the demo and the bundled models', () => {
+  let dev: ViteDevServer | undefined;
+  afterAll(async () => dev?.close());
+
+  it('serves the page, its module, the model index and the tiny checkpoint', async () => {
+    dev = await createServer({ configFile: join(DEMO, 'vite.config.ts'), logLevel: 'warn', server: { port: 0, host: '127.0.0.1' } });
+    await dev.listen();
+    const origin = dev.resolvedUrls!.local[0].replace(/\/$/, '');
+    const get = async (path: string) => {
+      const res = await fetch(`${origin}${path}`);
+      return { status: res.status, body: new Uint8Array(await res.arrayBuffer()) };
+    };
+    expect(new TextDecoder().decode((await get('/')).body)).toContain('DINOv2');
+    expect((await get('/src/main.ts')).status).toBe(200);
+    const index = JSON.parse(new TextDecoder().decode((await get('/models/index.json')).body)) as { models: { id: string }[] };
+    expect(index.models.map((m) => m.id)).toEqual([MODEL, TWIN]);
+    const weights = await get(`/models/${MODEL}/model.safetensors`);
+    expect(weights.status).toBe(200);
+    expect((await get(`/models/${MODEL}/nothing.bin`)).status).toBe(404);
+    // Buffer.compare: an element-wise toEqual of 800 kB takes seconds, past the server's keep-alive.
+    expect(Buffer.compare(weights.body, readFileSync(join(REPO_ROOT, 'weights', MODEL, 'model.safetensors')))).toBe(0);
+  });
+});
