@@ -3,6 +3,9 @@
 // Fields this engine does not read are ignored, as transformers keeps them without looking.
 // Stricter than transformers where it would run on with a broken config: a stated stage_names
 // must match num_hidden_layers, num_labels must match id2label, and id2label's ids are 0..n-1.
+// A hostile file gets a ConfigError, never a hang: sizes that make lists (layers, default labels)
+// are bounded, and values are clipped in messages.
+import { describeJson } from './safetensors.js';
 
 export type HiddenAct =
   | 'gelu' | 'gelu_new' | 'gelu_pytorch_tanh' | 'gelu_fast' | 'quick_gelu'
@@ -49,6 +52,11 @@ export interface Dinov2Config {
   torch_dtype?: string;
   transformers_version?: string;
 }
+
+/** stage_names lists every layer; ViT-g has 40. */
+export const MAX_HIDDEN_LAYERS = 10_000;
+/** num_labels without id2label makes LABEL_0 ... LABEL_{n-1}; ImageNet-21k has 21,843 classes. */
+export const MAX_DEFAULT_LABELS = 100_000;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -100,44 +108,45 @@ export function parseConfig(json: unknown, source = 'config.json'): Dinov2Config
 
   const modelType = raw.model_type;
   if (modelType !== 'dinov2_with_registers' && modelType !== 'dinov2') {
-    return fail('model_type', `${JSON.stringify(modelType)} is not "dinov2_with_registers" or "dinov2"`);
+    return fail('model_type', `${describeJson(modelType)} is not "dinov2_with_registers" or "dinov2"`);
   }
   const defaults = { ...DEFAULTS, ...PER_MODEL[modelType] };
   const get = <K extends keyof typeof defaults>(field: K): unknown => (raw[field] === undefined ? defaults[field] : raw[field]);
 
-  const integer = (field: keyof typeof defaults, min: number): number => {
+  const integer = (field: keyof typeof defaults, min: number, max = Number.MAX_SAFE_INTEGER): number => {
     const v = get(field);
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
-      return fail(field, `(${JSON.stringify(v)}) must be ${min === 1 ? 'a positive' : 'a non-negative'} integer`);
+      return fail(field, `(${describeJson(v)}) must be ${min === 1 ? 'a positive' : 'a non-negative'} integer`);
     }
+    if (v > max) return fail(field, `(${v}) must be at most ${max}`);
     return v;
   };
   const real = (field: keyof typeof defaults, ok: (v: number) => boolean, range: string): number => {
     const v = get(field);
-    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) return fail(field, `(${JSON.stringify(v)}) must be ${range}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) return fail(field, `(${describeJson(v)}) must be ${range}`);
     return v;
   };
   const probability = (field: keyof typeof defaults) => real(field, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
   const boolean = (field: keyof typeof defaults): boolean => {
     const v = get(field);
-    if (typeof v !== 'boolean') return fail(field, `(${JSON.stringify(v)}) must be true or false`);
+    if (typeof v !== 'boolean') return fail(field, `(${describeJson(v)}) must be true or false`);
     return v;
   };
   const optionalString = (field: string): string | undefined => {
     if (!has(field)) return undefined;
-    if (typeof raw[field] !== 'string') return fail(field, `(${JSON.stringify(raw[field])}) must be a string`);
+    if (typeof raw[field] !== 'string') return fail(field, `(${describeJson(raw[field])}) must be a string`);
     return raw[field] as string;
   };
 
   const hidden_size = integer('hidden_size', 1);
-  const num_hidden_layers = integer('num_hidden_layers', 1);
+  const num_hidden_layers = integer('num_hidden_layers', 1, MAX_HIDDEN_LAYERS);
   const num_attention_heads = integer('num_attention_heads', 1);
   if (hidden_size % num_attention_heads !== 0) {
     fail('hidden_size', `(${hidden_size}) must be divisible by num_attention_heads (${num_attention_heads})`);
   }
   const hidden_act = get('hidden_act');
   if (!HIDDEN_ACTS.includes(hidden_act as HiddenAct)) {
-    fail('hidden_act', `(${JSON.stringify(hidden_act)}) must be one of ${HIDDEN_ACTS.join(', ')}`);
+    fail('hidden_act', `(${describeJson(hidden_act)}) must be one of ${HIDDEN_ACTS.join(', ')}`);
   }
   const image_size = integer('image_size', 1);
   const patch_size = integer('patch_size', 1);
@@ -145,12 +154,12 @@ export function parseConfig(json: unknown, source = 'config.json'): Dinov2Config
 
   const architectures = has('architectures') ? raw.architectures : defaults.architectures;
   if (!Array.isArray(architectures) || !architectures.every((a) => typeof a === 'string')) {
-    fail('architectures', `(${JSON.stringify(architectures)}) must be a list of strings`);
+    fail('architectures', `(${describeJson(architectures)}) must be a list of strings`);
   }
 
   const stage_names = ['stem', ...Array.from({ length: num_hidden_layers }, (_, i) => `stage${i + 1}`)];
-  if (has('stage_names') && JSON.stringify(raw.stage_names) !== JSON.stringify(stage_names)) {
-    fail('stage_names', `(${JSON.stringify(raw.stage_names)}) must be ${JSON.stringify(stage_names)} for num_hidden_layers ${num_hidden_layers}`);
+  if (has('stage_names') && !sameStrings(raw.stage_names, stage_names)) {
+    fail('stage_names', `(${describeJson(raw.stage_names)}) must be ${describeJson(stage_names)} for num_hidden_layers ${num_hidden_layers}`);
   }
 
   const config: Dinov2Config = {
@@ -182,13 +191,19 @@ export function parseConfig(json: unknown, source = 'config.json'): Dinov2Config
     torch_dtype: optionalString('torch_dtype') ?? optionalString('dtype'), // newer transformers write "dtype"
     transformers_version: optionalString('transformers_version'),
   };
-  if (mlpHiddenSize(config) < 1) fail('mlp_ratio', `(${config.mlp_ratio}) leaves the MLP with no hidden units`);
+  const mlpHidden = mlpHiddenSize(config);
+  if (mlpHidden < 1) fail('mlp_ratio', `(${config.mlp_ratio}) leaves the MLP with no hidden units`);
+  if (!Number.isSafeInteger(mlpHidden)) fail('mlp_ratio', `(${config.mlp_ratio}) makes ${mlpHidden} MLP hidden units, too many to count`);
   if (config.torch_dtype === undefined) delete config.torch_dtype;
   if (config.transformers_version === undefined) delete config.transformers_version;
   return config;
 }
 
 type Fail = (field: string, message: string) => never;
+
+function sameStrings(a: unknown, b: string[]): boolean {
+  return Array.isArray(a) && a.length === b.length && a.every((x, i) => x === b[i]);
+}
 
 /** transformers' get_aligned_output_features_output_indices (backbone_utils.py), with its checks. */
 function alignOutputs(
@@ -198,42 +213,43 @@ function alignOutputs(
   fail: Fail,
 ): { out_features: string[]; out_indices: number[] } {
   const n = stages.length;
+  const position = new Map(stages.map((s, i) => [s, i]));
   let out_features: string[] | undefined;
   let out_indices: number[] | undefined;
   if (features !== undefined && features !== null) {
     if (!Array.isArray(features) || !features.every((f) => typeof f === 'string')) {
-      return fail('out_features', `(${JSON.stringify(features)}) must be a list of stage names`);
+      return fail('out_features', `(${describeJson(features)}) must be a list of stage names`);
     }
-    const unknown = features.find((f) => !stages.includes(f));
-    if (unknown !== undefined) fail('out_features', `names ${JSON.stringify(unknown)}, not one of stage_names ${JSON.stringify(stages)}`);
-    if (new Set(features).size !== features.length) fail('out_features', `(${JSON.stringify(features)}) must not repeat a stage`);
-    const positions = features.map((f) => stages.indexOf(f));
+    const unknown = features.find((f) => !position.has(f));
+    if (unknown !== undefined) fail('out_features', `names ${describeJson(unknown)}, not one of stage_names ${describeJson(stages)}`);
+    if (new Set(features).size !== features.length) fail('out_features', `(${describeJson(features)}) must not repeat a stage`);
+    const positions = features.map((f) => position.get(f)!);
     if (positions.some((p, i) => i > 0 && p < positions[i - 1])) {
-      fail('out_features', `(${JSON.stringify(features)}) must be in the order of stage_names`);
+      fail('out_features', `(${describeJson(features)}) must be in the order of stage_names`);
     }
     out_features = features;
   }
   if (indices !== undefined && indices !== null) {
     if (!Array.isArray(indices) || !indices.every((i) => Number.isSafeInteger(i))) {
-      return fail('out_indices', `(${JSON.stringify(indices)}) must be a list of integers`);
+      return fail('out_indices', `(${describeJson(indices)}) must be a list of integers`);
     }
     const bad = indices.find((i: number) => i < -n || i >= n);
     if (bad !== undefined) fail('out_indices', `(${bad}) is out of range for ${n} stages`);
     const positive = indices.map((i: number) => (i + n) % n);
-    if (new Set(positive).size !== positive.length) fail('out_indices', `(${JSON.stringify(indices)}) must not repeat a stage`);
+    if (new Set(positive).size !== positive.length) fail('out_indices', `(${describeJson(indices)}) must not repeat a stage`);
     if (positive.some((p, i) => i > 0 && p < positive[i - 1])) {
-      fail('out_indices', `(${JSON.stringify(indices)}) must be in the order of stage_names`);
+      fail('out_indices', `(${describeJson(indices)}) must be in the order of stage_names`);
     }
     out_indices = positive;
   }
   if (out_features && out_indices) {
     const named = out_indices.map((i) => stages[i]);
-    if (JSON.stringify(named) !== JSON.stringify(out_features)) {
-      fail('out_indices', `(${JSON.stringify(indices)}) name stages ${JSON.stringify(named)}, but out_features is ${JSON.stringify(out_features)}`);
+    if (!sameStrings(named, out_features)) {
+      fail('out_indices', `(${describeJson(indices)}) name stages ${describeJson(named)}, but out_features is ${describeJson(out_features)}`);
     }
   }
   out_features ??= out_indices ? out_indices.map((i) => stages[i]) : [stages[n - 1]];
-  out_indices ??= out_features.map((f) => stages.indexOf(f));
+  out_indices ??= out_features.map((f) => position.get(f)!);
   return { out_features: [...out_features], out_indices };
 }
 
@@ -248,18 +264,21 @@ function labels(raw: Record<string, unknown>, fail: Fail): Pick<Dinov2Config, 'i
     const entries = Object.entries(raw.id2label);
     num_labels = entries.length;
     for (const [id, label] of entries) {
-      if (!/^(0|[1-9]\d*)$/.test(id)) fail('id2label', `key ${JSON.stringify(id)} is not a non-negative integer`);
+      if (!/^(0|[1-9]\d*)$/.test(id)) fail('id2label', `key ${describeJson(id)} is not a non-negative integer`);
       if (Number(id) >= num_labels) fail('id2label', `key ${id} is out of range: ids must be 0..${num_labels - 1}`);
-      if (typeof label !== 'string') fail('id2label', `label of ${id} (${JSON.stringify(label)}) is not a string`);
+      if (typeof label !== 'string') fail('id2label', `label of ${id} (${describeJson(label)}) is not a string`);
       id2label[Number(id)] = label as string;
     }
     if (given('num_labels') && raw.num_labels !== num_labels) {
-      fail('num_labels', `(${JSON.stringify(raw.num_labels)}) must equal the ${num_labels} entries of id2label`);
+      fail('num_labels', `(${describeJson(raw.num_labels)}) must equal the ${num_labels} entries of id2label`);
     }
   } else {
     const n = given('num_labels') ? raw.num_labels : DEFAULTS.num_labels;
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
-      return fail('num_labels', `(${JSON.stringify(n)}) must be a non-negative integer`);
+      return fail('num_labels', `(${describeJson(n)}) must be a non-negative integer`);
+    }
+    if (n > MAX_DEFAULT_LABELS) {
+      return fail('num_labels', `(${n}) without id2label must be at most ${MAX_DEFAULT_LABELS}; give id2label for more labels`);
     }
     num_labels = n;
     for (let i = 0; i < n; i++) id2label[i] = `LABEL_${i}`;
@@ -272,11 +291,11 @@ function labels(raw: Record<string, unknown>, fail: Fail): Pick<Dinov2Config, 'i
   const label2id = raw.label2id;
   for (const [label, id] of Object.entries(label2id)) {
     if (typeof id !== 'number' || id2label[id] !== label) {
-      fail('label2id', `maps ${JSON.stringify(label)} to ${JSON.stringify(id)}, but id2label does not`);
+      fail('label2id', `maps ${describeJson(label)} to ${describeJson(id)}, but id2label does not`);
     }
   }
   const missing = Object.keys(derived).find((label) => !Object.hasOwn(label2id, label));
-  if (missing !== undefined) fail('label2id', `lacks the label ${JSON.stringify(missing)} of id2label`);
+  if (missing !== undefined) fail('label2id', `lacks the label ${describeJson(missing)} of id2label`);
   return { id2label, label2id: Object.fromEntries(Object.entries(label2id)) as Record<string, number>, num_labels };
 }
 

@@ -47,7 +47,26 @@ export class SafetensorsError extends Error {
     message: string,
     readonly tensor?: string,
   ) {
-    super(`${file}: ${tensor === undefined ? '' : `tensor '${tensor}': `}${message}`);
+    super(`${file}: ${tensor === undefined ? '' : `tensor '${clip(tensor)}': `}${message}`);
+  }
+}
+
+const MESSAGE_VALUE_CHARS = 120;
+
+function clip(text: string): string {
+  return text.length > MESSAGE_VALUE_CHARS ? `${text.slice(0, MESSAGE_VALUE_CHARS - 3)}...` : text;
+}
+
+/**
+ * A value from a file, as JSON for an error message: clipped, and safe on values nested too deep for
+ * JSON.stringify (a hostile header may nest arrays a million deep, and JSON.parse reads them).
+ */
+export function describeJson(value: unknown): string {
+  try {
+    return clip(JSON.stringify(value) ?? String(value));
+  } catch {
+    if (typeof value !== 'object' || value === null) return clip(String(value)); // a BigInt, from a caller's object
+    return Array.isArray(value) ? '[...] (too deep to print)' : '{...} (too deep or cyclic to print)';
   }
 }
 
@@ -125,7 +144,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 function parseMetadata(entry: unknown, file: string): Record<string, string> {
   if (!isPlainObject(entry)) throw new SafetensorsError(file, `${METADATA_KEY} is not an object`);
   for (const [k, v] of Object.entries(entry)) {
-    if (typeof v !== 'string') throw new SafetensorsError(file, `${METADATA_KEY}.${k} is not a string`);
+    if (typeof v !== 'string') throw new SafetensorsError(file, `${METADATA_KEY}.${clip(k)} is not a string`);
   }
   return entry as Record<string, string>;
 }
@@ -136,12 +155,12 @@ function parseEntry(name: string, entry: unknown, dataSize: number, file: string
   };
   if (!isPlainObject(entry)) return fail('entry is not an object');
   const { dtype, shape, data_offsets: offsets } = entry;
-  if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype)) return fail(`unknown dtype ${JSON.stringify(dtype)}`);
+  if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype)) return fail(`unknown dtype ${describeJson(dtype)}`);
   if (!Array.isArray(shape) || !shape.every(isCount)) {
-    return fail(`shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+    return fail(`shape ${describeJson(shape)} is not a list of non-negative integers`);
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
-    return fail(`data_offsets ${JSON.stringify(offsets)} is not two non-negative integers`);
+    return fail(`data_offsets ${describeJson(offsets)} is not two non-negative integers`);
   }
   const [begin, end] = offsets as [number, number];
   if (begin > end) return fail(`data_offsets [${begin}, ${end}] end before they begin`);
@@ -150,14 +169,14 @@ function parseEntry(name: string, entry: unknown, dataSize: number, file: string
   let count = 1;
   for (const d of shape as number[]) {
     count *= d;
-    if (count > Number.MAX_SAFE_INTEGER) return fail(`shape [${shape}] overflows the element count`);
+    if (count > Number.MAX_SAFE_INTEGER) return fail(`shape ${describeJson(shape)} overflows the element count`);
   }
   const size = DTYPE_BYTES[dtype as Dtype];
   if (count * size > dataSize) {
-    return fail(`shape [${shape}] of ${dtype} needs ${count * size} bytes, more than the ${dataSize}-byte data section`);
+    return fail(`shape ${describeJson(shape)} of ${dtype} needs ${count * size} bytes, more than the ${dataSize}-byte data section`);
   }
   if (count * size !== end - begin) {
-    return fail(`shape [${shape}] of ${dtype} needs ${count * size} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`);
+    return fail(`shape ${describeJson(shape)} of ${dtype} needs ${count * size} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`);
   }
   return { name, dtype: dtype as Dtype, shape: [...(shape as number[])], begin, end };
 }
@@ -190,7 +209,7 @@ function checkDuplicateKeys(text: string, file: string): void {
         const key = JSON.parse(text.slice(i, j + 1)) as string; // unescaped, so "\u0061" equals "a"
         if (top.keys.has(key)) {
           const tensor = stack.length === 1 ? key : topKey;
-          throw new SafetensorsError(file, `duplicate key ${JSON.stringify(key)} in the header`, tensor === METADATA_KEY ? undefined : tensor);
+          throw new SafetensorsError(file, `duplicate key ${describeJson(key)} in the header`, tensor === METADATA_KEY ? undefined : tensor);
         }
         top.keys.add(key);
         top.expectKey = false;
@@ -292,10 +311,10 @@ export function writeSafetensors(tensors: Record<string, WritableTensor>, metada
       throw new SafetensorsError(file, message, name);
     };
     if (name === METADATA_KEY) fail(`${METADATA_KEY} is reserved`);
-    if (!WRITABLE.has(dtype)) fail(`cannot write dtype ${JSON.stringify(dtype)}`);
-    if (!Array.isArray(shape) || !shape.every(isCount)) fail(`shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+    if (!WRITABLE.has(dtype)) fail(`cannot write dtype ${describeJson(dtype)}`);
+    if (!Array.isArray(shape) || !shape.every(isCount)) fail(`shape ${describeJson(shape)} is not a list of non-negative integers`);
     const bytes = shape.reduce((a, b) => a * b, DTYPE_BYTES[dtype]);
-    if (data.byteLength !== bytes) fail(`shape [${shape}] of ${dtype} needs ${bytes} bytes, data has ${data.byteLength}`);
+    if (data.byteLength !== bytes) fail(`shape ${describeJson(shape)} of ${dtype} needs ${bytes} bytes, data has ${data.byteLength}`);
   }
   for (const [k, v] of Object.entries(metadata ?? {})) {
     if (typeof v !== 'string') throw new SafetensorsError(file, `${METADATA_KEY}.${k} is not a string`);

@@ -1,0 +1,84 @@
+// What one forward puts on the GPU, checked against the device's limits before any GPU work, so
+// that an input too large for the device is refused naming the tensor that would not fit, instead
+// of failing halfway through recording. Sizes follow src/model/modeling.ts and embeddings.ts; the
+// test (test/reliability/inputs.test.ts) checks them against the buffers a real forward creates.
+import { GpuLimitError } from '../gpu/buffers.js';
+import { type Dinov2Config, mlpHiddenSize } from '../io/config.js';
+
+/** The sizes of one call (modeling.ts's per-call `Prepared` has them all). */
+export interface CallShape {
+  batch: number;
+  height: number;
+  width: number;
+  /** gridH * gridW: floor(height / patch) * floor(width / patch). */
+  patches: number;
+  /** 1 (cls) + registers + patches. */
+  tokens: number;
+}
+
+/** The optional outputs of the call, which add buffers. */
+export interface CallOutputs {
+  output_attentions?: boolean;
+  classifier?: boolean;
+}
+
+export type BufferLimits = Pick<GPUSupportedLimits, 'maxBufferSize' | 'maxStorageBufferBindingSize'>;
+
+export interface PlannedBuffer {
+  name: string;
+  /** float32 (or u32) elements. */
+  dims: number[];
+  /** As GpuMemory.create sizes it: 4 bytes an element, rounded up to 16, never empty. */
+  bytes: number;
+}
+
+/**
+ * Every size of buffer one forward creates (each size once: `hidden` stands for every [B*T, D]
+ * buffer: the residual stream, hidden_states.i, last_hidden_state, feature maps).
+ */
+export function forwardBuffers(config: Dinov2Config, shape: CallShape, outputs: CallOutputs = {}): PlannedBuffer[] {
+  const { batch: b, height, width, patches, tokens: t } = shape;
+  const d = config.hidden_size;
+  const c = config.num_channels;
+  const p = config.patch_size;
+  const planned: [string, number[]][] = [
+    ['pixel_values', [b, c, height, width]],
+    ['bool_masked_pos', [b, patches]],
+    ['embeddings im2col', [b * patches, c * p * p]],
+    ['embeddings.patch_embeddings', [b * patches, d]],
+    ['embeddings.position_embeddings', [1 + patches, d]],
+    ['hidden', [b * t, d]],
+    ['qkv', [b * t, 3 * d]],
+    ['context', [b * t, d]],
+    ['attention stats', [b, config.num_attention_heads, t, 2]],
+    ['mlp hidden', [b * t, mlpHiddenSize(config)]],
+    ['pooler_output', [b, d]],
+  ];
+  // Attention maps are split across buffers of whole (image, head) blocks: one block must fit.
+  if (outputs.output_attentions) planned.push(['attentions (one head of one image)', [t, t]]);
+  if (outputs.classifier) planned.push(['classifier input', [b, 2 * d]], ['logits', [b, config.num_labels]]);
+  return planned.map(([name, dims]) => ({ name, dims, bytes: Math.max(16, Math.ceil((4 * dims.reduce((x, y) => x * y, 1)) / 16) * 16) }));
+}
+
+/**
+ * Throws a GpuLimitError naming the largest buffer of the call that exceeds the device's
+ * maxStorageBufferBindingSize or maxBufferSize (every buffer of a forward is bound as storage).
+ */
+export function checkForwardFits(config: Dinov2Config, shape: CallShape, outputs: CallOutputs, limits: BufferLimits): void {
+  const binding = limits.maxStorageBufferBindingSize;
+  const buffer = limits.maxBufferSize;
+  const over = forwardBuffers(config, shape, outputs)
+    .filter((x) => x.bytes > Math.min(binding, buffer))
+    .sort((x, y) => y.bytes - x.bytes);
+  if (!over.length) return;
+  const [worst, ...others] = over;
+  const limit = buffer < binding ? `maxBufferSize (${buffer})` : `maxStorageBufferBindingSize (${binding})`;
+  const image = `${shape.batch} image${shape.batch === 1 ? '' : 's'} of ${shape.height}x${shape.width}`;
+  const remedy = worst.name.startsWith('attentions')
+    ? 'leave output_attentions off, or pass a smaller image'
+    : 'pass fewer images per call, or smaller ones';
+  const also = others.length ? ` (also too large: ${others.map((x) => x.name).join(', ')})` : '';
+  throw new GpuLimitError(
+    `${worst.name} [${worst.dims.join(', ')}] needs ${worst.bytes} bytes for ${image}, more than this device's ${limit}: ${remedy}${also}`,
+  );
+}
