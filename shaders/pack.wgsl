@@ -3,31 +3,36 @@
 //
 // src  one source tensor's bytes as stored in the safetensors file, read as u32 words (the
 //      buffer is padded with zeros to a multiple of 4 bytes): F32, F16, BF16 or F64, little-endian.
-// dst  the packed parameter, as f32 bit patterns. The tensor is a row block [ROWS, COLS] of a
-//      [OUT_ROWS, COLS] matrix starting at row ROW0 (query, key and value are the three blocks of
-//      one fused projection); it is stored transposed and padded, [COLS, OUT_ROWS4] with
-//      OUT_ROWS4 = ceil(OUT_ROWS / 4) * 4, the layout linear.wgsl reads as vec4 columns. A vector
-//      is the case COLS = 1: copied as it is, its tail left at zero (buffers start zeroed).
+// dst  the packed parameter, as f32 bit patterns. The tensor is a row block [rows, cols] of a
+//      [OUT_ROWS, cols] matrix starting at row row0 (query, key and value are the three blocks of
+//      one fused projection); it is stored transposed and padded, [cols, out_rows4] with
+//      out_rows4 = ceil(OUT_ROWS / 4) * 4, the layout linear.wgsl reads as vec4 columns. A vector
+//      is the case cols = 1: copied as it is, its tail left at zero (buffers start zeroed).
 // GLU  SwiGLU's weights_in: the two halves of the rows are interleaved, row j -> 2j and
-//      row HALF + j -> 2j + 1, so that one thread of linear.wgsl owns both halves of a pair.
+//      row half + j -> 2j + 1, so that one thread of linear.wgsl owns both halves of a pair.
 //
 // Every conversion is done on the bits, so it is exact and never flushes subnormals:
 //   F16  -> f32: exact (the same table as src/io/dtype.ts f16ToF32).
 //   BF16 -> f32: the top half of the float32.
 //   F64  -> f32: rounded to nearest, ties to even, like `new Float32Array(float64Array)`.
-// One thread per source element; element i = workgroup_id.y * (num_workgroups.x * THREADS) + x,
-// so tensors of more than 65535 * THREADS elements dispatch.
+// The sizes of one tensor are a uniform (`part`), so a pipeline is compiled once per dtype, not once
+// per tensor shape. One thread per source element; element i = workgroup_id.y * (num_workgroups.x *
+// THREADS) + global x, so tensors of more than 65535 * THREADS elements dispatch.
 
 override DTYPE: u32; // 0 F32, 1 F16, 2 BF16, 3 F64
-override ROWS: u32;
-override COLS: u32;
-override ROW0: u32 = 0u;
-override OUT_ROWS4: u32;
-override GLU_HALF: u32 = 0u; // OUT_ROWS / 2 for SwiGLU's interleave; 0 leaves the rows in order
 override THREADS: u32 = 256u;
+
+struct Part {
+  rows: u32,      // rows of this tensor
+  cols: u32,
+  row0: u32,      // its first row in the whole matrix
+  out_rows4: u32, // rows of the whole, padded to 4: the stride of a column of dst
+  glu_half: u32,  // rows of the whole / 2 for SwiGLU's interleave; 0 leaves the rows in order
+}
 
 @group(0) @binding(0) var<storage, read> src: array<u32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<u32>;
+@group(0) @binding(2) var<uniform> part: Part;
 
 fn f16_bits_to_f32_bits(h: u32) -> u32 {
   let sign = (h & 0x8000u) << 16u;
@@ -97,11 +102,12 @@ fn element_bits(i: u32) -> u32 {
 @compute @workgroup_size(THREADS)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = gid.y * groups.x * THREADS + gid.x;
-  if (i >= ROWS * COLS) { return; }
-  let c = i % COLS;
-  var r = ROW0 + i / COLS;
-  if (GLU_HALF != 0u) {
-    if (r < GLU_HALF) { r = 2u * r; } else { r = 2u * (r - GLU_HALF) + 1u; }
+  if (i >= part.rows * part.cols) { return; }
+  let c = i % part.cols;
+  var r = part.row0 + i / part.cols;
+  let half = part.glu_half;
+  if (half != 0u) {
+    if (r < half) { r = 2u * r; } else { r = 2u * (r - half) + 1u; }
   }
-  dst[c * OUT_ROWS4 + r] = element_bits(i);
+  dst[c * part.out_rows4 + r] = element_bits(i);
 }

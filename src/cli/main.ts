@@ -1,11 +1,19 @@
 // The Node command line: `dinov2-webgpu <command> ...`.
 import { UsageError } from './args.js';
 import { infer, INFER_USAGE } from './infer.js';
+import { preprocess, PREPROCESS_USAGE } from './preprocess.js';
+import { classify, CLASSIFY_USAGE } from './classify.js';
+import { download, DOWNLOAD_USAGE } from './download.js';
+import { embed, EMBED_USAGE } from './embed.js';
 
 type Command = (argv: string[], log: (line: string) => void) => Promise<void>;
 
 const COMMANDS: Record<string, { run: Command; usage: string }> = {
   infer: { run: infer, usage: INFER_USAGE },
+  preprocess: { run: preprocess, usage: PREPROCESS_USAGE },
+  embed: { run: embed, usage: EMBED_USAGE },
+  classify: { run: classify, usage: CLASSIFY_USAGE },
+  download: { run: download, usage: DOWNLOAD_USAGE },
 };
 
 function usage(): string {

@@ -54,4 +54,8 @@ export class ShardedSource {
   float32(name: string): Float32Array {
     return this.file(name).float32(name);
   }
+
+  bytes(name: string): Uint8Array {
+    return this.file(name).bytes(name);
+  }
 }

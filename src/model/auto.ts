@@ -6,6 +6,10 @@ import {
   LoadOptions,
 } from './modeling.js';
 import { TensorSource } from './parameters.js';
+import { BitImageProcessor, parseImageProcessorConfig } from '../image/processor.js';
+import { checkpointFiles, type HubOptions, type PretrainedSource } from '../io/hub.js';
+import { readJson } from '../io/stream.js';
+import { openChecked, type PretrainedOptions } from './from_pretrained.js';
 
 export type AnyDinov2Model = Dinov2WithRegistersModel | Dinov2WithRegistersForImageClassification | Dinov2WithRegistersBackbone;
 
@@ -29,4 +33,30 @@ export function modelClassFor(config: Dinov2Config) {
 
 export async function loadModel(config: Dinov2Config, source: TensorSource, options: LoadOptions = {}): Promise<AnyDinov2Model> {
   return modelClassFor(config).fromCheckpoint(config, source, options);
+}
+
+/**
+ * transformers' AutoModel for these checkpoints: the class config.json's architectures names
+ * (the base model when it names none), loaded by that class's from_pretrained.
+ */
+export const AutoModel = {
+  async from_pretrained(source: PretrainedSource, options: PretrainedOptions = {}): Promise<AnyDinov2Model> {
+    const opened = await openChecked(source, options);
+    return modelClassFor(opened.config).fromOpened(opened, options);
+  },
+};
+
+/** The image processor of a checkpoint: its preprocessor_config.json, or DINOv2's defaults when it has none. */
+export const AutoImageProcessor = {
+  async from_pretrained(source: PretrainedSource, options: HubOptions = {}): Promise<BitImageProcessor> {
+    const files = await checkpointFiles(source, options);
+    const file = await files.open('preprocessor_config.json');
+    if (!file) return new BitImageProcessor();
+    return processorFor(await readJson(file, options.signal), `${files.label}/preprocessor_config.json`);
+  },
+};
+
+/** A BitImageProcessor from preprocessor_config.json (parsed JSON; undefined: DINOv2's defaults). */
+export function processorFor(json: unknown, source = 'preprocessor_config.json'): BitImageProcessor {
+  return json === undefined ? new BitImageProcessor() : new BitImageProcessor(parseImageProcessorConfig(json, source));
 }

@@ -10,13 +10,14 @@ import type { Dinov2Config } from '../io/config.js';
 import { Embeddings } from './embeddings.js';
 import { checkHeadMask, checkMask, checkPixelValues, ForwardOptions, InputError, TensorLike } from './inputs.js';
 import { ProbsChunk } from './attention.js';
+import { checkForwardFits } from './budget.js';
 import { Layer, LayerScratch } from './layer.js';
 import { LayerNorm } from './layernorm.js';
 import { Linear } from './linear.js';
 import { ParameterSet, TensorSource } from './parameters.js';
 import type { PretrainedSource } from '../io/hub.js';
-import { OpenedCheckpoint, openPretrained } from '../io/pretrained.js';
-import { loadOpened, ModelBuilder, PretrainedOptions } from './from_pretrained.js';
+import type { OpenedCheckpoint } from '../io/pretrained.js';
+import { loadOpened, ModelBuilder, openChecked, PretrainedOptions } from './from_pretrained.js';
 
 export interface LoadOptions {
   /** Defaults to one device shared by every model. */
@@ -106,7 +107,7 @@ export abstract class Dinov2PreTrainedModel {
    * File list (browser), streaming its weights into the GPU (src/model/from_pretrained.ts).
    */
   static async from_pretrained<M>(this: { fromOpened(opened: OpenedCheckpoint, options: PretrainedOptions): Promise<M> }, source: PretrainedSource, options: PretrainedOptions = {}): Promise<M> {
-    return this.fromOpened(await openPretrained(source, options), options);
+    return this.fromOpened(await openChecked(source, options), options);
   }
 
   constructor(
@@ -131,11 +132,18 @@ export abstract class Dinov2PreTrainedModel {
     return this.memory.bytesAllocated;
   }
 
-  loadWeights(source: TensorSource, options: LoadOptions, ignore?: (key: string) => boolean): void {
+  /**
+   * Validates, then uploads; resolves once the GPU has converted and packed the weights (a GPU error
+   * while packing rejects). Returning earlier would leave pack work running, and a process that
+   * exits with it in flight can crash Dawn.
+   */
+  async loadWeights(source: TensorSource, options: LoadOptions, ignore?: (key: string) => boolean): Promise<void> {
     this.loadedFrom = options.file ?? this.loadedFrom;
     this.ignoreKeys = ignore;
     this.params.validate(source, this.loadedFrom, ignore);
-    this.params.upload(this.memory, source, options.onProgress);
+    const error = await this.params.upload(this.memory, source, options.onProgress, this.kernels);
+    if (error) throw error;
+    await this.device.queue.onSubmittedWorkDone();
   }
 
   /** Every check of the inputs, before any GPU work. */
@@ -154,6 +162,7 @@ export abstract class Dinov2PreTrainedModel {
         throw new InputError(`out_indices: ${i} is not a stage index (0..${c.num_hidden_layers})`);
       }
     }
+    checkForwardFits(c, { batch, height, width, patches, tokens }, { output_attentions: options.output_attentions, classifier: options.classifier !== undefined }, this.device.limits);
     return { data, batch, height, width, gridH, gridW, patches, tokens, rows: batch * tokens, mask, headMask, headRow };
   }
 
@@ -336,7 +345,7 @@ export abstract class Dinov2PreTrainedModel {
     this.deviceInfo = deviceInfo;
     this.memory = new GpuMemory(deviceInfo.device);
     this.kernels = KernelCache.forDevice(deviceInfo.device);
-    this.loadWeights(source, { ...options, file: options.file ?? this.loadedFrom }, this.ignoreKeys);
+    await this.loadWeights(source, { ...options, file: options.file ?? this.loadedFrom }, this.ignoreKeys);
   }
 
   /** Frees every GPU buffer of the model; outputs still held are freed too. Safe to call twice. */
@@ -375,7 +384,7 @@ async function loadBase<M extends Dinov2PreTrainedModel>(
 ): Promise<M> {
   const prefixed = source.names.some((n) => n.startsWith(`${basePrefix(config)}.`));
   const model = new cls(config, options.device ?? (await defaultDevice()), prefixed ? `${basePrefix(config)}.` : '');
-  model.loadWeights(source, options, (k) => prefixed && k.startsWith('classifier.'));
+  await model.loadWeights(source, options, (k) => prefixed && k.startsWith('classifier.'));
   return model;
 }
 
@@ -431,7 +440,7 @@ export class Dinov2WithRegistersForImageClassification extends Dinov2PreTrainedM
 
   static async fromCheckpoint(config: Dinov2Config, source: TensorSource, options: LoadOptions = {}): Promise<Dinov2WithRegistersForImageClassification> {
     const model = new this(config, options.device ?? (await defaultDevice()));
-    model.loadWeights(source, options);
+    await model.loadWeights(source, options);
     return model;
   }
 
