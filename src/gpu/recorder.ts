@@ -2,6 +2,7 @@ import { COPY_DST, GpuMemory, UNIFORM } from './buffers.js';
 import { GpuError, openErrorScopes, watchDevice } from './errors.js';
 import { Constants, KernelCache } from './kernel.js';
 import { SHADERS, ShaderName } from './shaders.js';
+import { KernelTimer, kernelTimerFor } from './timing.js';
 
 /** The fields of shaders/shape.wgsl's `Shape`, in its order. */
 export const SHAPE_FIELDS = ['rows', 'batch', 'tokens', 'height', 'width', 'grid_h', 'grid_w', 'patches'] as const;
@@ -22,6 +23,8 @@ export class Recorder {
   private readonly shapes = new Map<string, GPUBuffer>();
   private input: Partial<ShapeFields> = {};
   private readonly scopes: ReturnType<typeof openErrorScopes>;
+  /** When a KernelTimer is attached to the device, every dispatch gets a timed pass of its own. */
+  private readonly timer: KernelTimer | undefined;
   dispatches = 0;
 
   constructor(
@@ -33,6 +36,7 @@ export class Recorder {
     // Everything recorded until submit() is inside these scopes (recording never awaits).
     this.scopes = openErrorScopes(memory.device);
     this.encoder = memory.device.createCommandEncoder({ label });
+    this.timer = kernelTimerFor(memory.device);
   }
 
   /** A buffer that lives until submit. */
@@ -75,6 +79,10 @@ export class Recorder {
     }
     if (x === 0 || y === 0 || z === 0) return;
     const kernel = this.kernels.get(shader, SHADERS[shader], entryPoint, constants);
+    if (this.timer) {
+      this.endPass();
+      this.pass = this.encoder.beginComputePass(this.timer.pass(`${shader}.${entryPoint}`, this.label));
+    }
     this.pass ??= this.encoder.beginComputePass({ label: this.label });
     this.pass.setPipeline(kernel.pipeline);
     this.pass.setBindGroup(0, kernel.bind(buffers));
@@ -96,6 +104,7 @@ export class Recorder {
   submit(): Promise<GpuError | undefined> {
     try {
       this.endPass();
+      this.timer?.resolve(this.encoder);
       this.memory.device.queue.submit([this.encoder.finish()]);
     } finally {
       for (const buffer of this.scratch) this.memory.destroy(buffer);
