@@ -1,6 +1,6 @@
 import { Recorder } from '../gpu/recorder.js';
 import type { LayerNorm } from './layernorm.js';
-import { padTo4, Parameter, ParameterSet, transposePadded } from './parameters.js';
+import { Parameter, ParameterSet } from './parameters.js';
 
 /**
  * Tiles of linear.wgsl, largest first: a TILE_M x TILE_N block of the output per workgroup (threads
@@ -32,17 +32,6 @@ export interface Epilogue {
   glu?: boolean;
 }
 
-/** Interleave the two halves of a SwiGLU projection's outputs: (x1_0, x2_0, x1_1, x2_1, ...). */
-function interleaveHalves(t: Float32Array, rows: number, cols: number): Float32Array {
-  const half = rows / 2;
-  const out = new Float32Array(t.length);
-  for (let j = 0; j < half; j++) {
-    out.set(t.subarray(j * cols, (j + 1) * cols), 2 * j * cols);
-    out.set(t.subarray((half + j) * cols, (half + j + 1) * cols), (2 * j + 1) * cols);
-  }
-  return out;
-}
-
 /** nn.Linear(inFeatures, outFeatures): `key.weight` [out, in] and `key.bias` [out]. */
 export class Linear {
   readonly weight: Parameter;
@@ -61,28 +50,18 @@ export class Linear {
     const bias = options.bias ?? true;
     const glu = options.glu ?? false;
     const full = list.map((k) => params.prefix + k);
-    const concat = (ts: Float32Array[]) => {
-      const out = new Float32Array(ts.reduce((n, t) => n + t.length, 0));
-      let o = 0;
-      for (const t of ts) {
-        out.set(t, o);
-        o += t.length;
-      }
-      return out;
-    };
+    // Packed on the GPU as it streams in (src/model/packer.ts): the row blocks concatenated,
+    // SwiGLU's halves interleaved, stored transposed [in, ceil(out / 4) * 4]; a bias is cols = 1.
     this.weight = params.declare(
       `${full.join('+')}.weight`,
       full.map((k) => ({ key: `${k}.weight`, shape: options.weightShape ?? [each, inFeatures] })),
-      (ts) => {
-        const w = concat(ts);
-        return transposePadded(glu ? interleaveHalves(w, outFeatures, inFeatures) : w, outFeatures, inFeatures);
-      },
+      { kind: 'linear', rows: outFeatures, cols: inFeatures, glu },
     );
     this.bias = bias
       ? params.declare(
           `${full.join('+')}.bias`,
           full.map((k) => ({ key: `${k}.bias`, shape: [each] })),
-          (ts) => padTo4(glu ? interleaveHalves(concat(ts), outFeatures, 1) : concat(ts)),
+          { kind: 'linear', rows: outFeatures, cols: 1, glu },
         )
       : params.constant(`${full.join('+')}.bias (none)`, new Float32Array(Math.ceil(outFeatures / 4) * 4));
   }
