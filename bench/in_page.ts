@@ -3,6 +3,7 @@
 // through its request, as URLs and as function sources.
 import type { Dinov2Config } from '../src/io/config.js';
 import type { ForwardReport, ForwardRequest, Lib, TimedRuns } from './measure.js';
+import type { AdapterReport } from './options.js';
 
 export interface OursRequest {
   libraryUrl: string;
@@ -13,14 +14,6 @@ export interface OursRequest {
   forward: ForwardRequest;
 }
 
-export interface PageAdapter {
-  vendor: string;
-  architecture: string;
-  device: string;
-  description: string;
-  isFallbackAdapter: boolean;
-  isSoftware: boolean;
-}
 
 export interface OursResult {
   report: ForwardReport;
@@ -28,7 +21,7 @@ export interface OursResult {
   fetchMs: number;
   /** parse, checks and upload (loadModel). */
   loadMs: number;
-  adapter: PageAdapter;
+  adapter: AdapterReport;
   /** config.json as the library parsed it (defaults filled in). */
   config: Dinov2Config;
 }

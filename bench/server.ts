@@ -5,8 +5,8 @@
 // in ../shared/bench, a checkpoint folder given by path).
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
 import { extname, resolve, sep } from 'node:path';
+import { listenOnLoopback } from '../test/browser/chromium.js';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -55,18 +55,5 @@ export async function serveBench(root: string, mounts: Record<string, string> = 
     if (req.method === 'HEAD') res.end();
     else createReadStream(file).pipe(res);
   });
-  await new Promise<void>((ok, fail) => {
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', ok);
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    log,
-    close: () =>
-      new Promise<void>((ok) => {
-        server.closeAllConnections();
-        server.close(() => ok());
-      }),
-  };
+  return listenOnLoopback(server, log);
 }

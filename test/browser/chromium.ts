@@ -142,6 +142,11 @@ export async function serveStatic(root = REPO_ROOT): Promise<StaticServer> {
     if (req.method === 'HEAD') res.end();
     else createReadStream(file).pipe(res);
   });
+  return listenOnLoopback(server, log);
+}
+
+/** Starts `server` on 127.0.0.1 at a free port; close() also drops kept-alive connections. */
+export async function listenOnLoopback(server: Server, log: string[]): Promise<StaticServer> {
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
     server.listen(0, '127.0.0.1', ok);
