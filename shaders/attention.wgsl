@@ -12,6 +12,10 @@
 // context [batch * tokens, D]
 // A workgroup handles QUERY_BLOCK queries of one (batch, head); a query row is owned by
 // CHUNKS = ceil(HEAD_DIM / 4) threads, each accumulating four of its output dimensions.
+//
+// Storage: qkv and context hold A elements, an alias src/gpu/shaders.ts defines per variant (f32, or
+// f16 for the half-precision path); loads convert to f32, stores go through to_A. Scores, softmax
+// statistics and probabilities are f32 in every variant.
 
 override HEADS: u32;
 override HEAD_DIM: u32;
@@ -22,9 +26,9 @@ override QUERY_BLOCK: u32 = THREADS / CHUNKS;
 override D: u32 = HEADS * HEAD_DIM;
 override SCALE: f32 = inverseSqrt(f32(HEAD_DIM));
 
-@group(0) @binding(0) var<storage, read> qkv: array<f32>;
+@group(0) @binding(0) var<storage, read> qkv: array<A>;
 @group(0) @binding(1) var<storage, read> head_mask: array<f32>;
-@group(0) @binding(2) var<storage, read_write> context: array<f32>;
+@group(0) @binding(2) var<storage, read_write> context: array<A>;
 @group(0) @binding(3) var<storage, read_write> stats: array<vec2<f32>>;
 @group(0) @binding(5) var<uniform> shape: Shape;
 
@@ -49,7 +53,7 @@ fn flash(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
 
   for (var i = li; i < QUERY_BLOCK * HEAD_DIM; i += THREADS) {
     let t = q0 + i / HEAD_DIM;
-    q_tile[i] = select(0.0, qkv[qkv_index(b, t, 0u, h, i % HEAD_DIM)], t < shape.tokens);
+    q_tile[i] = select(0.0, f32(qkv[qkv_index(b, t, 0u, h, i % HEAD_DIM)]), t < shape.tokens);
   }
 
   var m = NEG_BIG;
@@ -60,8 +64,8 @@ fn flash(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
     for (var i = li; i < KEY_BLOCK * HEAD_DIM; i += THREADS) {
       let t = k0 + i / HEAD_DIM;
       let d = i % HEAD_DIM;
-      k_tile[i] = select(0.0, qkv[qkv_index(b, t, 1u, h, d)], t < shape.tokens);
-      v_tile[i] = select(0.0, qkv[qkv_index(b, t, 2u, h, d)], t < shape.tokens);
+      k_tile[i] = select(0.0, f32(qkv[qkv_index(b, t, 1u, h, d)]), t < shape.tokens);
+      v_tile[i] = select(0.0, f32(qkv[qkv_index(b, t, 2u, h, d)]), t < shape.tokens);
     }
     workgroupBarrier();
     for (var i = li; i < QUERY_BLOCK * KEY_BLOCK; i += THREADS) {
@@ -97,7 +101,7 @@ fn flash(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
   let out = acc * (head_mask[h] / l);
   for (var j = 0u; j < 4u; j++) {
     let d = chunk * 4u + j;
-    if (d < HEAD_DIM) { context[(b * shape.tokens + q) * D + h * HEAD_DIM + d] = out[j]; }
+    if (d < HEAD_DIM) { context[(b * shape.tokens + q) * D + h * HEAD_DIM + d] = to_A(out[j]); }
   }
   if (chunk == 0u) { stats[(b * HEADS + h) * shape.tokens + q] = vec2<f32>(m, l); }
 }
@@ -118,7 +122,7 @@ fn probs(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (key >= shape.tokens) { return; }
   var s = 0.0;
   for (var d = 0u; d < HEAD_DIM; d++) {
-    s += qkv[qkv_index(b, q, 0u, h, d)] * qkv[qkv_index(b, key, 1u, h, d)];
+    s += f32(qkv[qkv_index(b, q, 0u, h, d)]) * f32(qkv[qkv_index(b, key, 1u, h, d)]);
   }
   let ml = stats[(b * HEADS + h) * shape.tokens + q];
   probs_out[(gid.z * shape.tokens + q) * shape.tokens + key] = exp(s * SCALE - ml.x) / ml.y * head_mask[h];

@@ -17,6 +17,10 @@
 //   GLU       SwiGLU: the weight's columns are interleaved at load (x1_j, x2_j), so adjacent pairs
 //             give silu(x1) * x2 and y has N / 2 columns (transformers' Dinov2WithRegistersSwiGLUFFN)
 // activations.wgsl is appended to this file when the module is built (src/gpu/shaders.ts).
+//
+// Storage: x, wT and y hold X, W4 and Y elements, aliases that src/gpu/shaders.ts defines per
+// variant (f32, or f16 for the half-precision path); every load converts to f32 and every store
+// goes through to_Y, so the arithmetic is f32 in all variants.
 
 override N: u32;
 override K: u32;
@@ -34,11 +38,11 @@ override THREADS_X: u32 = TILE_N / 4u;
 override THREADS_Y: u32 = TILE_M / 4u;
 override THREADS: u32 = (TILE_M / 4u) * (TILE_N / 4u);
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> wT: array<vec4<f32>>;
+@group(0) @binding(0) var<storage, read> x: array<X>;
+@group(0) @binding(1) var<storage, read> wT: array<W4>;
 @group(0) @binding(2) var<storage, read> bias: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> gamma: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<Y>;
 @group(0) @binding(5) var<storage, read> norm_weight: array<f32>;
 @group(0) @binding(6) var<storage, read> norm_bias: array<f32>;
 @group(0) @binding(7) var<uniform> shape: Shape;
@@ -70,12 +74,12 @@ fn norm_statistics(row0: u32, li: u32) {
   let part = li % per_row;
   let row = min(row0 + r, shape.rows - 1u);
   let base = row * K;
-  let shift = x[base];
+  let shift = f32(x[base]);
   var s = 0.0;
-  for (var k = part; k < K; k += per_row) { s += x[base + k] - shift; }
+  for (var k = part; k < K; k += per_row) { s += f32(x[base + k]) - shift; }
   let mean = row_sum(s, li) / f32(K);
   var q = 0.0;
-  for (var k = part; k < K; k += per_row) { let c = (x[base + k] - shift) - mean; q += c * c; }
+  for (var k = part; k < K; k += per_row) { let c = (f32(x[base + k]) - shift) - mean; q += c * c; }
   let variance = row_sum(q, li) / f32(K);
   if (part == 0u) {
     row_shift[r] = shift;
@@ -99,7 +103,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       let k = i % TILE_K;
       var v = 0.0;
       if (row0 + r < shape.rows && k0 + k < K) {
-        v = x[(row0 + r) * K + k0 + k];
+        v = f32(x[(row0 + r) * K + k0 + k]);
         if (NORM) { v = ((v - row_shift[r]) - row_mean[r]) * row_rstd[r] * norm_weight[k0 + k] + norm_bias[k0 + k]; }
       }
       x_tile[k * (TILE_M / 4u) + r / 4u][r % 4u] = v;
@@ -108,7 +112,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       let k = i / THREADS_X;
       let c4 = i % THREADS_X;
       var v = vec4<f32>(0.0);
-      if (k0 + k < K && col4_0 + c4 < N4) { v = wT[(k0 + k) * N4 + col4_0 + c4]; }
+      if (k0 + k < K && col4_0 + c4 < N4) { v = vec4<f32>(wT[(k0 + k) * N4 + col4_0 + c4]); }
       w_tile[i] = v;
     }
     workgroupBarrier();
@@ -134,14 +138,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     if (GLU) {
       let out = vec2<f32>(silu(v.x) * v.y, silu(v.z) * v.w);
       let base = row * (N / 2u) + col / 2u;
-      y[base] = out.x;
-      if (col + 2u < N) { y[base + 1u] = out.y; }
+      y[base] = to_Y(out.x);
+      if (col + 2u < N) { y[base + 1u] = to_Y(out.y); }
     } else {
       let g = gamma[col4];
       for (var j = 0u; j < 4u; j++) {
         if (col + j < N) {
           let idx = row * N + col + j;
-          if (RESIDUAL) { y[idx] = y[idx] + g[j] * v[j]; } else { y[idx] = v[j]; }
+          if (RESIDUAL) { y[idx] = to_Y(f32(y[idx]) + g[j] * v[j]); } else { y[idx] = to_Y(v[j]); }
         }
       }
     }

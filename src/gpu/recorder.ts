@@ -1,7 +1,7 @@
 import { COPY_DST, GpuMemory, UNIFORM } from './buffers.js';
 import { GpuError, openErrorScopes, watchDevice } from './errors.js';
 import { Constants, KernelCache } from './kernel.js';
-import { SHADERS, ShaderName } from './shaders.js';
+import { ShaderName, shaderVariant, StorageTypes } from './shaders.js';
 import { KernelTimer, kernelTimerFor } from './timing.js';
 
 /** The fields of shaders/shape.wgsl's `Shape`, in its order. */
@@ -72,13 +72,15 @@ export class Recorder {
     constants: Constants,
     buffers: Record<string, GPUBuffer | GPUBufferBinding>,
     workgroups: [number, number?, number?],
+    types: Partial<StorageTypes> = {},
   ): void {
     const [x, y = 1, z = 1] = workgroups;
     if (x > MAX_WORKGROUPS_PER_DIM || y > MAX_WORKGROUPS_PER_DIM || z > MAX_WORKGROUPS_PER_DIM) {
       throw new Error(`${shader}.${entryPoint}: dispatch ${x}x${y}x${z} exceeds ${MAX_WORKGROUPS_PER_DIM} workgroups per dimension`);
     }
     if (x === 0 || y === 0 || z === 0) return;
-    const kernel = this.kernels.get(shader, SHADERS[shader], entryPoint, constants);
+    const variant = shaderVariant(shader, types);
+    const kernel = this.kernels.get(variant.name, variant.code, entryPoint, constants);
     if (this.timer) {
       this.endPass();
       this.pass = this.encoder.beginComputePass(this.timer.pass(`${shader}.${entryPoint}`, this.label));
