@@ -41,6 +41,7 @@ export async function benchBrowser(options: BenchOptions): Promise<BenchRecord> 
       timeRunsSource: timeRuns.toString(),
       benchModelSource: benchModel.toString(),
       forward: options.forward,
+      dtype: options.dtype,
     });
     for (const p of browser.chromium.problems) progress(`page problem: ${p}`);
     const c = result.config;
@@ -52,7 +53,7 @@ export async function benchBrowser(options: BenchOptions): Promise<BenchRecord> 
       size: options.forward.size,
       batch: options.forward.batch,
       tokens: tokensPerImage(c, options.forward.size),
-      dtype: 'fp32',
+      dtype: options.dtype,
       warmup: options.forward.warmup,
       runs: result.report.timesMs.length,
       loadMs: result.loadMs,

@@ -74,6 +74,7 @@ export async function compare(o: CompareOptions) {
   const checkpoint = checkpointFolder({
     model: { kind: 'random', size: ONNX_SHAPE.randomWeights },
     seed: 0,
+    dtype: 'fp32',
     forward: { size: ONNX_SHAPE.size, batch: ONNX_SHAPE.batch, warmup: o.warmup, runs: o.runs, sync: 'read', kernelTimes: false },
     json: false,
     requireGpu: false,

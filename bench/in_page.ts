@@ -12,6 +12,8 @@ export interface OursRequest {
   timeRunsSource: string;
   benchModelSource: string;
   forward: ForwardRequest;
+  /** LoadOptions.dtype; fp32 when absent (bench:compare). */
+  dtype?: 'fp32' | 'fp16' | 'fp16-emulated';
 }
 
 
@@ -50,7 +52,7 @@ export async function oursInPage(req: OursRequest): Promise<OursResult> {
   log(`fetched ${(weightBytes.byteLength / 2 ** 20).toFixed(1)} MiB of weights in ${(fetchMs / 1000).toFixed(1)} s`);
   t0 = performance.now();
   const config = lib.parseConfig(configJson, `${req.modelUrl}config.json`);
-  const model = await lib.loadModel(config, lib.SafetensorsFile.parse(weightBytes, `${req.modelUrl}model.safetensors`));
+  const model = await lib.loadModel(config, lib.SafetensorsFile.parse(weightBytes, `${req.modelUrl}model.safetensors`), { dtype: req.dtype });
   const loadMs = performance.now() - t0;
   log(`loaded in ${(loadMs / 1000).toFixed(1)} s on ${adapterInfo.description || adapterInfo.architecture}${isSoftware ? ' (software)' : ''}`);
   try {

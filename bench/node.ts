@@ -43,7 +43,7 @@ export async function benchNode(options: BenchOptions): Promise<BenchRecord> {
   const deviceInfo = await nodeDevice(lib);
   const config = weights.parsed ?? lib.parseConfig(weights.config);
   const t0 = performance.now();
-  const model = await lib.loadModel(config, weights.source, { device: deviceInfo, file: weights.file });
+  const model = await lib.loadModel(config, weights.source, { device: deviceInfo, file: weights.file, dtype: options.dtype });
   const loadMs = performance.now() - t0;
   progress(`loaded ${weights.name} in ${(loadMs / 1000).toFixed(1)} s on ${deviceInfo.adapterInfo.description || deviceInfo.adapterInfo.vendor}${deviceInfo.isSoftware ? ' (software)' : ''}`);
   try {
@@ -56,7 +56,7 @@ export async function benchNode(options: BenchOptions): Promise<BenchRecord> {
       size: options.forward.size,
       batch: options.forward.batch,
       tokens: tokensPerImage(config, options.forward.size),
-      dtype: 'fp32',
+      dtype: options.dtype,
       warmup: options.forward.warmup,
       runs: report.timesMs.length,
       loadMs,

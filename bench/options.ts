@@ -6,19 +6,24 @@ import type { ForwardReport, ForwardRequest } from './measure.js';
 import { isOfficialSize, OfficialSize, OFFICIAL_SIZES } from './weights.js';
 
 export const BENCH_USAGE = `--model DIR|ID | --random-weights ${Object.keys(OFFICIAL_SIZES).join('|')}
-    [--size 224] [--batch 1] [--runs 20] [--warmup 2] [--max-seconds S] [--sync read|done] [--dtype fp32]
+    [--size 224] [--batch 1] [--runs 20] [--warmup 2] [--max-seconds S] [--sync read|done] [--dtype fp32|fp16|fp16-emulated]
     [--seed 0] [--no-kernel-times] [--require-gpu] [--json]
 
   --warmup N       forwards before timing (at least 1); the first is reported apart as firstRunMs
   --max-seconds S  stop timing once the timed runs have taken S seconds (at least one run; "runs" in the JSON is the count timed)
   --sync read      a run is forward() + read() of every output (default; what onnxruntime-web's run() returns)
   --sync done      a run is forward() + device.queue.onSubmittedWorkDone(), no readback (like torch.cuda.synchronize())
+  --dtype          fp16 needs the adapter's shader-f16; fp16-emulated gives fp16's numbers on any adapter (not its speed)
   --require-gpu    fail (exit 3) when the adapter is a software one (SwiftShader, llvmpipe, ...)
   --json           the last line printed is one JSON object with every number`;
+
+export const BENCH_DTYPES = ['fp32', 'fp16', 'fp16-emulated'] as const;
+export type BenchDtype = (typeof BENCH_DTYPES)[number];
 
 export interface BenchOptions {
   model: { kind: 'random'; size: OfficialSize } | { kind: 'dir'; path: string };
   seed: number;
+  dtype: BenchDtype;
   forward: ForwardRequest;
   json: boolean;
   requireGpu: boolean;
@@ -42,8 +47,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   if ((dir === undefined) === (random === undefined)) throw new UsageError('give exactly one of --model DIR|ID and --random-weights SIZE');
   if (random !== undefined && !isOfficialSize(random)) throw new UsageError(`--random-weights takes ${Object.keys(OFFICIAL_SIZES).join(', ')}; got ${random}`);
   const dtype = args.values.get('dtype') ?? 'fp32';
-  if (dtype === 'fp16') throw new UsageError('--dtype fp16: the engine has no fp16 path yet (LoadOptions has no dtype); only fp32 is measured');
-  if (dtype !== 'fp32') throw new UsageError(`--dtype takes fp32 (fp16 once the engine has it), got ${dtype}`);
+  if (!(BENCH_DTYPES as readonly string[]).includes(dtype)) throw new UsageError(`--dtype takes ${BENCH_DTYPES.join(', ')}; got ${dtype}`);
   const sync = args.values.get('sync') ?? 'read';
   if (sync !== 'read' && sync !== 'done') throw new UsageError(`--sync takes read or done, got ${sync}`);
   const seedText = args.values.get('seed') ?? '0';
@@ -51,6 +55,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   return {
     model: random !== undefined ? { kind: 'random', size: random as OfficialSize } : { kind: 'dir', path: dir! },
     seed: Number(seedText),
+    dtype: dtype as BenchDtype,
     forward: {
       size: positiveInteger(args.values.get('size'), 'size', 224),
       batch: positiveInteger(args.values.get('batch'), 'batch', 1),
@@ -86,7 +91,7 @@ export interface BenchRecord extends ForwardReport {
   batch: number;
   /** 1 (cls) + registers + patches per image. */
   tokens: number;
-  dtype: 'fp32';
+  dtype: BenchDtype;
   warmup: number;
   runs: number;
   loadMs: number;

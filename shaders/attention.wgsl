@@ -3,15 +3,25 @@
 // head_mask multiplies the probabilities, as transformers documents it; it is one scalar per head,
 // so it is applied to the context at the end.
 //
-// `flash` streams keys in blocks of KEY_BLOCK with the online softmax (running max m and sum l,
-// rescaling the accumulator by exp(m_old - m_new)), so no [T, T] matrix exists. It writes each
-// query row's final (m, l) to `stats`, from which `probs` rebuilds the probabilities exactly when
-// the caller asks for attentions.
-//
 // qkv     [batch * tokens, 3 * D]: query | key | value columns, head h at columns h * HEAD_DIM
 // context [batch * tokens, D]
-// A workgroup handles QUERY_BLOCK queries of one (batch, head); a query row is owned by
-// CHUNKS = ceil(HEAD_DIM / 4) threads, each accumulating four of its output dimensions.
+//
+// `flash`: a workgroup owns QUERY_BLOCK = 4 * QUERY_GROUPS queries of one (batch, head) and streams
+// the keys in blocks of KEY_BLOCK = 8 * KEY_GROUPS with the online softmax. Per query, over blocks:
+//   m' = max(m, max_k s_k),   l' = l * exp(m - m') + sum_k exp(s_k - m'),
+//   acc' = acc * exp(m - m') + sum_k exp(s_k - m') v_k,      context = acc / l at the end,
+// so no [T, T] matrix exists. Each query's final (m, l) goes to `stats`, from which `probs`
+// rebuilds the probabilities exactly when the caller asks for attentions.
+//
+// Thread (g, c) of QUERY_GROUPS x COLUMNS owns the four queries 4g .. 4g + 3 (the lanes of every
+// vec4 below) in both products, register-blocked as linear.wgsl's tiles are:
+//   q kᵀ   c < KEY_GROUPS: scores of keys 8c .. 8c + 7, a 4 x 8 block; per head dim one q vec4
+//          (4 queries) and two k vec4 (8 keys) from tiles stored dimension-major, 8 vec4 FMAs.
+//   p v    c < DIM_COLUMNS: output dims 4(c + DIM_COLUMNS u) .. + 3 for u < 4, a 4 x 16 block; per
+//          key one p vec4 (4 queries) and four v vec4, 16 vec4 FMAs.
+// The v tile pads the head dim with zeros to 16 * DIM_COLUMNS, so no dim needs a branch. Block row
+// maxima are reduced across the KEY_GROUPS threads of a query group through `block_max`; each exp
+// is computed once, by the thread that owns the score.
 //
 // Storage: qkv and context hold A elements, an alias src/gpu/shaders.ts defines per variant (f32, or
 // f16 for the half-precision path); loads convert to f32, stores go through to_A. Scores, softmax
@@ -19,10 +29,16 @@
 
 override HEADS: u32;
 override HEAD_DIM: u32;
-override THREADS: u32;
-override KEY_BLOCK: u32;
-override CHUNKS: u32 = (HEAD_DIM + 3u) / 4u;
-override QUERY_BLOCK: u32 = THREADS / CHUNKS;
+override QUERY_GROUPS: u32;
+override KEY_GROUPS: u32;
+override DIM_COLUMNS: u32; // ceil(HEAD_DIM / 16)
+override THREADS: u32;     // of `probs`
+override COLUMNS: u32 = max(KEY_GROUPS, DIM_COLUMNS);
+override FLASH_THREADS: u32 = QUERY_GROUPS * COLUMNS;
+override QUERY_BLOCK: u32 = 4u * QUERY_GROUPS;
+override KEY_BLOCK: u32 = 8u * KEY_GROUPS;
+override K_STRIDE: u32 = 2u * KEY_GROUPS; // vec4 per head dim of the k tile
+override V_STRIDE: u32 = 4u * DIM_COLUMNS; // vec4 per key of the v tile
 override D: u32 = HEADS * HEAD_DIM;
 override SCALE: f32 = inverseSqrt(f32(HEAD_DIM));
 
@@ -32,10 +48,14 @@ override SCALE: f32 = inverseSqrt(f32(HEAD_DIM));
 @group(0) @binding(3) var<storage, read_write> stats: array<vec2<f32>>;
 @group(0) @binding(5) var<uniform> shape: Shape;
 
-var<workgroup> q_tile: array<f32, QUERY_BLOCK * HEAD_DIM>;
-var<workgroup> k_tile: array<f32, KEY_BLOCK * HEAD_DIM>;
-var<workgroup> v_tile: array<f32, KEY_BLOCK * HEAD_DIM>;
-var<workgroup> s_tile: array<f32, QUERY_BLOCK * KEY_BLOCK>;
+// q_tile[d * QUERY_GROUPS + g]: dim d of queries 4g .. 4g + 3.
+var<workgroup> q_tile: array<vec4<f32>, HEAD_DIM * QUERY_GROUPS>;
+// One tile for k, then v, of a block: k[d * K_STRIDE + j] = dim d of keys 4j .. 4j + 3;
+// v[key * V_STRIDE + j] = dims 4j .. 4j + 3 of key.
+var<workgroup> kv_tile: array<vec4<f32>, KEY_BLOCK * V_STRIDE>;
+// p_tile[key * QUERY_GROUPS + g]: exp(s - m') of key for queries 4g .. 4g + 3.
+var<workgroup> p_tile: array<vec4<f32>, KEY_BLOCK * QUERY_GROUPS>;
+var<workgroup> block_max: array<vec4<f32>, KEY_GROUPS * QUERY_GROUPS>;
 
 const NEG_BIG = -3.0e38;
 
@@ -43,67 +63,136 @@ fn qkv_index(b: u32, token: u32, part: u32, h: u32, d: u32) -> u32 {
   return (b * shape.tokens + token) * 3u * D + part * D + h * HEAD_DIM + d;
 }
 
-@compute @workgroup_size(THREADS)
+// Dim d of tokens t0 .. t0 + 3 (q or k: part 0 or 1). Tokens past the last repeat it: their keys
+// are masked out, their queries never stored.
+fn load_tokens4(b: u32, t0: u32, part: u32, h: u32, d: u32) -> vec4<f32> {
+  let last = shape.tokens - 1u;
+  return vec4<f32>(f32(qkv[qkv_index(b, min(t0, last), part, h, d)]), f32(qkv[qkv_index(b, min(t0 + 1u, last), part, h, d)]),
+                   f32(qkv[qkv_index(b, min(t0 + 2u, last), part, h, d)]), f32(qkv[qkv_index(b, min(t0 + 3u, last), part, h, d)]));
+}
+
+// Dims d .. d + 3 of token t's value, zero past HEAD_DIM.
+fn load_value4(b: u32, t: u32, h: u32, d: u32) -> vec4<f32> {
+  let base = qkv_index(b, min(t, shape.tokens - 1u), 2u, h, 0u);
+  var v = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) {
+    if (d + j < HEAD_DIM) { v[j] = f32(qkv[base + d + j]); }
+  }
+  return v;
+}
+
+@compute @workgroup_size(FLASH_THREADS)
 fn flash(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let q0 = wg.x * QUERY_BLOCK;
   let h = wg.y;
   let b = wg.z;
-  let row = li / CHUNKS;
-  let chunk = li % CHUNKS;
+  let g = li / COLUMNS;
+  let c = li % COLUMNS;
 
-  for (var i = li; i < QUERY_BLOCK * HEAD_DIM; i += THREADS) {
-    let t = q0 + i / HEAD_DIM;
-    q_tile[i] = select(0.0, f32(qkv[qkv_index(b, t, 0u, h, i % HEAD_DIM)]), t < shape.tokens);
+  // Consecutive threads read consecutive dims of a row: coalesced.
+  for (var i = li; i < HEAD_DIM * QUERY_GROUPS; i += FLASH_THREADS) {
+    let d = i % HEAD_DIM;
+    let j = i / HEAD_DIM;
+    q_tile[d * QUERY_GROUPS + j] = load_tokens4(b, q0 + 4u * j, 0u, h, d);
   }
 
-  var m = NEG_BIG;
-  var l = 0.0;
-  var acc = vec4<f32>(0.0);
+  // Lane i of each vec4 is query 4g + i: running max m and sum l; acc_u[i] holds its output dims
+  // 4(c + DIM_COLUMNS u) .. + 3.
+  var m = vec4<f32>(NEG_BIG);
+  var l = vec4<f32>(0.0);
+  var acc0 = array<vec4<f32>, 4>();
+  var acc1 = array<vec4<f32>, 4>();
+  var acc2 = array<vec4<f32>, 4>();
+  var acc3 = array<vec4<f32>, 4>();
   for (var k0 = 0u; k0 < shape.tokens; k0 += KEY_BLOCK) {
-    workgroupBarrier();
-    for (var i = li; i < KEY_BLOCK * HEAD_DIM; i += THREADS) {
-      let t = k0 + i / HEAD_DIM;
+    workgroupBarrier(); // the previous block's p v is done with kv_tile and p_tile
+    for (var i = li; i < HEAD_DIM * K_STRIDE; i += FLASH_THREADS) {
       let d = i % HEAD_DIM;
-      k_tile[i] = select(0.0, f32(qkv[qkv_index(b, t, 1u, h, d)]), t < shape.tokens);
-      v_tile[i] = select(0.0, f32(qkv[qkv_index(b, t, 2u, h, d)]), t < shape.tokens);
+      let j = i / HEAD_DIM;
+      kv_tile[d * K_STRIDE + j] = load_tokens4(b, k0 + 4u * j, 1u, h, d);
     }
     workgroupBarrier();
-    for (var i = li; i < QUERY_BLOCK * KEY_BLOCK; i += THREADS) {
-      let r = i / KEY_BLOCK;
-      let c = i % KEY_BLOCK;
-      var s = 0.0;
-      for (var d = 0u; d < HEAD_DIM; d++) { s += q_tile[r * HEAD_DIM + d] * k_tile[c * HEAD_DIM + d]; }
-      s_tile[i] = select(NEG_BIG, s * SCALE, k0 + c < shape.tokens);
-    }
-    workgroupBarrier();
-    if (row < QUERY_BLOCK) {
-      var m_new = m;
-      for (var c = 0u; c < KEY_BLOCK; c++) { m_new = max(m_new, s_tile[row * KEY_BLOCK + c]); }
-      let alpha = exp(m - m_new);
-      l *= alpha;
-      acc *= alpha;
-      for (var c = 0u; c < KEY_BLOCK; c++) {
-        let p = exp(s_tile[row * KEY_BLOCK + c] - m_new);
-        l += p;
-        var v = vec4<f32>(0.0);
-        for (var j = 0u; j < 4u; j++) {
-          let d = chunk * 4u + j;
-          if (d < HEAD_DIM) { v[j] = v_tile[c * HEAD_DIM + d]; }
-        }
-        acc += p * v;
+
+    // s[j]: scores of the four queries with key k0 + 8c + j.
+    var s = array<vec4<f32>, 8>();
+    if (c < KEY_GROUPS) {
+      for (var d = 0u; d < HEAD_DIM; d++) {
+        let q = q_tile[d * QUERY_GROUPS + g];
+        let k = kv_tile[d * K_STRIDE + 2u * c];
+        let k4 = kv_tile[d * K_STRIDE + 2u * c + 1u];
+        s[0] += q * k.x;
+        s[1] += q * k.y;
+        s[2] += q * k.z;
+        s[3] += q * k.w;
+        s[4] += q * k4.x;
+        s[5] += q * k4.y;
+        s[6] += q * k4.z;
+        s[7] += q * k4.w;
       }
-      m = m_new;
+      var top = vec4<f32>(NEG_BIG);
+      for (var j = 0u; j < 8u; j++) {
+        s[j] = select(vec4<f32>(NEG_BIG), s[j] * SCALE, k0 + 8u * c + j < shape.tokens);
+        top = max(top, s[j]);
+      }
+      block_max[c * QUERY_GROUPS + g] = top;
+    }
+    workgroupBarrier(); // block_max is complete, and k is no longer read
+
+    var m_new = m;
+    for (var j = 0u; j < KEY_GROUPS; j++) { m_new = max(m_new, block_max[j * QUERY_GROUPS + g]); }
+    let alpha = exp(m - m_new);
+    m = m_new;
+    if (c < KEY_GROUPS) {
+      for (var j = 0u; j < 8u; j++) { p_tile[(8u * c + j) * QUERY_GROUPS + g] = exp(s[j] - m_new); }
+    }
+    for (var i = li; i < KEY_BLOCK * V_STRIDE; i += FLASH_THREADS) {
+      kv_tile[i] = load_value4(b, k0 + i / V_STRIDE, h, 4u * (i % V_STRIDE));
+    }
+    workgroupBarrier();
+
+    if (c < DIM_COLUMNS) {
+      l *= alpha;
+      for (var i = 0u; i < 4u; i++) {
+        acc0[i] *= alpha[i];
+        acc1[i] *= alpha[i];
+        acc2[i] *= alpha[i];
+        acc3[i] *= alpha[i];
+      }
+      for (var r = 0u; r < KEY_BLOCK; r++) {
+        let p = p_tile[r * QUERY_GROUPS + g];
+        l += p;
+        let row = r * V_STRIDE + c;
+        let v0 = kv_tile[row];
+        let v1 = kv_tile[row + DIM_COLUMNS];
+        let v2 = kv_tile[row + 2u * DIM_COLUMNS];
+        let v3 = kv_tile[row + 3u * DIM_COLUMNS];
+        acc0[0] += p.x * v0; acc0[1] += p.y * v0; acc0[2] += p.z * v0; acc0[3] += p.w * v0;
+        acc1[0] += p.x * v1; acc1[1] += p.y * v1; acc1[2] += p.z * v1; acc1[3] += p.w * v1;
+        acc2[0] += p.x * v2; acc2[1] += p.y * v2; acc2[2] += p.z * v2; acc2[3] += p.w * v2;
+        acc3[0] += p.x * v3; acc3[1] += p.y * v3; acc3[2] += p.z * v3; acc3[3] += p.w * v3;
+      }
     }
   }
 
-  let q = q0 + row;
-  if (row >= QUERY_BLOCK || q >= shape.tokens) { return; }
-  let out = acc * (head_mask[h] / l);
-  for (var j = 0u; j < 4u; j++) {
-    let d = chunk * 4u + j;
-    if (d < HEAD_DIM) { context[(b * shape.tokens + q) * D + h * HEAD_DIM + d] = to_A(out[j]); }
+  if (c >= DIM_COLUMNS) { return; }
+  let scale = head_mask[h] / l;
+  for (var i = 0u; i < 4u; i++) {
+    let q = q0 + 4u * g + i;
+    if (q >= shape.tokens) { return; }
+    let row = (b * shape.tokens + q) * D + h * HEAD_DIM;
+    store4(row, 4u * c, acc0[i] * scale[i]);
+    store4(row, 4u * (c + DIM_COLUMNS), acc1[i] * scale[i]);
+    store4(row, 4u * (c + 2u * DIM_COLUMNS), acc2[i] * scale[i]);
+    store4(row, 4u * (c + 3u * DIM_COLUMNS), acc3[i] * scale[i]);
+    if (c == 0u) { stats[(b * HEADS + h) * shape.tokens + q] = vec2<f32>(m[i], l[i]); }
   }
-  if (chunk == 0u) { stats[(b * HEADS + h) * shape.tokens + q] = vec2<f32>(m, l); }
+}
+
+// Context dims d .. d + 3 of one row, those below HEAD_DIM.
+fn store4(row: u32, d: u32, v: vec4<f32>) {
+  for (var j = 0u; j < 4u; j++) {
+    if (d + j < HEAD_DIM) { context[row + d + j] = to_A(v[j]); }
+  }
 }
 
 // attentions [batch, HEADS, tokens, tokens]: one invocation per probability, from the same scores

@@ -18,11 +18,18 @@
 //             give silu(x1) * x2 and y has N / 2 columns (transformers' Dinov2WithRegistersSwiGLUFFN)
 // activations.wgsl is appended to this file when the module is built (src/gpu/shaders.ts).
 //
+// Split weights: a wT larger than one binding is stored as pieces of whole vec4 columns
+// (src/model/packer.ts), one dispatch each. N is then the piece's columns and N0 its first column in
+// the whole (a multiple of 4, of 8 with GLU); bias and gamma are indexed from N0 / 4, and y's rows
+// are N_ALL wide (N_ALL / 2 with GLU). Unsplit: N0 = 0, N_ALL = N.
+//
 // Storage: x, wT and y hold X, W4 and Y elements, aliases that src/gpu/shaders.ts defines per
 // variant (f32, or f16 for the half-precision path); every load converts to f32 and every store
 // goes through to_Y, so the arithmetic is f32 in all variants.
 
 override N: u32;
+override N0: u32 = 0u;
+override N_ALL: u32 = N;
 override K: u32;
 override TILE_M: u32;
 override TILE_N: u32;
@@ -130,21 +137,21 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let col4 = col4_0 + lid.x;
   if (col4 >= N4) { return; }
   let col = col4 * 4u;
-  let b = bias[col4];
+  let b = bias[N0 / 4u + col4];
   for (var i = 0u; i < 4u; i++) {
     let row = row0 + lid.y * 4u + i;
     if (row >= shape.rows) { return; }
     let v = activate(acc[i] + b);
     if (GLU) {
       let out = vec2<f32>(silu(v.x) * v.y, silu(v.z) * v.w);
-      let base = row * (N / 2u) + col / 2u;
+      let base = row * (N_ALL / 2u) + (N0 + col) / 2u;
       y[base] = to_Y(out.x);
       if (col + 2u < N) { y[base + 1u] = to_Y(out.y); }
     } else {
-      let g = gamma[col4];
+      let g = gamma[N0 / 4u + col4];
       for (var j = 0u; j < 4u; j++) {
         if (col + j < N) {
-          let idx = row * N + col + j;
+          let idx = row * N_ALL + N0 + col + j;
           if (RESIDUAL) { y[idx] = to_Y(f32(y[idx]) + g[j] * v[j]); } else { y[idx] = to_Y(v[j]); }
         }
       }

@@ -10,6 +10,9 @@
 //      is the case cols = 1: copied as it is, its tail left at zero (buffers start zeroed).
 // GLU  SwiGLU's weights_in: the two halves of the rows are interleaved, row j -> 2j and
 //      row half + j -> 2j + 1, so that one thread of linear.wgsl owns both halves of a pair.
+// Pieces: a weight larger than one binding is split along its (packed) rows; dst then holds rows
+//      [piece_row0, piece_row0 + piece_rows) as [cols, out_rows4] with out_rows4 its rows padded
+//      to 4, and elements landing outside it are left to the other pieces' dispatches.
 //
 // Every conversion is done on the bits, so it is exact and never flushes subnormals:
 //   F16  -> f32: exact (the same table as src/io/dtype.ts f16ToF32).
@@ -23,11 +26,13 @@ override DTYPE: u32; // 0 F32, 1 F16, 2 BF16, 3 F64
 override THREADS: u32 = 256u;
 
 struct Part {
-  rows: u32,      // rows of this tensor
+  rows: u32,       // rows of this tensor (or of this chunk of its stored bytes)
   cols: u32,
-  row0: u32,      // its first row in the whole matrix
-  out_rows4: u32, // rows of the whole, padded to 4: the stride of a column of dst
-  glu_half: u32,  // rows of the whole / 2 for SwiGLU's interleave; 0 leaves the rows in order
+  row0: u32,       // its first row in the whole matrix
+  out_rows4: u32,  // rows of dst, padded to 4: the stride of a column of dst
+  glu_half: u32,   // rows of the whole / 2 for SwiGLU's interleave; 0 leaves the rows in order
+  piece_row0: u32, // the first packed row dst holds (0 unless the weight is split)
+  piece_rows: u32, // the packed rows dst holds
 }
 
 @group(0) @binding(0) var<storage, read> src: array<u32>;
@@ -109,5 +114,61 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (half != 0u) {
     if (r < half) { r = 2u * r; } else { r = 2u * (r - half) + 1u; }
   }
-  dst[c * part.out_rows4 + r] = element_bits(i);
+  if (r < part.piece_row0 || r >= part.piece_row0 + part.piece_rows) { return; }
+  dst[c * part.out_rows4 + r - part.piece_row0] = element_bits(i);
+}
+
+// Half precision (dtype 'fp16', src/model/precision.ts): a packed f32 parameter, rounded to the
+// nearest f16 (ties to even; overflow to infinity, NaN kept) on the bits, so every GPU gives the
+// same weights.
+//   to_half     wide (f32) -> narrow, two f16 per u32 word, element 2i in the low half: the
+//               memory layout of array<vec4<f16>> that linear.wgsl reads.
+//   round_half  in place, each f32 replaced by its f16 value ('fp16-emulated' keeps f32 storage).
+// One thread per word of the output; the buffers' own lengths bound the work.
+@group(0) @binding(3) var<storage, read> wide: array<u32>;
+@group(0) @binding(4) var<storage, read_write> narrow: array<u32>;
+@group(0) @binding(5) var<storage, read_write> values: array<u32>;
+
+fn f32_bits_to_f16_bits(b: u32) -> u32 {
+  let sign = (b >> 16u) & 0x8000u;
+  let e = (b >> 23u) & 0xffu;
+  let m = b & 0x7fffffu;
+  if (e == 0xffu) { return sign | 0x7c00u | select(0u, 0x200u | (m >> 13u), m != 0u); } // inf, NaN
+  if (e >= 143u) { return sign | 0x7c00u; } // 2^16 and above
+  if (e >= 113u) {
+    // Normal: the top 10 of the 23 mantissa bits, the 13 below decide; a carry out of the
+    // mantissa bumps the exponent, up to infinity.
+    let q = ((e - 112u) << 10u) | (m >> 13u);
+    let rem = m & 0x1fffu;
+    let up = rem > 0x1000u || (rem == 0x1000u && (q & 1u) == 1u);
+    return sign | (q + select(0u, 1u, up));
+  }
+  // Subnormal result in units of 2^-24: the 24-bit significand >> s with s = 126 - e (14..);
+  // past s = 24 even the rounding bit is zero. f32 subnormals are far below 2^-25.
+  if (e < 102u) { return sign; }
+  let sig = m | 0x800000u;
+  let s = 126u - e;
+  let q = sig >> s;
+  let round = (sig >> (s - 1u)) & 1u;
+  let sticky = (sig & ((1u << (s - 1u)) - 1u)) != 0u;
+  let up = round == 1u && (sticky || (q & 1u) == 1u);
+  return sign | (q + select(0u, 1u, up)); // a carry to 0x400 is the least normal, as it should be
+}
+
+@compute @workgroup_size(THREADS)
+fn to_half(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = gid.y * groups.x * THREADS + gid.x;
+  if (i >= arrayLength(&narrow)) { return; }
+  var lo = 0u;
+  var hi = 0u;
+  if (2u * i < arrayLength(&wide)) { lo = f32_bits_to_f16_bits(wide[2u * i]); }
+  if (2u * i + 1u < arrayLength(&wide)) { hi = f32_bits_to_f16_bits(wide[2u * i + 1u]); }
+  narrow[i] = lo | (hi << 16u);
+}
+
+@compute @workgroup_size(THREADS)
+fn round_half(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = gid.y * groups.x * THREADS + gid.x;
+  if (i >= arrayLength(&values)) { return; }
+  values[i] = f16_bits_to_f32_bits(f32_bits_to_f16_bits(values[i]));
 }

@@ -8,7 +8,7 @@ import { formatBytes, Progress } from './progress.js';
 export const DOWNLOAD_USAGE = 'dinov2-webgpu download ID [--revision REV] [--cache-dir DIR]';
 
 export async function download(argv: string[], log: (line: string) => void, print: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<void> {
-  const args = parseArgs(argv, MODEL_VALUED.filter((n) => n !== 'model'), MODEL_FLAGS.filter((n) => n !== 'no-cache'));
+  const args = parseArgs(argv, MODEL_VALUED.filter((n) => n !== 'model' && n !== 'dtype'), MODEL_FLAGS.filter((n) => n !== 'no-cache'));
   if (args.positional.length !== 1) throw new UsageError(args.positional.length ? `one ID, got ${args.positional.join(' ')}` : 'ID is required (org/name)');
   const [id] = args.positional;
   if (!/^[A-Za-z0-9][\w.-]*(\/[\w.-]+)?(@.+)?$/.test(id)) throw new UsageError(`${id} is not a hub id (org/name)`);

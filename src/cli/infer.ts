@@ -4,20 +4,22 @@ import { readLocalCheckpoint, readSafetensorsFile } from '../io/local_checkpoint
 import { WritableTensor, writeSafetensors } from '../io/safetensors.js';
 import { modelClassFor } from '../model/auto.js';
 import { InputError } from '../model/inputs.js';
+import { parseDtype } from '../model/precision.js';
 import { integerList, parseArgs, required } from './args.js';
 
 export const INFER_USAGE =
-  'dinov2-webgpu infer --model DIR --input IN.safetensors --output OUT.safetensors [--output-attentions] [--output-hidden-states] [--out-indices i,j]';
+  'dinov2-webgpu infer --model DIR --input IN.safetensors --output OUT.safetensors [--output-attentions] [--output-hidden-states] [--out-indices i,j] [--dtype fp32|fp16|fp16-emulated]';
 
 /**
  * Runs the checkpoint in DIR on `pixel_values` [B, 3, H, W] (and `bool_masked_pos` [B, patches]
  * when present) and writes every output under its transformers name.
  */
 export async function infer(argv: string[], log: (line: string) => void): Promise<void> {
-  const args = parseArgs(argv, ['model', 'input', 'output', 'out-indices'], ['output-attentions', 'output-hidden-states']);
+  const args = parseArgs(argv, ['model', 'input', 'output', 'out-indices', 'dtype'], ['output-attentions', 'output-hidden-states']);
   const dir = required(args, 'model');
   const inputPath = required(args, 'input');
   const outputPath = required(args, 'output');
+  const dtype = parseDtype(args.values.get('dtype'));
   const outIndices = args.values.has('out-indices') ? integerList(args.values.get('out-indices')!, 'out-indices') : undefined;
 
   const input = await readSafetensorsFile(inputPath);
@@ -33,7 +35,7 @@ export async function infer(argv: string[], log: (line: string) => void): Promis
   const checkpoint = await readLocalCheckpoint(dir);
   const cls = modelClassFor(checkpoint.config);
   log(`${cls.name} (${checkpoint.config.num_hidden_layers} layers, hidden ${checkpoint.config.hidden_size}) on pixel_values [${pixel_values.dims.join(', ')}]`);
-  const model = await cls.fromCheckpoint(checkpoint.config, checkpoint.source, { file: checkpoint.file });
+  const model = await cls.fromCheckpoint(checkpoint.config, checkpoint.source, { file: checkpoint.file, dtype });
   const t0 = performance.now();
   const out = await model.forwardAll(pixel_values, {
     bool_masked_pos,

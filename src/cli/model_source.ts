@@ -3,17 +3,20 @@
 // fetched from $HF_ENDPOINT (default https://huggingface.co) with $HF_TOKEN, cached where
 // huggingface_hub caches ($HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub).
 import { existsSync } from 'node:fs';
-import type { HubOptions } from '../io/hub.js';
+import type { PretrainedOptions } from '../model/from_pretrained.js';
+import { parseDtype } from '../model/precision.js';
 import type { ParsedArgs } from './args.js';
 import { Progress } from './progress.js';
 
 /** Valued and boolean options every model-reading command takes. */
-export const MODEL_VALUED = ['model', 'revision', 'cache-dir'];
+export const MODEL_VALUED = ['model', 'revision', 'cache-dir', 'dtype'];
 export const MODEL_FLAGS = ['offline', 'no-cache'];
-export const MODEL_USAGE = '--model ID|DIR [--revision REV] [--cache-dir DIR] [--offline] [--no-cache]';
+export const MODEL_USAGE = '--model ID|DIR [--revision REV] [--cache-dir DIR] [--offline] [--no-cache] [--dtype fp32|fp16|fp16-emulated]';
 
-export function hubOptions(args: ParsedArgs, progress: Progress): HubOptions {
-  const options: HubOptions = {
+/** The hub options, and the dtype (src/model/precision.ts), checked before anything is downloaded. */
+export function hubOptions(args: ParsedArgs, progress: Progress): PretrainedOptions {
+  const options: PretrainedOptions = {
+    dtype: parseDtype(args.values.get('dtype')),
     revision: args.values.get('revision'),
     cacheDir: args.values.get('cache-dir'),
     cache: !args.flags.has('no-cache'),

@@ -11,6 +11,18 @@ export const COPY_DST = 0x08;
 export const MAP_READ = 0x01;
 export const UNIFORM = 0x40;
 
+/** The size GpuMemory.create gives a buffer of `bytes` bytes: rounded up to 16, never empty. */
+export function bufferSize(bytes: number): number {
+  return Math.max(16, Math.ceil(bytes / 16) * 16);
+}
+
+/** The largest storage buffer a device allows, and the limit that sets it (maxBufferSize or maxStorageBufferBindingSize). */
+export function storageLimit(limits: Pick<GPUSupportedLimits, 'maxBufferSize' | 'maxStorageBufferBindingSize'>): { bytes: number; name: string } {
+  return limits.maxBufferSize < limits.maxStorageBufferBindingSize
+    ? { bytes: limits.maxBufferSize, name: 'maxBufferSize' }
+    : { bytes: limits.maxStorageBufferBindingSize, name: 'maxStorageBufferBindingSize' };
+}
+
 export class GpuMemory {
   private readonly live = new Map<GPUBuffer, number>();
   private allocated = 0;
@@ -27,9 +39,9 @@ export class GpuMemory {
     return this.live.size;
   }
 
-  /** A buffer of at least `bytes` bytes (rounded up to 16, never empty), checked against the limits first. */
-  create(label: string, bytes: number, usage: number = STORAGE | COPY_SRC | COPY_DST, binding = (usage & STORAGE) !== 0): GPUBuffer {
-    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+  /** Throws the GpuLimitError that `create` would for a buffer of `bytes` bytes; returns its size. */
+  check(label: string, bytes: number, binding = true): number {
+    const size = bufferSize(bytes);
     const limits = this.device.limits;
     if (size > limits.maxBufferSize) {
       throw new GpuLimitError(`${label}: ${size} bytes exceed this device's maxBufferSize (${limits.maxBufferSize})`);
@@ -39,6 +51,12 @@ export class GpuMemory {
         `${label}: ${size} bytes exceed this device's maxStorageBufferBindingSize (${limits.maxStorageBufferBindingSize})`,
       );
     }
+    return size;
+  }
+
+  /** A buffer of at least `bytes` bytes (rounded up to 16, never empty), checked against the limits first. */
+  create(label: string, bytes: number, usage: number = STORAGE | COPY_SRC | COPY_DST, binding = (usage & STORAGE) !== 0): GPUBuffer {
+    const size = this.check(label, bytes, binding);
     const buffer = this.device.createBuffer({ label, size, usage });
     this.live.set(buffer, size);
     this.allocated += size;

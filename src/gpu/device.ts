@@ -4,7 +4,7 @@ export interface DeviceOptions {
   /** Use this adapter instead of asking for one. */
   adapter?: GPUAdapter;
   powerPreference?: GPUPowerPreference;
-  /** Request `shader-f16` when the adapter offers it. */
+  /** Request `shader-f16` when the adapter offers it (default true: models loaded with dtype 'fp16' need it). */
   f16?: boolean;
   /** Keep WebGPU's default limits instead of asking for the adapter's (to test what any device can do). */
   defaultLimits?: boolean;
@@ -83,7 +83,7 @@ export async function requestDevice(options: DeviceOptions = {}): Promise<Device
   const requiredLimits: Record<string, number> = {};
   if (!options.defaultLimits) for (const name of LIMITS_TO_RAISE) requiredLimits[name] = adapter.limits[name];
   const requiredFeatures: GPUFeatureName[] = [];
-  if (options.f16 && adapter.features.has('shader-f16')) requiredFeatures.push('shader-f16');
+  if ((options.f16 ?? true) && adapter.features.has('shader-f16')) requiredFeatures.push('shader-f16');
   if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'dinov2-webgpu' });
   const info = adapter.info;

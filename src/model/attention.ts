@@ -1,10 +1,11 @@
 import { Recorder } from '../gpu/recorder.js';
+import type { StorageType } from '../gpu/shaders.js';
 import { Linear } from './linear.js';
 import { ParameterSet } from './parameters.js';
 
-/** Threads per attention workgroup, and the widest key block tried. */
-const ATTENTION_THREADS = 256;
-const MAX_KEY_BLOCK = 64;
+/** Threads per workgroup of `attention.probs`; the widest query block `attention.flash` tries, in groups of 4. */
+const PROBS_THREADS = 256;
+const MAX_QUERY_GROUPS = 8;
 
 export interface AttentionShape {
   batch: number;
@@ -34,6 +35,8 @@ export class Attention {
     readonly hidden: number,
     readonly heads: number,
     qkvBias: boolean,
+    /** Storage of the projection weights, of qkv and of the context (src/model/precision.ts). */
+    readonly storage: StorageType = 'f32',
   ) {
     this.headDim = hidden / heads;
     this.qkv = new Linear(
@@ -41,29 +44,40 @@ export class Attention {
       ['query', 'key', 'value'].map((k) => `${key}.attention.${k}`),
       3 * hidden,
       hidden,
-      { bias: qkvBias },
+      { bias: qkvBias, storage },
     );
-    this.dense = new Linear(params, `${key}.output.dense`, hidden, hidden);
+    this.dense = new Linear(params, `${key}.output.dense`, hidden, hidden, { storage });
   }
 
+  /**
+   * Blocks of attention.flash (see the WGSL): 4 * QUERY_GROUPS queries per workgroup, 8 * KEY_GROUPS
+   * keys per block, the largest that fit the device's workgroup memory, queries first.
+   */
   plan(shape: AttentionShape, limits: GPUSupportedLimits): { constants: Record<string, number>; queryBlock: number } {
-    const chunks = Math.ceil(this.headDim / 4);
-    const queryBlock = Math.floor(ATTENTION_THREADS / chunks);
-    if (queryBlock < 1) throw new Error(`attention: head dim ${this.headDim} is wider than ${4 * ATTENTION_THREADS}`);
-    // Workgroup memory: q [QB, hd], k and v [KB, hd], scores [QB, KB], f32 each.
-    let keyBlock = MAX_KEY_BLOCK;
-    const bytes = (kb: number) => 4 * (queryBlock * this.headDim + 2 * kb * this.headDim + queryBlock * kb);
-    while (keyBlock > 1 && bytes(keyBlock) > limits.maxComputeWorkgroupStorageSize) keyBlock /= 2;
-    if (bytes(keyBlock) > limits.maxComputeWorkgroupStorageSize) {
-      throw new Error(`attention: head dim ${this.headDim} needs more workgroup memory than this device has`);
+    const hd = this.headDim;
+    const dimColumns = Math.ceil(hd / 16);
+    // vec4 of workgroup memory: q [hd][qg]; k [hd][2 kg] sharing a tile with v [8 kg][4 dimColumns];
+    // p [8 kg][qg]; block maxima [kg][qg].
+    const bytes = (qg: number, kg: number) => 16 * (hd * qg + 32 * kg * dimColumns + 8 * kg * qg + kg * qg);
+    const maxThreads = Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
+    for (let qg = MAX_QUERY_GROUPS; qg >= 1; qg /= 2) {
+      for (let kg = 4; kg >= 1; kg /= 2) {
+        if (bytes(qg, kg) > limits.maxComputeWorkgroupStorageSize || qg * Math.max(kg, dimColumns) > maxThreads) continue;
+        const constants = {
+          HEADS: this.heads,
+          HEAD_DIM: hd,
+          QUERY_GROUPS: qg,
+          KEY_GROUPS: kg,
+          DIM_COLUMNS: dimColumns,
+          THREADS: PROBS_THREADS,
+        };
+        return { constants, queryBlock: 4 * qg };
+      }
     }
-    const constants = {
-      HEADS: this.heads,
-      HEAD_DIM: this.headDim,
-      THREADS: ATTENTION_THREADS,
-      KEY_BLOCK: keyBlock,
-    };
-    return { constants, queryBlock };
+    throw new Error(
+      `attention: head dim ${hd} needs ${bytes(1, 1)} bytes of workgroup memory and ${dimColumns} threads per workgroup; ` +
+        `this device allows ${limits.maxComputeWorkgroupStorageSize} and ${maxThreads}`,
+    );
   }
 
   /**
@@ -81,17 +95,21 @@ export class Attention {
   ): void {
     const { constants: c, queryBlock } = this.plan(shape, rec.memory.device.limits);
     const uniform = rec.shape({ rows: shape.batch * shape.tokens, batch: shape.batch, tokens: shape.tokens });
-    rec.dispatch('attention', 'flash', c, { qkv, head_mask: headMask, context, stats, shape: uniform }, [
-      Math.ceil(shape.tokens / queryBlock),
-      this.heads,
-      shape.batch,
-    ]);
+    const types = { A: this.storage };
+    rec.dispatch(
+      'attention',
+      'flash',
+      c,
+      { qkv, head_mask: headMask, context, stats, shape: uniform },
+      [Math.ceil(shape.tokens / queryBlock), this.heads, shape.batch],
+      types,
+    );
     for (const chunk of probs ?? []) {
       rec.dispatch('attention', 'probs', { ...c, BLOCK0: chunk.firstBlock }, { qkv, head_mask: headMask, stats, probs_out: chunk.buffer, shape: uniform }, [
-        Math.ceil(shape.tokens / ATTENTION_THREADS),
+        Math.ceil(shape.tokens / PROBS_THREADS),
         shape.tokens,
         chunk.blocks,
-      ]);
+      ], types);
     }
   }
 }

@@ -20,15 +20,17 @@ export interface CallShape {
 export interface CallOutputs {
   output_attentions?: boolean;
   classifier?: boolean;
+  /** Bytes per element of qkv, context and the MLP hidden layer: 4, or 2 with dtype 'fp16'. */
+  blockBytes?: number;
 }
 
 export type BufferLimits = Pick<GPUSupportedLimits, 'maxBufferSize' | 'maxStorageBufferBindingSize'>;
 
 export interface PlannedBuffer {
   name: string;
-  /** float32 (or u32) elements. */
+  /** float32 (or u32; f16 for the block activations with dtype 'fp16') elements. */
   dims: number[];
-  /** As GpuMemory.create sizes it: 4 bytes an element, rounded up to 16, never empty. */
+  /** As GpuMemory.create sizes it: 4 bytes an element (or blockBytes), rounded up to 16, never empty. */
   bytes: number;
 }
 
@@ -41,23 +43,24 @@ export function forwardBuffers(config: Dinov2Config, shape: CallShape, outputs: 
   const d = config.hidden_size;
   const c = config.num_channels;
   const p = config.patch_size;
-  const planned: [string, number[]][] = [
+  const half = outputs.blockBytes ?? 4;
+  const planned: [string, number[], number?][] = [
     ['pixel_values', [b, c, height, width]],
     ['bool_masked_pos', [b, patches]],
     ['embeddings im2col', [b * patches, c * p * p]],
     ['embeddings.patch_embeddings', [b * patches, d]],
     ['embeddings.position_embeddings', [1 + patches, d]],
     ['hidden', [b * t, d]],
-    ['qkv', [b * t, 3 * d]],
-    ['context', [b * t, d]],
+    ['qkv', [b * t, 3 * d], half],
+    ['context', [b * t, d], half],
     ['attention stats', [b, config.num_attention_heads, t, 2]],
-    ['mlp hidden', [b * t, mlpHiddenSize(config)]],
+    ['mlp hidden', [b * t, mlpHiddenSize(config)], half],
     ['pooler_output', [b, d]],
   ];
   // Attention maps are split across buffers of whole (image, head) blocks: one block must fit.
   if (outputs.output_attentions) planned.push(['attentions (one head of one image)', [t, t]]);
   if (outputs.classifier) planned.push(['classifier input', [b, 2 * d]], ['logits', [b, config.num_labels]]);
-  return planned.map(([name, dims]) => ({ name, dims, bytes: Math.max(16, Math.ceil((4 * dims.reduce((x, y) => x * y, 1)) / 16) * 16) }));
+  return planned.map(([name, dims, bytes = 4]) => ({ name, dims, bytes: Math.max(16, Math.ceil((bytes * dims.reduce((x, y) => x * y, 1)) / 16) * 16) }));
 }
 
 /**

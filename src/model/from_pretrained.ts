@@ -7,17 +7,21 @@ import type { Dinov2Config } from '../io/config.js';
 import type { HubOptions } from '../io/hub.js';
 import type { PretrainedSource } from '../io/hub.js';
 import { openPretrained, type OpenedCheckpoint } from '../io/pretrained.js';
+import type { StorageType } from '../gpu/shaders.js';
 import type { Dinov2PreTrainedModel } from './modeling.js';
+import { blockStorage, type ModelDtype, parseDtype } from './precision.js';
 
 export interface PretrainedOptions extends HubOptions {
   /** Defaults to one device shared by every model. */
   device?: DeviceInfo;
   /**
-   * The dtype the model computes in. The kernels compute in float32, so 'float32' (and 'auto', as
-   * transformers spells "whatever the checkpoint has") are accepted; F16, BF16 and F64 weights are
-   * widened to float32 exactly (F64 rounded) as they are uploaded.
+   * How the model stores its weights and activations (src/model/precision.ts): 'fp32' (default;
+   * also spelled 'float32', and 'auto'), 'fp16' (also 'float16'; the block weights and activations in
+   * half precision, f32 arithmetic; needs the adapter's shader-f16) or 'fp16-emulated' (fp16's
+   * values on any adapter). Checkpoints stored as F16, BF16 or F64 load with any of them: weights
+   * are converted exactly (F64 rounded) as they are uploaded.
    */
-  dtype?: 'float32' | 'auto';
+  dtype?: ModelDtype | 'float32' | 'float16' | 'auto';
   /** Called after each parameter is in place: (done, total). */
   onTensor?: (done: number, total: number) => void;
   /** Submit pack work and wait for the GPU after this many bytes (default 64 MiB). */
@@ -25,24 +29,18 @@ export interface PretrainedOptions extends HubOptions {
 }
 
 /** Builds the module tree for a checkpoint whose tensor names are `names`; `ignore` names checkpoint keys the class leaves unused. */
-export type ModelBuilder<M> = (config: Dinov2Config, device: DeviceInfo, names: string[]) => { model: M; ignore?: (key: string) => boolean };
-
-export function checkDtype(dtype: string | undefined): void {
-  if (dtype !== undefined && dtype !== 'float32' && dtype !== 'auto') {
-    throw new Error(`dtype ${JSON.stringify(dtype)}: the kernels compute in float32; pass 'float32' or 'auto' (F16, BF16 and F64 checkpoints load either way)`);
-  }
-}
+export type ModelBuilder<M> = (config: Dinov2Config, device: DeviceInfo, names: string[], storage: StorageType) => { model: M; ignore?: (key: string) => boolean };
 
 /** Checks the options, then opens the checkpoint (config, preprocessor config, safetensors headers). */
 export async function openChecked(source: PretrainedSource, options: PretrainedOptions): Promise<OpenedCheckpoint> {
-  checkDtype(options.dtype);
+  parseDtype(options.dtype); // a wrong dtype fails before anything is downloaded
   return openPretrained(source, options);
 }
 
 export async function loadOpened<M extends Dinov2PreTrainedModel>(opened: OpenedCheckpoint, options: PretrainedOptions, build: ModelBuilder<M>): Promise<M> {
-  checkDtype(options.dtype);
+  const dtype = parseDtype(options.dtype);
   const device = options.device ?? (await defaultDevice());
-  const { model, ignore } = build(opened.config, device, opened.weights.names);
+  const { model, ignore } = build(opened.config, device, opened.weights.names, blockStorage(dtype, device.device));
   try {
     model.params.validate(opened.weights, opened.weightsLabel, ignore);
     await model.params.uploadStream(model.memory, opened.weights, opened.weightsLabel, {

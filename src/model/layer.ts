@@ -1,4 +1,5 @@
 import { Recorder } from '../gpu/recorder.js';
+import type { StorageType } from '../gpu/shaders.js';
 import type { Dinov2Config } from '../io/config.js';
 import { Attention, AttentionShape, ProbsChunk } from './attention.js';
 import { LayerNorm } from './layernorm.js';
@@ -7,6 +8,7 @@ import { Parameter, ParameterSet } from './parameters.js';
 
 /** Per-call scratch shared by the layers of one forward (each call has its own). */
 export interface LayerScratch {
+  // qkv, context and mlpHidden hold the layer's storage type (f16 with dtype 'fp16').
   qkv: GPUBuffer; // [rows, 3D]
   context: GPUBuffer; // [rows, D]
   stats: GPUBuffer; // [B, heads, T] x (max, sum)
@@ -28,22 +30,29 @@ export class Layer {
   readonly mlp: Mlp;
   readonly layerScale2: Parameter;
 
-  constructor(params: ParameterSet, key: string, config: Dinov2Config) {
+  constructor(
+    params: ParameterSet,
+    key: string,
+    config: Dinov2Config,
+    /** Storage of the projection weights and of qkv, context and the MLP hidden layer (src/model/precision.ts). */
+    readonly storage: StorageType = 'f32',
+  ) {
     const d = config.hidden_size;
     this.norm1 = new LayerNorm(params, `${key}.norm1`, d, config.layer_norm_eps);
-    this.attention = new Attention(params, `${key}.attention`, d, config.num_attention_heads, config.qkv_bias);
+    this.attention = new Attention(params, `${key}.attention`, d, config.num_attention_heads, config.qkv_bias, storage);
     this.layerScale1 = params.vector4(`${key}.layer_scale1.lambda1`, d);
     this.norm2 = new LayerNorm(params, `${key}.norm2`, d, config.layer_norm_eps);
-    this.mlp = new Mlp(params, `${key}.mlp`, config);
+    this.mlp = new Mlp(params, `${key}.mlp`, config, storage);
     this.layerScale2 = params.vector4(`${key}.layer_scale2.lambda1`, d);
   }
 
   /** Updates the residual stream `x` [B * T, D] in place; writes the probabilities to `probs` when given. */
   forward(rec: Recorder, x: GPUBuffer, shape: AttentionShape, headMask: GPUBufferBinding, s: LayerScratch, probs?: ProbsChunk[]): void {
     const rows = shape.batch * shape.tokens;
-    this.attention.qkv.forward(rec, x, rows, s.qkv, { norm: this.norm1 });
+    const half = this.storage;
+    this.attention.qkv.forward(rec, x, rows, s.qkv, { norm: this.norm1, types: { Y: half } });
     this.attention.attend(rec, s.qkv, headMask, shape, s.context, s.stats, probs);
-    this.attention.dense.forward(rec, s.context, rows, x, { residualScale: this.layerScale1 });
+    this.attention.dense.forward(rec, s.context, rows, x, { residualScale: this.layerScale1, types: { X: half } });
     this.mlp.forward(rec, x, rows, s.mlpHidden, x, this.layerScale2, this.norm2);
   }
 }

@@ -5,6 +5,7 @@ import { watchDevice } from '../gpu/errors.js';
 import { DeviceInfo, defaultDevice } from '../gpu/device.js';
 import { KernelCache } from '../gpu/kernel.js';
 import { Recorder } from '../gpu/recorder.js';
+import { storageBytes, type StorageType } from '../gpu/shaders.js';
 import { GpuTensor } from '../gpu/tensor.js';
 import type { Dinov2Config } from '../io/config.js';
 import { Embeddings } from './embeddings.js';
@@ -18,6 +19,7 @@ import { ParameterSet, TensorSource } from './parameters.js';
 import type { PretrainedSource } from '../io/hub.js';
 import type { OpenedCheckpoint } from '../io/pretrained.js';
 import { loadOpened, ModelBuilder, openChecked, PretrainedOptions } from './from_pretrained.js';
+import { blockStorage, dtypeOf, type ModelDtype, parseDtype } from './precision.js';
 
 export interface LoadOptions {
   /** Defaults to one device shared by every model. */
@@ -26,6 +28,8 @@ export interface LoadOptions {
   file?: string;
   /** Called after each tensor is uploaded. */
   onProgress?: (done: number, total: number) => void;
+  /** 'fp32' (default), 'fp16' (needs shader-f16) or 'fp16-emulated': see src/model/precision.ts. */
+  dtype?: ModelDtype | 'float32' | 'float16' | 'auto';
 }
 
 export interface BaseModelOutput {
@@ -114,12 +118,14 @@ export abstract class Dinov2PreTrainedModel {
     readonly config: Dinov2Config,
     public deviceInfo: DeviceInfo,
     basePrefix: string,
+    /** Storage of the block weights and activations: 'f32', or half precision with dtype 'fp16' (precision.ts). */
+    readonly storage: StorageType = 'f32',
   ) {
     this.memory = new GpuMemory(deviceInfo.device);
     this.kernels = KernelCache.forDevice(deviceInfo.device);
     this.params = new ParameterSet(basePrefix);
     this.embeddings = new Embeddings(this.params, 'embeddings', config);
-    this.layers = Array.from({ length: config.num_hidden_layers }, (_, i) => new Layer(this.params, `encoder.layer.${i}`, config));
+    this.layers = Array.from({ length: config.num_hidden_layers }, (_, i) => new Layer(this.params, `encoder.layer.${i}`, config, storage));
     this.layernorm = new LayerNorm(this.params, 'layernorm', config.hidden_size, config.layer_norm_eps);
   }
 
@@ -127,9 +133,19 @@ export abstract class Dinov2PreTrainedModel {
     return this.deviceInfo.device;
   }
 
+  /** The dtype the model was loaded with: 'fp32', 'fp16' or 'fp16-emulated'. */
+  get dtype(): ModelDtype {
+    return dtypeOf(this.storage);
+  }
+
   /** Bytes of GPU memory this model holds now (weights, cached position tables, live outputs). */
   get bytesAllocated(): number {
     return this.memory.bytesAllocated;
+  }
+
+  /** Weights larger than one binding of this device, held in several buffers (one dispatch each): label and piece count. */
+  get splitWeights(): { name: string; pieces: number }[] {
+    return this.params.all.filter((p) => p.pieces).map((p) => ({ name: p.label, pieces: p.pieces!.length }));
   }
 
   /**
@@ -162,7 +178,12 @@ export abstract class Dinov2PreTrainedModel {
         throw new InputError(`out_indices: ${i} is not a stage index (0..${c.num_hidden_layers})`);
       }
     }
-    checkForwardFits(c, { batch, height, width, patches, tokens }, { output_attentions: options.output_attentions, classifier: options.classifier !== undefined }, this.device.limits);
+    checkForwardFits(
+      c,
+      { batch, height, width, patches, tokens },
+      { output_attentions: options.output_attentions, classifier: options.classifier !== undefined, blockBytes: storageBytes(this.storage) },
+      this.device.limits,
+    );
     return { data, batch, height, width, gridH, gridW, patches, tokens, rows: batch * tokens, mask, headMask, headRow };
   }
 
@@ -211,11 +232,12 @@ export abstract class Dinov2PreTrainedModel {
 
     this.embeddings.forward(rec, pixels, p, maskBuffer, hidden);
     keepStage(0);
+    const half = storageBytes(this.storage);
     const scratch: LayerScratch = {
-      qkv: rec.scratchBuffer('qkv', p.rows * 3 * d * 4),
-      context: rec.scratchBuffer('context', p.rows * d * 4),
+      qkv: rec.scratchBuffer('qkv', p.rows * 3 * d * half),
+      context: rec.scratchBuffer('context', p.rows * d * half),
       stats: rec.scratchBuffer('attention stats', p.batch * c.num_attention_heads * p.tokens * 8),
-      mlpHidden: rec.scratchBuffer('mlp hidden', p.rows * this.layers[0].mlp.hiddenFeatures * 4),
+      mlpHidden: rec.scratchBuffer('mlp hidden', p.rows * this.layers[0].mlp.hiddenFeatures * half),
     };
     const attentions: ProbsChunk[][] = [];
     this.layers.forEach((layer, i) => {
@@ -377,22 +399,23 @@ function basePrefix(config: Dinov2Config): string {
  * checkpoint with its classifier ignored (as transformers loads a base model from one).
  */
 async function loadBase<M extends Dinov2PreTrainedModel>(
-  cls: new (config: Dinov2Config, deviceInfo: DeviceInfo, prefix: string) => M,
+  cls: new (config: Dinov2Config, deviceInfo: DeviceInfo, prefix: string, storage: StorageType) => M,
   config: Dinov2Config,
   source: TensorSource,
   options: LoadOptions,
 ): Promise<M> {
   const prefixed = source.names.some((n) => n.startsWith(`${basePrefix(config)}.`));
-  const model = new cls(config, options.device ?? (await defaultDevice()), prefixed ? `${basePrefix(config)}.` : '');
+  const device = options.device ?? (await defaultDevice());
+  const model = new cls(config, device, prefixed ? `${basePrefix(config)}.` : '', blockStorage(parseDtype(options.dtype), device.device));
   await model.loadWeights(source, options, (k) => prefixed && k.startsWith('classifier.'));
   return model;
 }
 
 /** loadBase's choice of prefix and ignored keys, for a checkpoint streamed by from_pretrained. */
-function baseBuilder<M extends Dinov2PreTrainedModel>(cls: new (config: Dinov2Config, deviceInfo: DeviceInfo, prefix: string) => M): ModelBuilder<M> {
-  return (config, device, names) => {
+function baseBuilder<M extends Dinov2PreTrainedModel>(cls: new (config: Dinov2Config, deviceInfo: DeviceInfo, prefix: string, storage: StorageType) => M): ModelBuilder<M> {
+  return (config, device, names, storage) => {
     const prefixed = names.some((n) => n.startsWith(`${basePrefix(config)}.`));
-    return { model: new cls(config, device, prefixed ? `${basePrefix(config)}.` : ''), ignore: (k) => prefixed && k.startsWith('classifier.') };
+    return { model: new cls(config, device, prefixed ? `${basePrefix(config)}.` : '', storage), ignore: (k) => prefixed && k.startsWith('classifier.') };
   };
 }
 
@@ -433,19 +456,20 @@ export class Dinov2WithRegistersModel extends Dinov2PreTrainedModel {
 export class Dinov2WithRegistersForImageClassification extends Dinov2PreTrainedModel {
   readonly classifier: Linear;
 
-  constructor(config: Dinov2Config, deviceInfo: DeviceInfo) {
-    super(config, deviceInfo, `${basePrefix(config)}.`);
+  constructor(config: Dinov2Config, deviceInfo: DeviceInfo, storage: StorageType = 'f32') {
+    super(config, deviceInfo, `${basePrefix(config)}.`, storage);
     this.classifier = new Linear(this.params.withPrefix(''), 'classifier', config.num_labels, 2 * config.hidden_size);
   }
 
   static async fromCheckpoint(config: Dinov2Config, source: TensorSource, options: LoadOptions = {}): Promise<Dinov2WithRegistersForImageClassification> {
-    const model = new this(config, options.device ?? (await defaultDevice()));
+    const device = options.device ?? (await defaultDevice());
+    const model = new this(config, device, blockStorage(parseDtype(options.dtype), device.device));
     await model.loadWeights(source, options);
     return model;
   }
 
   static async fromOpened(opened: OpenedCheckpoint, options: PretrainedOptions = {}): Promise<Dinov2WithRegistersForImageClassification> {
-    return loadOpened(opened, options, (config, device) => ({ model: new this(config, device) }));
+    return loadOpened(opened, options, (config, device, _names, storage) => ({ model: new this(config, device, storage) }));
   }
 
   async forward(pixel_values: TensorLike, options: ForwardOptions = {}): Promise<ImageClassifierOutput> {

@@ -1,20 +1,28 @@
 // The GPU half of ParameterSet.upload. Every destination buffer is created up front from its
 // declared Packing; each source tensor's stored bytes go into a staging buffer of its own as they
-// arrive (writes 4-byte aligned, an odd tail carried over to the next piece), and once a tensor is
-// complete shaders/pack.wgsl converts it to float32 and lays it out in its parameter's buffer.
+// arrive (writes 4-byte aligned, an odd tail carried over to the next piece), and once a tensor (or a
+// chunk of its rows) is complete shaders/pack.wgsl converts it to float32 and lays it out in its
+// parameter's buffer.
 // Parameters the host needs (position embeddings) or that only a host closure describes are
 // assembled in memory instead.
-import { COPY_DST, GpuMemory, STORAGE, UNIFORM } from '../gpu/buffers.js';
+// Limits: the GPU-packed buffers are sized against the device's before any is created. A linear
+// weight (`split` in its Packing) larger than one binding is split along its rows (output features)
+// into pieces that fit (splitRows); a tensor's stored bytes are staged in chunks of whole rows that
+// fit, each packed once full.
+import { bufferSize, COPY_DST, GpuLimitError, GpuMemory, STORAGE, storageLimit, UNIFORM } from '../gpu/buffers.js';
 import type { GpuError } from '../gpu/errors.js';
 import { KernelCache } from '../gpu/kernel.js';
 import { Recorder } from '../gpu/recorder.js';
+import { storageBytes, type StorageType } from '../gpu/shaders.js';
 import { DTYPE_BYTES, type Dtype } from '../io/safetensors.js';
-import { bytesToFloat32, PackLayout, packedLength, packOnCpu, Parameter, TensorIndex } from './parameters.js';
+import { bytesToFloat32, PackLayout, packedLength, packOnCpu, Parameter, pieceUnit, splitRows, TensorIndex } from './parameters.js';
 
 /** shaders/pack.wgsl's DTYPE codes. */
 const DTYPE_CODES: Record<string, number> = { F32: 0, F16: 1, BF16: 2, F64: 3 };
 const THREADS = 256;
 const MAX_GROUPS = 65535;
+/** Bytes of an element as pack.wgsl writes it (f32); a half-precision copy is made from that. */
+const PACKED_BYTES = 4;
 
 interface Incoming {
   key: string;
@@ -28,8 +36,11 @@ interface Incoming {
   /** First row of this tensor in its parameter's matrix (GPU path). */
   row0: number;
   layout: PackLayout | undefined;
-  staging?: GPUBuffer;
-  /** Bytes written to the staging buffer: a multiple of 4. */
+  /** Source rows per staging buffer: all of them, or as many whole rows as fit one binding (4-byte aligned). */
+  chunkRows: number;
+  /** One staging buffer per chunk, created when its first bytes arrive and packed once full. */
+  staging: (GPUBuffer | undefined)[];
+  /** Bytes written to the staging buffers: a multiple of 4. */
   written: number;
   carry: Uint8Array;
   carryLength: number;
@@ -57,8 +68,13 @@ export class TensorPacker {
     index: TensorIndex,
     private readonly onTensor?: (done: number, total: number) => void,
   ) {
+    // Everything is sized first, so that a GpuLimitError leaves nothing allocated.
+    const limit = storageLimit(memory.device.limits);
+    const plans = new Map<Parameter, { row0: number; rows: number }[]>();
     for (const p of params) {
       const layout = p.layout;
+      p.pieces = undefined;
+      if (layout) plans.set(p, this.planPieces(p.label, layout, limit));
       let row0 = 0;
       p.sources.forEach((s, part) => {
         const { dtype } = index.info(s.key);
@@ -73,6 +89,8 @@ export class TensorPacker {
           received: 0,
           row0,
           layout,
+          chunkRows: layout ? this.chunkRows(s.key, elements / layout.cols, layout.cols * DTYPE_BYTES[dtype as Dtype], limit) : 0,
+          staging: [],
           written: 0,
           carry: new Uint8Array(4),
           carryLength: 0,
@@ -86,10 +104,51 @@ export class TensorPacker {
       this.states.set(p, { remaining: p.sources.length, parts: [] });
     }
     for (const p of params) {
-      const layout = p.layout;
-      if (layout) p.buffer = memory.create(p.label, packedLength(layout) * 4); // zeroed: the padding stays 0
+      const plan = plans.get(p);
+      const layout = p.layout!;
+      // Zeroed: the padding stays 0.
+      if (plan?.length === 1) p.buffer = memory.create(p.label, packedLength(layout) * PACKED_BYTES);
+      else if (plan) {
+        p.pieces = plan.map(({ row0, rows }) => ({
+          row0,
+          rows,
+          buffer: memory.create(`${p.label} rows ${row0}..${row0 + rows}`, packedLength({ ...layout, rows }) * PACKED_BYTES),
+        }));
+      }
       if (p.sources.length === 0) this.paramComplete(p);
     }
+  }
+
+  /** Row ranges of a parameter's buffers: the whole, or the pieces of a weight that may be split. */
+  private planPieces(label: string, layout: PackLayout, limit: { bytes: number; name: string }): { row0: number; rows: number }[] {
+    if (!layout.split) {
+      this.memory.check(label, packedLength(layout) * PACKED_BYTES);
+      return [{ row0: 0, rows: layout.rows }];
+    }
+    // Each piece must fit as packed (f32) and as stored (f16 with dtype 'fp16').
+    const bytes = Math.max(PACKED_BYTES, storageBytes(layout.storage));
+    const pieces = splitRows(layout, limit.bytes, bytes);
+    if (!pieces) {
+      const unit = pieceUnit(layout);
+      throw new GpuLimitError(
+        `${label}: cannot be split to fit this device's ${limit.name} (${limit.bytes}): its smallest piece, ${unit} of its ${layout.rows} ` +
+          `output rows by ${layout.cols} inputs, needs ${bufferSize(unit * layout.cols * bytes)} bytes`,
+      );
+    }
+    return pieces;
+  }
+
+  /** Source rows per staging buffer: all, or the most whole rows that fit with a size that is a multiple of 4 bytes. */
+  private chunkRows(key: string, rows: number, rowBytes: number, limit: { bytes: number; name: string }): number {
+    const fit = Math.floor(limit.bytes / 16) * 16;
+    if (rows * rowBytes <= fit) return rows;
+    let aligned = 1;
+    while ((aligned * rowBytes) % 4 !== 0) aligned *= 2;
+    const chunk = Math.floor(fit / (aligned * rowBytes)) * aligned;
+    if (chunk === 0) {
+      throw new GpuLimitError(`${key}: ${aligned} row(s) of its stored bytes (${aligned * rowBytes} bytes) exceed this device's ${limit.name} (${limit.bytes})`);
+    }
+    return chunk;
   }
 
   /** Whether `key` is a declared tensor (others, e.g. an unused head, are skipped). */
@@ -114,12 +173,7 @@ export class TensorPacker {
   }
 
   private stage(t: Incoming, bytes: Uint8Array): void {
-    const queue = this.memory.device.queue;
-    const put = (data: Uint8Array) => {
-      queue.writeBuffer(t.staging!, t.written, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
-      t.written += data.byteLength;
-    };
-    t.staging ??= this.memory.create(`${t.key} (stored bytes)`, Math.ceil(t.total / 4) * 4, STORAGE | COPY_DST);
+    const put = (data: Uint8Array) => this.put(t, data);
     let data = bytes;
     if (t.carryLength > 0) {
       const take = Math.min(4 - t.carryLength, data.byteLength);
@@ -139,18 +193,34 @@ export class TensorPacker {
     }
   }
 
+  /** 4-byte-aligned bytes into the staging chunks at `t.written`; each chunk is packed once full. */
+  private put(t: Incoming, data: Uint8Array): void {
+    const chunkBytes = Math.ceil((t.chunkRows * t.layout!.cols * DTYPE_BYTES[t.dtype as Dtype]) / 4) * 4; // a whole tensor's bytes padded to 4
+    const end = Math.ceil(t.total / 4) * 4;
+    const chunks = Math.ceil(end / chunkBytes);
+    for (let at = 0; at < data.byteLength; ) {
+      const c = Math.floor(t.written / chunkBytes);
+      const start = c * chunkBytes;
+      const size = Math.min(chunkBytes, end - start);
+      const label = chunks === 1 ? `${t.key} (stored bytes)` : `${t.key} (stored bytes of rows ${c * t.chunkRows}..)`;
+      const staging = (t.staging[c] ??= this.memory.create(label, size, STORAGE | COPY_DST));
+      const n = Math.min(data.byteLength - at, start + size - t.written);
+      this.memory.device.queue.writeBuffer(staging, t.written - start, data.buffer as ArrayBuffer, data.byteOffset + at, n);
+      t.written += n;
+      at += n;
+      if (t.written === start + size) this.pack(t, c);
+    }
+  }
+
   private tensorComplete(t: Incoming): void {
     t.complete = true;
     const p = t.param;
     if (t.layout) {
       if (t.carryLength > 0) {
         t.carry.fill(0, t.carryLength);
-        this.memory.device.queue.writeBuffer(t.staging!, t.written, t.carry.buffer as ArrayBuffer, 0, 4);
         t.carryLength = 0;
+        this.put(t, t.carry); // the last chunk is full now, and packed
       }
-      if (t.elements > 0) this.pack(t, t.layout);
-      else if (t.staging) this.memory.destroy(t.staging);
-      t.staging = undefined;
     } else {
       this.states.get(p)!.parts[t.part] = bytesToFloat32(t.dtype, t.host ?? new Uint8Array(0));
       t.host = undefined;
@@ -160,38 +230,50 @@ export class TensorPacker {
   }
 
   /**
-   * Packs one complete tensor: recorded and submitted at once (a Recorder's error scopes must not
-   * stay open across the awaits of a download), then its staging buffer is released.
+   * Packs one full staging chunk into every piece its rows land in: recorded and submitted at once
+   * (a Recorder's error scopes must not stay open across the awaits of a download), then the chunk
+   * is released.
    */
-  private pack(t: Incoming, layout: PackLayout): void {
+  private pack(t: Incoming, c: number): void {
+    const layout = t.layout!;
+    const rows = Math.min(t.chunkRows, t.elements / layout.cols - c * t.chunkRows);
+    const row0 = t.row0 + c * t.chunkRows;
+    const [lo, hi] = packedRows(row0, row0 + rows, layout);
+    const groups = Math.ceil((rows * layout.cols) / THREADS);
     const rec = new Recorder(this.memory, this.kernels, `pack ${t.key}`);
-    const groups = Math.ceil(t.elements / THREADS);
-    // shaders/pack.wgsl's Part: rows, cols, row0, out_rows4, glu_half.
-    const part = Uint32Array.of(t.elements / layout.cols, layout.cols, t.row0, Math.ceil(layout.rows / 4) * 4, layout.glu ? layout.rows / 2 : 0);
-    const uniform = this.memory.create(`${t.key} pack sizes`, part.byteLength, UNIFORM | COPY_DST, false);
-    this.memory.write(uniform, part);
+    const uniforms: GPUBuffer[] = [];
     try {
-      rec.dispatch(
-        'pack',
-        'main',
-        { DTYPE: DTYPE_CODES[t.dtype], THREADS },
-        { src: t.staging!, dst: t.param.gpu, part: uniform },
-        [Math.min(groups, MAX_GROUPS), Math.ceil(groups / MAX_GROUPS)],
-      );
+      for (const piece of t.param.gpuPieces) {
+        if (piece.row0 >= hi || piece.row0 + piece.rows <= lo) continue;
+        // shaders/pack.wgsl's Part: rows, cols, row0, out_rows4, glu_half, piece_row0, piece_rows.
+        const part = Uint32Array.of(rows, layout.cols, row0, Math.ceil(piece.rows / 4) * 4, layout.glu ? layout.rows / 2 : 0, piece.row0, piece.rows);
+        const uniform = this.memory.create(`${t.key} pack sizes`, part.byteLength, UNIFORM | COPY_DST, false);
+        uniforms.push(uniform);
+        this.memory.write(uniform, part);
+        rec.dispatch(
+          'pack',
+          'main',
+          { DTYPE: DTYPE_CODES[t.dtype], THREADS },
+          { src: t.staging[c]!, dst: piece.buffer, part: uniform },
+          [Math.min(groups, MAX_GROUPS), Math.ceil(groups / MAX_GROUPS)],
+        );
+      }
     } catch (e) {
       rec.abandon();
-      this.memory.destroy(uniform);
+      for (const u of uniforms) this.memory.destroy(u);
       throw e;
     }
     this.errors.push(rec.submit());
-    this.memory.destroy(uniform); // WebGPU keeps both alive until the submitted work is done
-    this.memory.destroy(t.staging!);
-    t.staging = undefined;
+    for (const u of uniforms) this.memory.destroy(u); // WebGPU keeps them alive until the submitted work is done
+    this.memory.destroy(t.staging[c]!);
+    t.staging[c] = undefined;
   }
 
   private paramComplete(p: Parameter): void {
     const state = this.states.get(p)!;
-    if (!p.layout) {
+    const layout = p.layout;
+    if (layout) this.finishBuffers(p, layout);
+    else {
       const data = packOnCpu(p.packing, state.parts);
       if (p.hostOnly) p.host = data;
       else p.buffer = this.memory.upload(p.label, data);
@@ -199,6 +281,43 @@ export class TensorPacker {
     state.parts = [];
     this.done++;
     this.onTensor?.(this.done, this.params.length);
+  }
+
+  /** A packed parameter's final buffers, once all its pack work is queued: each piece (or the whole) in its stored type. */
+  private finishBuffers(p: Parameter, layout: PackLayout): void {
+    const storage = layout.storage;
+    if (storage === 'f32') return;
+    if (p.pieces) {
+      for (const piece of p.pieces) piece.buffer = this.toHalf(`${p.label} rows ${piece.row0}..${piece.row0 + piece.rows}`, piece.buffer, packedLength({ ...layout, rows: piece.rows }), storage);
+    } else if (p.buffer) p.buffer = this.toHalf(p.label, p.buffer, packedLength(layout), storage);
+  }
+
+  /**
+   * A packed f32 buffer of `floats` into half precision (shaders/pack.wgsl to_half / round_half), queued
+   * after its pack work: 'f16' moves it into a buffer of half the size, 'f16-emulated' rounds it in place.
+   */
+  private toHalf(label: string, wide: GPUBuffer, floats: number, storage: Exclude<StorageType, 'f32'>): GPUBuffer {
+    const words = storage === 'f16' ? Math.ceil(floats / 2) : floats;
+    const groups = Math.ceil(words / THREADS);
+    const grid: [number, number] = [Math.min(groups, MAX_GROUPS), Math.ceil(groups / MAX_GROUPS)];
+    const rec = new Recorder(this.memory, this.kernels, `${label} to ${storage}`);
+    let narrow: GPUBuffer | undefined;
+    try {
+      if (storage === 'f16') {
+        narrow = this.memory.create(label, words * 4);
+        rec.dispatch('pack', 'to_half', { THREADS }, { wide, narrow }, grid);
+      } else {
+        rec.dispatch('pack', 'round_half', { THREADS }, { values: wide }, grid);
+      }
+    } catch (e) {
+      rec.abandon();
+      if (narrow) this.memory.destroy(narrow);
+      throw e;
+    }
+    this.errors.push(rec.submit());
+    if (!narrow) return wide;
+    this.memory.destroy(wide); // WebGPU keeps it alive until the submitted work is done
+    return narrow;
   }
 
   /** Resolves to the first GPU error of the pack work submitted since the last flush. */
@@ -222,10 +341,21 @@ export class TensorPacker {
   /** After a failure: free the staging buffers of the tensors not yet packed. */
   abandon(): void {
     for (const t of this.incoming.values()) {
-      if (t.staging) this.memory.destroy(t.staging);
-      t.staging = undefined;
+      for (const staging of t.staging) if (staging) this.memory.destroy(staging);
+      t.staging = [];
       t.host = undefined;
     }
     this.errors = [];
   }
+}
+
+/** The rows of the packed matrix that source rows [s0, s1) land in, as [lo, hi): GLU interleaves the halves. */
+function packedRows(s0: number, s1: number, layout: PackLayout): [number, number] {
+  if (!layout.glu) return [s0, s1];
+  const half = layout.rows / 2;
+  let lo = Infinity;
+  let hi = -Infinity;
+  if (s0 < Math.min(s1, half)) [lo, hi] = [2 * s0, 2 * (Math.min(s1, half) - 1) + 1];
+  if (Math.max(s0, half) < s1) [lo, hi] = [Math.min(lo, 2 * (Math.max(s0, half) - half) + 1), Math.max(hi, 2 * (s1 - 1 - half) + 2)];
+  return [lo, hi];
 }

@@ -4,6 +4,7 @@
 // before anything is uploaded. The upload moves raw tensor bytes into the GPU and packs them there
 // (src/model/packer.ts, shaders/pack.wgsl), so a checkpoint streamed in chunks never needs a whole
 // tensor on the host; only host-side parameters (position embeddings) are assembled in memory.
+import type { StorageType } from '../gpu/shaders.js';
 import { GpuMemory } from '../gpu/buffers.js';
 import type { GpuError } from '../gpu/errors.js';
 import { KernelCache } from '../gpu/kernel.js';
@@ -53,12 +54,14 @@ export class CheckpointError extends Error {
  *             plain nn.Linear; query, key, value for the fused projection), stored transposed and
  *             padded as [cols, ceil(rows / 4) * 4] (linear.wgsl's wT); `glu` interleaves the two
  *             halves of the rows (SwiGLU's weights_in). cols = 1 is a bias: a padded vector.
+ *             `split`: where the whole is larger than one binding, its rows (output features) are
+ *             split into pieces that fit, each stored the same way in a buffer of its own.
  *   tensor    one tensor as it is, in float32.
  *   vector4   one vector padded with zeros to a multiple of 4 (read as vec4).
  *   constant  a value of our own (the zero bias of a linear layer without one); no sources.
  */
 export type Packing =
-  | { kind: 'linear'; rows: number; cols: number; glu?: boolean }
+  | { kind: 'linear'; rows: number; cols: number; glu?: boolean; storage?: StorageType; split?: boolean }
   | { kind: 'tensor' }
   | { kind: 'vector4' }
   | { kind: 'constant'; value: Float32Array };
@@ -71,12 +74,25 @@ export interface PackLayout {
   rows: number;
   cols: number;
   glu: boolean;
+  /** How the packed values are stored: f32, or rounded to f16 once packed (src/model/precision.ts). */
+  storage: StorageType;
+  /** Whether the rows may be split into pieces that each fit one binding (a linear weight). */
+  split: boolean;
+}
+
+/** Rows [row0, row0 + rows) of a split weight's matrix, stored [cols, ceil(rows / 4) * 4] in `buffer`. */
+export interface WeightPiece {
+  row0: number;
+  rows: number;
+  buffer: GPUBuffer;
 }
 
 export const FLOAT_DTYPES = ['F32', 'F16', 'BF16', 'F64'] as const;
 
 export class Parameter {
   buffer: GPUBuffer | undefined;
+  /** A weight larger than one binding, split along its rows when packed; `buffer` is then unset. */
+  pieces: WeightPiece[] | undefined;
   /** For parameters the host computes with (position embeddings): kept here, not uploaded. */
   host: Float32Array | undefined;
 
@@ -88,8 +104,14 @@ export class Parameter {
   ) {}
 
   get gpu(): GPUBuffer {
+    if (this.pieces) throw new Error(`${this.label} is split into ${this.pieces.length} pieces: bind gpuPieces`);
     if (!this.buffer) throw new Error(`${this.label} is not loaded`);
     return this.buffer;
+  }
+
+  /** Its buffers with the rows of the matrix each holds: the pieces of a split weight, or the whole. */
+  get gpuPieces(): WeightPiece[] {
+    return this.pieces ?? [{ row0: 0, rows: this.layout?.rows ?? 0, buffer: this.gpu }];
   }
 
   /** The GPU layout of this parameter, or undefined where the host packs it (a closure, a constant, host-only). */
@@ -104,10 +126,10 @@ export function packLayout(packing: Packing | Pack, sources: { shape: number[] }
   if (typeof packing === 'function') return undefined;
   switch (packing.kind) {
     case 'linear':
-      return { rows: packing.rows, cols: packing.cols, glu: packing.glu ?? false };
+      return { rows: packing.rows, cols: packing.cols, glu: packing.glu ?? false, storage: packing.storage ?? 'f32', split: packing.split ?? false };
     case 'tensor':
     case 'vector4':
-      return { rows: sources.reduce((n, s) => n + count(s.shape), 0), cols: 1, glu: false };
+      return { rows: sources.reduce((n, s) => n + count(s.shape), 0), cols: 1, glu: false, storage: 'f32', split: false };
     case 'constant':
       return undefined;
   }
@@ -116,6 +138,27 @@ export function packLayout(packing: Packing | Pack, sources: { shape: number[] }
 /** Floats in the packed buffer: [cols, ceil(rows / 4) * 4]. */
 export function packedLength(layout: PackLayout): number {
   return layout.cols * Math.ceil(layout.rows / 4) * 4;
+}
+
+/** Rows a piece of a split weight holds a multiple of: one vec4 column of wT, two with GLU (4 outputs of y, whole pairs). */
+export function pieceUnit(layout: PackLayout): number {
+  return layout.glu ? 8 : 4;
+}
+
+/**
+ * How a linear weight is split so that every piece, [cols, rows4] at `elementBytes` each (rounded up
+ * to 16 bytes as GpuMemory.create does), fits `limit` bytes: the whole when it fits, else pieces of
+ * the most whole units that fit and a smaller last one. Undefined when not even one unit fits.
+ */
+export function splitRows(layout: PackLayout, limit: number, elementBytes = 4): { row0: number; rows: number }[] | undefined {
+  const fit = Math.floor(limit / 16) * 16; // ceil(b / 16) * 16 <= limit  <=>  b <= fit
+  if (packedLength(layout) * elementBytes <= fit) return [{ row0: 0, rows: layout.rows }];
+  const unit = pieceUnit(layout);
+  const per = Math.floor(fit / (layout.cols * unit * elementBytes)) * unit;
+  if (per === 0) return undefined;
+  const pieces: { row0: number; rows: number }[] = [];
+  for (let row0 = 0; row0 < layout.rows; row0 += per) pieces.push({ row0, rows: Math.min(per, layout.rows - row0) });
+  return pieces;
 }
 
 /** Pads a row-major [rows, cols] matrix transposed to [cols, ceil(rows / 4) * 4]: the layout linear.wgsl reads. */
@@ -348,7 +391,9 @@ export class ParameterSet {
   release(memory: GpuMemory): void {
     for (const p of this.params) {
       if (p.buffer) memory.destroy(p.buffer);
+      for (const piece of p.pieces ?? []) memory.destroy(piece.buffer);
       p.buffer = undefined;
+      p.pieces = undefined;
     }
   }
 }

@@ -60,10 +60,15 @@ describe('bench options', () => {
   });
 
   it('refuses what it cannot measure and misspelt options', () => {
-    expect(() => parseBenchArgs(['--random-weights', 'small', '--dtype', 'fp16'])).toThrow(/no fp16/);
+    expect(() => parseBenchArgs(['--random-weights', 'small', '--dtype', 'int8'])).toThrow(/fp32, fp16, fp16-emulated/);
     expect(() => parseBenchArgs(['--random-weights', 'small', '--runs', '0'])).toThrow(UsageError);
     expect(() => parseBenchArgs(['--random-weights', 'small', '--run', '3'])).toThrow(/unknown option/);
     expect(() => parseBenchArgs(['--random-weights', 'small', '--sync', 'later'])).toThrow(UsageError);
+  });
+
+  it('takes the dtypes the engine has', () => {
+    expect(parseBenchArgs(['--random-weights', 'small']).dtype).toBe('fp32');
+    for (const dtype of ['fp16', 'fp16-emulated']) expect(parseBenchArgs(['--random-weights', 'small', '--dtype', dtype]).dtype).toBe(dtype);
   });
 
   it('defaults: 224 px, batch 1, 20 runs after 2 warm-ups, timed to read()', () => {

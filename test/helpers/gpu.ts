@@ -68,3 +68,23 @@ export function randomArray(n: number, rand: (lo?: number, hi?: number) => numbe
   for (let i = 0; i < n; i++) out[i] = rand(lo, hi);
   return out;
 }
+
+export type BufferLimitOverrides = Partial<Pick<GPUSupportedLimits, 'maxBufferSize' | 'maxStorageBufferBindingSize'>>;
+
+/**
+ * Makes `device` report smaller buffer limits (every other limit as it is), the way a smaller GPU
+ * would; returns the function that puts the real ones back. Dawn validates against its real limits,
+ * so only our own checks and choices see the fake ones.
+ */
+export function fakeLimits(device: GPUDevice, overrides: BufferLimitOverrides): () => void {
+  const real = device.limits;
+  const small: Record<string, number> = {};
+  for (const key in real) small[key] = (real as unknown as Record<string, number>)[key];
+  Object.assign(small, overrides);
+  const own = Object.getOwnPropertyDescriptor(device, 'limits'); // Dawn's limits may be an own property
+  Object.defineProperty(device, 'limits', { value: small, configurable: true });
+  return () => {
+    if (own) Object.defineProperty(device, 'limits', own);
+    else delete (device as unknown as { limits?: unknown }).limits;
+  };
+}

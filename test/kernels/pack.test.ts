@@ -3,7 +3,7 @@
 // given whole and streamed in pieces of odd sizes. Bit for bit: the conversions are exact (F16,
 // BF16) or correctly rounded (F64), so nothing less than equal bits is accepted.
 import { describe, expect, it } from 'vitest';
-import { GpuMemory } from '../../src/gpu/buffers.js';
+import { GpuLimitError, GpuMemory } from '../../src/gpu/buffers.js';
 import { KernelCache } from '../../src/gpu/kernel.js';
 import { GpuTensor } from '../../src/gpu/tensor.js';
 import { f32ToBf16, f32ToF16 } from '../../src/io/dtype.js';
@@ -17,7 +17,7 @@ import {
   TensorSource,
   TensorStream,
 } from '../../src/model/parameters.js';
-import { random, randomArray, testDevice } from '../helpers/gpu.js';
+import { fakeLimits, random, randomArray, testDevice } from '../helpers/gpu.js';
 
 type FloatDtype = 'F32' | 'F16' | 'BF16' | 'F64';
 const DTYPES: FloatDtype[] = ['F32', 'F16', 'BF16', 'F64'];
@@ -86,8 +86,12 @@ interface Declared {
   parts: { key: string; shape: number[] }[];
 }
 
-/** Uploads `declared` from `tensors` (whole, or streamed) and checks every buffer against packOnCpu. */
-async function check(declared: Declared[], tensors: Record<string, Stored>, how: 'whole' | { seed: number; maxPiece: number }) {
+/**
+ * Uploads `declared` from `tensors` (whole, or streamed) and checks every buffer against packOnCpu;
+ * with `limit` the device reports that maxStorageBufferBindingSize, and each piece of a split weight
+ * is checked against its rows of the whole. Returns the piece count of each parameter.
+ */
+async function check(declared: Declared[], tensors: Record<string, Stored>, how: 'whole' | { seed: number; maxPiece: number }, limit?: number) {
   const { device } = await testDevice();
   const memory = new GpuMemory(device);
   const kernels = new KernelCache(device);
@@ -96,17 +100,34 @@ async function check(declared: Declared[], tensors: Record<string, Stored>, how:
   const source = sourceOf(tensors);
   params.validate(source, 'test');
   device.pushErrorScope('validation');
-  if (how === 'whole') params.upload(memory, source, undefined, kernels);
-  else await params.uploadStream(memory, streamOf(tensors, how.seed, how.maxPiece), 'test', { kernels, flushBytes: 1000 });
+  const restore = limit === undefined ? undefined : fakeLimits(device, { maxStorageBufferBindingSize: limit });
+  try {
+    if (how === 'whole') params.upload(memory, source, undefined, kernels);
+    else await params.uploadStream(memory, streamOf(tensors, how.seed, how.maxPiece), 'test', { kernels, flushBytes: 1000 });
+  } finally {
+    restore?.();
+  }
   const error = await device.popErrorScope();
   expect(error?.message).toBeUndefined();
   for (const [i, d] of declared.entries()) {
     const layout = packLayout(d.packing, d.parts)!;
-    const got = await new GpuTensor(memory, ps[i].gpu, [packedLength(layout)], d.name).read();
-    const want = packOnCpu(d.packing, d.parts.map((p) => source.float32(p.key)));
-    sameBits(got, d.packing.kind === 'tensor' ? padded(want, got.length) : want, `${d.name} ${JSON.stringify(d.packing)}`);
+    const whole = padded(packOnCpu(d.packing, d.parts.map((p) => source.float32(p.key))), packedLength(layout));
+    for (const piece of ps[i].gpuPieces) {
+      const want = rowsOf(whole, layout.cols, Math.ceil(layout.rows / 4) * 4, piece.row0, piece.rows);
+      const got = await new GpuTensor(memory, piece.buffer, [want.length], d.name).read();
+      sameBits(got, want, `${d.name} ${JSON.stringify(d.packing)} rows ${piece.row0}..${piece.row0 + piece.rows}`);
+    }
   }
   memory.destroyAll();
+  return ps.map((p) => p.gpuPieces.length);
+}
+
+/** Rows [row0, row0 + rows) of a packed [cols, rows4] matrix, packed the same way. */
+function rowsOf(packed: Float32Array, cols: number, rows4: number, row0: number, rows: number): Float32Array {
+  const out4 = Math.ceil(rows / 4) * 4;
+  const out = new Float32Array(cols * out4);
+  for (let c = 0; c < cols; c++) out.set(packed.subarray(c * rows4 + row0, c * rows4 + row0 + rows), c * out4);
+  return out;
 }
 
 const padded = (v: Float32Array, n: number) => {
@@ -127,7 +148,7 @@ const LINEAR_SHAPES: [number, number, number, boolean][] = [
   [66, 35, 1, false],
 ];
 
-function linearCase(rows: number, cols: number, parts: number, glu: boolean, dtype: FloatDtype, seed: number) {
+function linearCase(rows: number, cols: number, parts: number, glu: boolean, dtype: FloatDtype, seed: number, split = false) {
   const rand = random(seed);
   const tensors: Record<string, Stored> = {};
   const each = rows / parts;
@@ -136,7 +157,7 @@ function linearCase(rows: number, cols: number, parts: number, glu: boolean, dty
     const shape = cols === 1 ? [each] : [each, cols];
     tensors[key] = { dtype, shape, bytes: store(randomArray(each * cols, rand, -3, 3), dtype) };
   }
-  const declared: Declared[] = [{ name: 'w', packing: { kind: 'linear', rows, cols, glu }, parts: keys.map((key) => ({ key, shape: tensors[key].shape })) }];
+  const declared: Declared[] = [{ name: 'w', packing: { kind: 'linear', rows, cols, glu, split }, parts: keys.map((key) => ({ key, shape: tensors[key].shape })) }];
   return { declared, tensors };
 }
 
@@ -170,6 +191,54 @@ describe('pack.wgsl: linear layouts ([in, ceil(out/4)*4], q|k|v, SwiGLU interlea
     ];
     await check(declared, tensors, 'whole');
     await check(declared, tensors, { seed: 3, maxPiece: 5 });
+  });
+});
+
+describe('pack.wgsl into pieces: a weight larger than one binding is split along its rows, its bytes staged in chunks that fit', () => {
+  // [rows, cols, parts, glu, dtype, maxStorageBufferBindingSize, pieces]
+  const cases: [number, number, number, boolean, FloatDtype, number, number][] = [
+    [70, 33, 1, false, 'F32', 33 * 4 * 20, 4], // pieces of 20 rows, the last 10; staged in 4 chunks
+    [30, 13, 1, false, 'F16', 13 * 4 * 8, 4], // 8, 8, 8, 6; F16 rows of 26 bytes staged 16 at a time (an even count: 4-byte aligned)
+    [30, 13, 3, false, 'F16', 13 * 4 * 8, 4], // q|k|v: each block's rows land in two pieces
+    [44, 9, 1, true, 'BF16', 9 * 4 * 16, 3], // SwiGLU: 16, 16, 12 interleaved rows; a chunk of source rows lands in every piece
+    [66, 35, 1, false, 'F64', 35 * 4 * 12, 6], // F64 staging twice the packed size: 11 chunks of 6 rows
+  ];
+  for (const [rows, cols, parts, glu, dtype, limit, pieces] of cases) {
+    it(`${dtype} [${rows}, ${cols}] in ${parts} part(s)${glu ? ', SwiGLU' : ''} under a ${limit}-byte binding: ${pieces} pieces, whole and streamed`, async () => {
+      const { declared, tensors } = linearCase(rows, cols, parts, glu, dtype, rows * 7 + cols, true);
+      expect(await check(declared, tensors, 'whole', limit)).toEqual([pieces]);
+      expect(await check(declared, tensors, { seed: rows, maxPiece: 7 }, limit)).toEqual([pieces]);
+      expect(await check(declared, tensors, { seed: cols, maxPiece: 1000 }, limit)).toEqual([pieces]);
+      // Without the fake limit: one buffer, as before.
+      expect(await check(declared, tensors, 'whole')).toEqual([1]);
+    });
+  }
+
+  it('only weights declared splittable are split; a vector whose stored bytes exceed the binding is staged in chunks', async () => {
+    const rand = random(5);
+    const tensors: Record<string, Stored> = { v: { dtype: 'F64', shape: [300], bytes: store(randomArray(300, rand), 'F64') } };
+    // 2400 stored bytes, 1200 packed: chunks of 200 elements.
+    expect(await check([{ name: 'v', packing: { kind: 'vector4' }, parts: [{ key: 'v', shape: [300] }] }], tensors, 'whole', 1600)).toEqual([1]);
+    const { declared, tensors: w } = linearCase(70, 33, 1, false, 'F32', 9);
+    await expect(check(declared, w, 'whole', 33 * 4 * 20)).rejects.toThrow(/^w: 9504 bytes exceed this device's maxStorageBufferBindingSize \(2640\)/);
+  });
+
+  it('a weight whose smallest piece does not fit is a GpuLimitError naming it, before anything is allocated', async () => {
+    const { declared, tensors } = linearCase(30, 13, 3, false, 'F32', 4, true);
+    const { device } = await testDevice();
+    const memory = new GpuMemory(device);
+    const params = new ParameterSet();
+    params.declare(declared[0].name, declared[0].parts, declared[0].packing);
+    const restore = fakeLimits(device, { maxStorageBufferBindingSize: 13 * 16 - 16 });
+    try {
+      expect(() => params.upload(memory, sourceOf(tensors))).toThrow(GpuLimitError);
+      expect(() => params.upload(memory, sourceOf(tensors))).toThrow(
+        "w: cannot be split to fit this device's maxStorageBufferBindingSize (192): its smallest piece, 4 of its 30 output rows by 13 inputs, needs 208 bytes",
+      );
+    } finally {
+      restore();
+    }
+    expect(memory.bufferCount).toBe(0);
   });
 });
 
