@@ -9,6 +9,7 @@ import { ParameterSet } from '../../src/model/parameters.js';
 import { expectClose } from '../helpers/compare.js';
 import { Harness, random, randomArray, runOnGpu } from '../helpers/gpu.js';
 import { attention } from '../helpers/reference_ops.js';
+import { runAttention } from '../helpers/attention_run.js';
 
 let defaultLimitsDevice: Promise<DeviceInfo> | undefined;
 
@@ -35,18 +36,7 @@ async function check(batch: number, tokens: number, heads: number, headDim: numb
   const qkv = randomArray(batch * tokens * 3 * d, rand, -2, 2);
   const headMask = withMask ? Float32Array.from({ length: heads }, (_, h) => (h % 3 === 1 ? 0 : 0.5 + h / heads)) : new Float32Array(heads).fill(1);
   const attn = new Attention(new ParameterSet(), 'attention', d, heads, true);
-  const { context, probs } = await run(
-    ({ memory, rec }) => {
-      const qkvBuf = memory.upload('qkv', qkv);
-      const maskBuf = memory.upload('head_mask', headMask);
-      const ctx = memory.create('context', batch * tokens * d * 4);
-      const stats = memory.create('stats', batch * heads * tokens * 8);
-      const p = memory.create('probs', batch * heads * tokens * tokens * 4);
-      attn.attend(rec, qkvBuf, { buffer: maskBuf, offset: 0, size: heads * 4 }, { batch, tokens }, ctx, stats, [{ buffer: p, firstBlock: 0, blocks: batch * heads }]);
-      return { context: ctx, probs: p };
-    },
-    { context: batch * tokens * d, probs: batch * heads * tokens * tokens },
-  );
+  const { context, probs } = await runAttention(attn, qkv, headMask, batch, tokens, run);
   const ref = attention(qkv, batch, tokens, heads, headDim, headMask);
   const name = `attention B${batch} T${tokens} H${heads} hd${headDim}`;
   return Math.max(expectClose(context, ref.context, `${name} context`), expectClose(probs, ref.probs, `${name} probs`));

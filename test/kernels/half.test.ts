@@ -18,6 +18,7 @@ import { ParameterSet, transposePadded } from '../../src/model/parameters.js';
 import { memorySource, random, randomArray, runOnGpu, testDevice } from '../helpers/gpu.js';
 import { relativeError } from '../helpers/compare.js';
 import { attention, linear } from '../helpers/reference_ops.js';
+import { runAttention } from '../helpers/attention_run.js';
 
 const HALF_SHADERS = Object.keys(STORAGE_ALIASES) as ShaderName[];
 
@@ -201,18 +202,7 @@ describe('attention in half precision', () => {
     const half = (v: Float32Array) => f16ToF32(f32ToF16(v));
     const qkv = half(randomArray(batch * tokens * 3 * d, rand, -2, 2));
     const attn = new Attention(new ParameterSet(), 'attention', d, heads, true, 'f16-emulated');
-    const { context, probs } = await runOnGpu(
-      ({ memory, rec }) => {
-        const qkvBuf = memory.upload('qkv', qkv);
-        const maskBuf = memory.upload('head_mask', new Float32Array(heads).fill(1));
-        const ctx = memory.create('context', batch * tokens * d * 4);
-        const stats = memory.create('stats', batch * heads * tokens * 8);
-        const p = memory.create('probs', batch * heads * tokens * tokens * 4);
-        attn.attend(rec, qkvBuf, { buffer: maskBuf, offset: 0, size: heads * 4 }, { batch, tokens }, ctx, stats, [{ buffer: p, firstBlock: 0, blocks: batch * heads }]);
-        return { context: ctx, probs: p };
-      },
-      { context: batch * tokens * d, probs: batch * heads * tokens * tokens },
-    );
+    const { context, probs } = await runAttention(attn, qkv, new Float32Array(heads).fill(1), batch, tokens);
     const ref = attention(qkv, batch, tokens, heads, headDim);
     expect(context.every((x, i) => Object.is(half(context.subarray(i, i + 1))[0], x))).toBe(true);
     // One f16 rounding of values below 2 in magnitude: 2^-11 relative at most, plus f32 noise.
