@@ -23,10 +23,23 @@ export function storageLimit(limits: Pick<GPUSupportedLimits, 'maxBufferSize' | 
     : { bytes: limits.maxStorageBufferBindingSize, name: 'maxStorageBufferBindingSize' };
 }
 
+/** A memoized bind group and the buffers it refers to. */
+interface BindGroupEntry {
+  group: GPUBindGroup;
+  buffers: GPUBuffer[];
+}
+
 export class GpuMemory {
   private readonly live = new Map<GPUBuffer, number>();
   private allocated = 0;
   peakBytes = 0;
+  /** Ids of live buffers, for bind group keys. */
+  private readonly ids = new Map<GPUBuffer, number>();
+  private nextId = 0;
+  /** Bind groups by (layout, buffer ids, offsets, sizes); an entry goes when one of its buffers is destroyed here. */
+  private readonly bindGroups = new Map<string, BindGroupEntry>();
+  /** Keys of the memoized bind groups that refer to each buffer. */
+  private readonly groupsOf = new Map<GPUBuffer, Set<string>>();
 
   constructor(readonly device: GPUDevice) {}
 
@@ -59,6 +72,7 @@ export class GpuMemory {
     const size = this.check(label, bytes, binding);
     const buffer = this.device.createBuffer({ label, size, usage });
     this.live.set(buffer, size);
+    this.ids.set(buffer, this.nextId++);
     this.allocated += size;
     this.peakBytes = Math.max(this.peakBytes, this.allocated);
     return buffer;
@@ -79,8 +93,56 @@ export class GpuMemory {
     const size = this.live.get(buffer);
     if (size === undefined) return;
     this.live.delete(buffer);
+    this.ids.delete(buffer);
     this.allocated -= size;
+    for (const key of this.groupsOf.get(buffer) ?? []) this.forgetBindGroup(key);
+    this.groupsOf.delete(buffer);
     buffer.destroy();
+  }
+
+  /**
+   * The bind group of `layout` (named by `layoutId`) over `entries`, made by `make` once and then
+   * reused for as long as every buffer it binds is alive: keyed by the identity of the buffers (not
+   * their labels) with offset and size, and dropped when one of them is destroyed here. Bindings of
+   * buffers not created here are not memoized.
+   */
+  bindGroup(layoutId: number, entries: { binding: number; resource: GPUBufferBinding }[], make: () => GPUBindGroup): GPUBindGroup {
+    let key = `${layoutId}`;
+    for (const { binding, resource } of entries) {
+      const id = this.ids.get(resource.buffer);
+      if (id === undefined) return make();
+      key += `|${binding}:${id}:${resource.offset ?? 0}:${resource.size ?? '-'}`;
+    }
+    const known = this.bindGroups.get(key);
+    if (known) return known.group;
+    const buffers = [...new Set(entries.map((e) => e.resource.buffer))];
+    const group = make();
+    this.bindGroups.set(key, { group, buffers });
+    for (const buffer of buffers) {
+      let keys = this.groupsOf.get(buffer);
+      if (!keys) this.groupsOf.set(buffer, (keys = new Set()));
+      keys.add(key);
+    }
+    return group;
+  }
+
+  private forgetBindGroup(key: string): void {
+    const entry = this.bindGroups.get(key);
+    if (!entry) return;
+    this.bindGroups.delete(key);
+    for (const buffer of entry.buffers) this.groupsOf.get(buffer)?.delete(key);
+  }
+
+  /** Bind groups memoized now (each refers only to live buffers). */
+  get bindGroupCount(): number {
+    return this.bindGroups.size;
+  }
+
+  /** Buffer-to-bind-group references held by the memo's index (bounded by the bind groups it holds). */
+  get bindGroupReferences(): number {
+    let n = 0;
+    for (const keys of this.groupsOf.values()) n += keys.size;
+    return n;
   }
 
   destroyAll(): void {

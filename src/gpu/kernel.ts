@@ -1,6 +1,7 @@
 // Compute kernels from WGSL source: bind group layouts come from reflecting the shader (wgsl_reflect),
 // so TypeScript names bindings by their WGSL variable names and never repeats a binding index.
 import { ResourceType, WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
+import type { GpuMemory } from './buffers.js';
 
 export type Constants = Record<string, number>;
 
@@ -40,9 +41,13 @@ export function reflectShader(source: string): Map<string, EntryInfo> {
   return entries;
 }
 
+let kernelCount = 0;
+
 export class Kernel {
   readonly pipeline: GPUComputePipeline;
   private readonly layout: GPUBindGroupLayout;
+  /** Names this kernel's bind group layout in bind group keys (GpuMemory.bindGroup). */
+  readonly id = kernelCount++;
 
   constructor(
     readonly device: GPUDevice,
@@ -65,10 +70,14 @@ export class Kernel {
     });
   }
 
-  /** A bind group from buffers named as the WGSL variables; every binding must be given, no extra ones. */
-  bind(buffers: Record<string, GPUBuffer | GPUBufferBinding>): GPUBindGroup {
+  /**
+   * A bind group from buffers named as the WGSL variables; every binding must be given, no extra
+   * ones. With `memo`, the same buffers (same objects, offsets and sizes) give the same bind group
+   * for as long as they live.
+   */
+  bind(buffers: Record<string, GPUBuffer | GPUBufferBinding>, memo?: GpuMemory): GPUBindGroup {
     const given = new Set(Object.keys(buffers));
-    const entries: GPUBindGroupEntry[] = [];
+    const entries: { binding: number; resource: GPUBufferBinding }[] = [];
     for (const [name, slot] of this.info.slots) {
       const b = buffers[name];
       if (!b) throw new Error(`${this.label}: no buffer given for binding '${name}'`);
@@ -76,7 +85,8 @@ export class Kernel {
       entries.push({ binding: slot.binding, resource: 'buffer' in b ? b : { buffer: b } });
     }
     if (given.size) throw new Error(`${this.label}: unknown bindings ${[...given].join(', ')}`);
-    return this.device.createBindGroup({ label: this.label, layout: this.layout, entries });
+    const make = () => this.device.createBindGroup({ label: this.label, layout: this.layout, entries });
+    return memo ? memo.bindGroup(this.id, entries, make) : make();
   }
 }
 

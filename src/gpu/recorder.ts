@@ -1,4 +1,4 @@
-import { COPY_DST, GpuMemory, UNIFORM } from './buffers.js';
+import { bufferSize, COPY_DST, GpuMemory, UNIFORM } from './buffers.js';
 import { GpuError, openErrorScopes, watchDevice } from './errors.js';
 import { Constants, KernelCache } from './kernel.js';
 import { ShaderName, shaderVariant, StorageTypes } from './shaders.js';
@@ -12,15 +12,70 @@ export type ShapeFields = { [K in (typeof SHAPE_FIELDS)[number]]: number };
 export const MAX_WORKGROUPS_PER_DIM = 65535;
 
 /**
+ * Scratch buffers and `shape` uniforms of one input shape. A Recorder given none makes its own and
+ * frees it at submit; a model keeps one per recent input shape (src/model/modeling.ts) so that
+ * repeated forwards of a shape reuse the buffers, and with them the bind groups over them.
+ * Nothing in a workspace carries over from one forward to the next: every scratch buffer is
+ * written by the forward (upload or dispatch) before it is read, and a uniform holds its key.
+ */
+export class Workspace {
+  private readonly buffers = new Map<string, GPUBuffer>();
+
+  constructor(readonly memory: GpuMemory) {}
+
+  /** The buffer named `label` of at least `bytes` bytes: made the first time, then the same one. */
+  buffer(label: string, bytes: number, usage?: number): GPUBuffer {
+    let buffer = this.buffers.get(label);
+    if (buffer && buffer.size !== bufferSize(bytes)) {
+      this.memory.destroy(buffer);
+      buffer = undefined;
+    }
+    if (!buffer) {
+      buffer = this.memory.create(label, bytes, usage);
+      this.buffers.set(label, buffer);
+    }
+    return buffer;
+  }
+
+  /** The uniform holding `values`, written once when made (its contents are its key). */
+  uniform(values: Uint32Array): GPUBuffer {
+    const label = `shape ${values.join(',')}`;
+    let buffer = this.buffers.get(label);
+    if (!buffer) {
+      buffer = this.memory.create(label, values.byteLength, UNIFORM | COPY_DST, false);
+      this.memory.write(buffer, values);
+      this.buffers.set(label, buffer);
+    }
+    return buffer;
+  }
+
+  /** Bytes of the buffers held. */
+  get bytes(): number {
+    let n = 0;
+    for (const b of this.buffers.values()) n += b.size;
+    return n;
+  }
+
+  /** Frees every buffer (WebGPU keeps them alive until submitted work that uses them is done). */
+  release(): void {
+    for (const buffer of this.buffers.values()) this.memory.destroy(buffer);
+    this.buffers.clear();
+  }
+}
+
+/**
  * Records one forward: a single command encoder, compute passes split only where a buffer copy
- * must sit between dispatches, one submit at the end. Scratch buffers are per call (never shared
- * between calls in flight) and are released once the work is submitted.
+ * must sit between dispatches, one submit at the end. Scratch buffers and shape uniforms come from
+ * `workspace`; without one they are this call's own and are released once the work is submitted.
+ * Bind groups are memoized by GpuMemory.bindGroup.
  */
 export class Recorder {
   readonly encoder: GPUCommandEncoder;
   private pass: GPUComputePassEncoder | undefined;
-  private readonly scratch: GPUBuffer[] = [];
-  private readonly shapes = new Map<string, GPUBuffer>();
+  readonly workspace: Workspace;
+  private readonly ownsWorkspace: boolean;
+  /** Scratch names taken by this forward: one name is one buffer. */
+  private readonly taken = new Set<string>();
   private input: Partial<ShapeFields> = {};
   private readonly scopes: ReturnType<typeof openErrorScopes>;
   /** When a KernelTimer is attached to the device, every dispatch gets a timed pass of its own. */
@@ -31,19 +86,22 @@ export class Recorder {
     readonly memory: GpuMemory,
     readonly kernels: KernelCache,
     readonly label: string,
+    workspace?: Workspace,
   ) {
     watchDevice(memory.device).check(label);
+    this.workspace = workspace ?? new Workspace(memory);
+    this.ownsWorkspace = workspace === undefined;
     // Everything recorded until submit() is inside these scopes (recording never awaits).
     this.scopes = openErrorScopes(memory.device);
     this.encoder = memory.device.createCommandEncoder({ label });
     this.timer = kernelTimerFor(memory.device);
   }
 
-  /** A buffer that lives until submit. */
+  /** A scratch buffer of this forward (from the workspace); each label names one buffer. */
   scratchBuffer(label: string, bytes: number): GPUBuffer {
-    const buffer = this.memory.create(label, bytes);
-    this.scratch.push(buffer);
-    return buffer;
+    if (this.taken.has(label)) throw new Error(`${this.label}: scratch buffer '${label}' taken twice`);
+    this.taken.add(label);
+    return this.workspace.buffer(label, bytes);
   }
 
   /** The input sizes of this forward (batch, image, grid): the default fields of every shape uniform. */
@@ -54,16 +112,7 @@ export class Recorder {
   /** The `shape` uniform for a dispatch: this forward's input sizes with `fields` (at least `rows`) on top. */
   shape(fields: Partial<ShapeFields> & { rows: number }): GPUBuffer {
     const all = { ...this.input, ...fields };
-    const values = Uint32Array.from(SHAPE_FIELDS, (f) => all[f] ?? 0);
-    const key = values.join(',');
-    let buffer = this.shapes.get(key);
-    if (!buffer) {
-      buffer = this.memory.create(`shape ${key}`, values.byteLength, UNIFORM | COPY_DST, false);
-      this.memory.write(buffer, values);
-      this.scratch.push(buffer);
-      this.shapes.set(key, buffer);
-    }
-    return buffer;
+    return this.workspace.uniform(Uint32Array.from(SHAPE_FIELDS, (f) => all[f] ?? 0));
   }
 
   dispatch(
@@ -87,7 +136,7 @@ export class Recorder {
     }
     this.pass ??= this.encoder.beginComputePass({ label: this.label });
     this.pass.setPipeline(kernel.pipeline);
-    this.pass.setBindGroup(0, kernel.bind(buffers));
+    this.pass.setBindGroup(0, kernel.bind(buffers, this.memory));
     this.pass.dispatchWorkgroups(x, y, z);
     this.dispatches++;
   }
@@ -109,16 +158,14 @@ export class Recorder {
       this.timer?.resolve(this.encoder);
       this.memory.device.queue.submit([this.encoder.finish()]);
     } finally {
-      for (const buffer of this.scratch) this.memory.destroy(buffer);
-      this.scratch.length = 0;
+      if (this.ownsWorkspace) this.workspace.release();
     }
     return this.scopes.close(this.label);
   }
 
   /** Closes the error scopes without submitting, after recording failed part-way. */
   abandon(): void {
-    for (const buffer of this.scratch) this.memory.destroy(buffer);
-    this.scratch.length = 0;
+    if (this.ownsWorkspace) this.workspace.release();
     void this.scopes.close(this.label);
   }
 }

@@ -6,7 +6,7 @@ import { LayerNorm } from './layernorm.js';
 import { Mlp } from './mlp.js';
 import { Parameter, ParameterSet } from './parameters.js';
 
-/** Per-call scratch shared by the layers of one forward (each call has its own). */
+/** Scratch shared by the layers of one forward (from the workspace of its input shape, see Recorder). */
 export interface LayerScratch {
   // qkv, context and mlpHidden hold the layer's storage type (f16 with dtype 'fp16').
   qkv: GPUBuffer; // [rows, 3D]

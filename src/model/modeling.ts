@@ -4,7 +4,7 @@ import { GpuLimitError, GpuMemory } from '../gpu/buffers.js';
 import { watchDevice } from '../gpu/errors.js';
 import { DeviceInfo, defaultDevice } from '../gpu/device.js';
 import { KernelCache } from '../gpu/kernel.js';
-import { Recorder } from '../gpu/recorder.js';
+import { Recorder, Workspace } from '../gpu/recorder.js';
 import { storageBytes, type StorageType } from '../gpu/shaders.js';
 import { GpuTensor } from '../gpu/tensor.js';
 import type { Dinov2Config } from '../io/config.js';
@@ -78,6 +78,13 @@ interface Prepared {
   headRow: number; // floats per layer row of headMask (aligned for binding offsets)
 }
 
+/**
+ * Input shapes (batch, height, width) whose scratch buffers and shape uniforms stay on the GPU
+ * between forwards, least recently used dropped first: two, so that alternating between two sizes
+ * (a batch and its remainder, two image sizes) allocates nothing; `releaseWorkspaces()` frees them.
+ */
+const WORKSPACE_CACHE_SIZE = 2;
+
 /** Allocates an output buffer of the current call (freed if the call fails). */
 type Alloc = (name: string, floats: number) => GPUBuffer;
 
@@ -100,6 +107,8 @@ export abstract class Dinov2PreTrainedModel {
   private disposed = false;
   private loadedFrom = 'model.safetensors';
   private ignoreKeys: ((key: string) => boolean) | undefined;
+  /** Scratch buffers and shape uniforms per input shape, most recently used last (WORKSPACE_CACHE_SIZE at most). */
+  private readonly workspaces = new Map<string, Workspace>();
   /** from_pretrained: the checkpoint's preprocessor_config.json (parsed JSON), when it has one. */
   preprocessorConfig: unknown;
   /** from_pretrained: where the files came from (the cache snapshot, the folder, the URL). */
@@ -138,9 +147,57 @@ export abstract class Dinov2PreTrainedModel {
     return dtypeOf(this.storage);
   }
 
-  /** Bytes of GPU memory this model holds now (weights, cached position tables, live outputs). */
+  /**
+   * Bytes of GPU memory this model holds now: weights, cached position tables, the workspaces of
+   * the last two input shapes (`workspaceBytes`) and live outputs.
+   */
   get bytesAllocated(): number {
     return this.memory.bytesAllocated;
+  }
+
+  /** Bytes held by the cached workspaces (scratch buffers and shape uniforms of recent input shapes). */
+  get workspaceBytes(): number {
+    let n = 0;
+    for (const w of this.workspaces.values()) n += w.bytes;
+    return n;
+  }
+
+  /** Input shapes whose workspaces are cached, as 'BxHxW' (e.g. '2x224x224'), least recently used first. */
+  get workspaceShapes(): string[] {
+    return [...this.workspaces.keys()];
+  }
+
+  /**
+   * Frees the cached workspaces: the scratch memory kept for the next forward of a recent shape
+   * (the next forward of any shape makes its own again). Safe while calls are in flight.
+   */
+  releaseWorkspaces(): void {
+    for (const w of this.workspaces.values()) w.release();
+    this.workspaces.clear();
+  }
+
+  /** The workspace of this input shape, made (evicting the least recently used) when not cached. */
+  private takeWorkspace(key: string): Workspace {
+    let workspace = this.workspaces.get(key);
+    if (workspace) {
+      this.workspaces.delete(key);
+    } else {
+      workspace = new Workspace(this.memory);
+      if (this.workspaces.size >= WORKSPACE_CACHE_SIZE) {
+        // Freeing buffers that submitted work still uses is safe: WebGPU frees them after that work.
+        const [oldest, old] = this.workspaces.entries().next().value as [string, Workspace];
+        this.workspaces.delete(oldest);
+        old.release();
+      }
+    }
+    this.workspaces.set(key, workspace);
+    return workspace;
+  }
+
+  /** Drops a workspace after a failed call: a buffer in it may be invalid (out of memory), so it is not reused. */
+  private dropWorkspace(key: string, workspace: Workspace): void {
+    if (this.workspaces.get(key) === workspace) this.workspaces.delete(key);
+    workspace.release();
   }
 
   /** Weights larger than one binding of this device, held in several buffers (one dispatch each): label and piece count. */
@@ -254,7 +311,7 @@ export abstract class Dinov2PreTrainedModel {
    * One forward, recorded into one command encoder and submitted once: the base outputs always,
    * the classifier's logits and the backbone's feature maps when asked. Rejects (typed) when the
    * inputs are wrong, a buffer would exceed the device's limits, the GPU reports an error or the
-   * device is lost; a rejected call leaves no buffer behind.
+   * device is lost; a rejected call leaves no buffer behind (its workspace is dropped too).
    */
   protected async run(label: string, pixelValues: TensorLike, options: RunOptions): Promise<AllOutputs> {
     const c = this.config;
@@ -270,7 +327,14 @@ export abstract class Dinov2PreTrainedModel {
       owned.push(buffer);
       return buffer;
     };
-    const rec = new Recorder(this.memory, this.kernels, label);
+    // Calls of the same shape share this workspace, even while an earlier one is still in flight on
+    // the GPU. That is correct because recording is synchronous from here through rec.submit() (no
+    // await in between: keep it so), and the queue runs writeBuffer and submits in the order they
+    // were issued: this call's uploads (pixel_values, masks) land after the work an earlier call
+    // submitted, and every scratch buffer is written by this call before it reads it.
+    const workspaceKey = `${p.batch}x${p.height}x${p.width}`;
+    const workspace = this.takeWorkspace(workspaceKey);
+    const rec = new Recorder(this.memory, this.kernels, label, workspace);
     const prefix = 1 + c.num_register_tokens; // cls and registers precede the patch tokens
     let tensors: Omit<AllOutputs, 'hidden_states' | 'attentions'> & { stages: Map<number, GPUBuffer>; attentions: ProbsChunk[][] };
     try {
@@ -334,6 +398,7 @@ export abstract class Dinov2PreTrainedModel {
       if (error) throw error;
     } catch (e) {
       rec.abandon();
+      this.dropWorkspace(workspaceKey, workspace);
       for (const buffer of owned) this.memory.destroy(buffer);
       throw e;
     }
@@ -362,6 +427,7 @@ export abstract class Dinov2PreTrainedModel {
   async reload(source: TensorSource, options: LoadOptions = {}): Promise<void> {
     if (this.disposed) throw new Error('this model was disposed');
     const deviceInfo = options.device ?? (await defaultDevice());
+    this.releaseWorkspaces();
     this.embeddings.release(this.memory);
     this.memory.destroyAll();
     this.deviceInfo = deviceInfo;
@@ -374,6 +440,7 @@ export abstract class Dinov2PreTrainedModel {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.releaseWorkspaces();
     this.embeddings.release(this.memory);
     this.memory.destroyAll();
   }
