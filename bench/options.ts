@@ -2,6 +2,7 @@
 // and the record both print.
 import { cpus } from 'node:os';
 import { parseArgs, UsageError } from '../src/cli/args.js';
+import type { AdapterInfo } from '../src/gpu/device.js';
 import type { ForwardReport, ForwardRequest } from './measure.js';
 import { isOfficialSize, OfficialSize, OFFICIAL_SIZES } from './weights.js';
 
@@ -70,12 +71,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   };
 }
 
-export interface AdapterReport {
-  vendor: string;
-  architecture: string;
-  device: string;
-  description: string;
-  isFallbackAdapter: boolean;
+export interface AdapterReport extends AdapterInfo {
   /** The library's verdict (src/gpu/device.ts): a CPU implementation, never to be taken for a GPU. */
   isSoftware: boolean;
 }

@@ -1,21 +1,14 @@
 // The static server of the browser benchmarks: like test/browser/chromium.ts's serveStatic (the
-// repository, GET and HEAD, 127.0.0.1, a free port), plus what onnxruntime-web needs and that one
-// lacks: cross-origin isolation (COOP/COEP, so SharedArrayBuffer and wasm threads exist),
-// application/wasm, and folders outside the repository mounted under a URL prefix (the ONNX model
-// in ../shared/bench, a checkpoint folder given by path).
+// repository, GET and HEAD, 127.0.0.1, a free port, its content types), plus what onnxruntime-web
+// needs and that one lacks: cross-origin isolation (COOP/COEP, so SharedArrayBuffer and wasm threads
+// exist), application/wasm, and folders outside the repository mounted under a URL prefix (the ONNX
+// model in ../shared/bench, a checkpoint folder given by path).
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import { extname, resolve, sep } from 'node:path';
-import { listenOnLoopback } from '../test/browser/chromium.js';
+import { CONTENT_TYPES as STATIC_TYPES, listenOnLoopback } from '../test/browser/chromium.js';
 
-const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.map': 'application/json; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.wasm': 'application/wasm',
-};
+const CONTENT_TYPES: Record<string, string> = { ...STATIC_TYPES, '.wasm': 'application/wasm' };
 
 export interface BenchServer {
   /** http://127.0.0.1:PORT, no trailing slash. */

@@ -10,9 +10,18 @@ export interface DeviceOptions {
   defaultLimits?: boolean;
 }
 
+/** What the adapter says of itself (GPUAdapterInfo, with isFallbackAdapter). */
+export interface AdapterInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallbackAdapter: boolean;
+}
+
 export interface DeviceInfo {
   device: GPUDevice;
-  adapterInfo: { vendor: string; architecture: string; device: string; description: string; isFallbackAdapter: boolean };
+  adapterInfo: AdapterInfo;
   /** true for a CPU implementation (SwiftShader, llvmpipe, WARP): never mistake it for a GPU. */
   isSoftware: boolean;
 }
@@ -87,7 +96,7 @@ export async function requestDevice(options: DeviceOptions = {}): Promise<Device
   if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'dinov2-webgpu' });
   const info = adapter.info;
-  const adapterInfo = {
+  const adapterInfo: AdapterInfo = {
     vendor: info?.vendor ?? '',
     architecture: info?.architecture ?? '',
     device: info?.device ?? '',

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { extname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import puppeteer, { Browser, Page } from 'puppeteer-core';
+import type { AdapterInfo } from '../../src/gpu/device.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -98,7 +99,7 @@ export function ensureBuilt(root = REPO_ROOT): { built: boolean; ms: number } {
 // ---------------------------------------------------------------------------------------------
 // The static server
 
-const CONTENT_TYPES: Record<string, string> = {
+export const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
   '.mjs': 'text/javascript; charset=utf-8',
@@ -251,12 +252,7 @@ export async function launchChromium(options: LaunchOptions): Promise<ChromiumSe
   }
 }
 
-export interface AdapterReport {
-  vendor: string;
-  architecture: string;
-  device: string;
-  description: string;
-  isFallbackAdapter: boolean;
+export interface AdapterReport extends AdapterInfo {
   features: string[];
 }
 
