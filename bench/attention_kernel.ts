@@ -66,7 +66,7 @@ async function once(): Promise<[number, number]> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-const { constants } = attn.plan({ batch, tokens }, device.limits);
+const { constants } = attn.plan(device.limits);
 console.error(`adapter: ${adapterInfo.description || adapterInfo.vendor}; constants ${JSON.stringify(constants)}`);
 const [first] = await once();
 const wall: number[] = [];

@@ -28,6 +28,8 @@ export class Attention {
   readonly qkv: Linear;
   readonly dense: Linear;
   readonly headDim: number;
+  /** The last plan and the limits it was made for (the same for every forward on one device). */
+  private planned: { limits: GPUSupportedLimits; plan: { constants: Record<string, number>; queryBlock: number } } | undefined;
 
   constructor(
     params: ParameterSet,
@@ -51,9 +53,15 @@ export class Attention {
 
   /**
    * Blocks of attention.flash (see the WGSL): 4 * QUERY_GROUPS queries per workgroup, 8 * KEY_GROUPS
-   * keys per block, the largest that fit the device's workgroup memory, queries first.
+   * keys per block, the largest that fit the device's workgroup memory, queries first. Depends only
+   * on the head size and the device, so it is made once per device.
    */
-  plan(shape: AttentionShape, limits: GPUSupportedLimits): { constants: Record<string, number>; queryBlock: number } {
+  plan(limits: GPUSupportedLimits): { constants: Record<string, number>; queryBlock: number } {
+    if (this.planned?.limits !== limits) this.planned = { limits, plan: this.makePlan(limits) };
+    return this.planned.plan;
+  }
+
+  private makePlan(limits: GPUSupportedLimits): { constants: Record<string, number>; queryBlock: number } {
     const hd = this.headDim;
     const dimColumns = Math.ceil(hd / 16);
     // vec4 of workgroup memory: q [hd][qg]; k [hd][2 kg] sharing a tile with v [8 kg][4 dimColumns];
@@ -93,7 +101,7 @@ export class Attention {
     stats: GPUBuffer,
     probs?: ProbsChunk[],
   ): void {
-    const { constants: c, queryBlock } = this.plan(shape, rec.memory.device.limits);
+    const { constants: c, queryBlock } = this.plan(rec.memory.device.limits);
     const uniform = rec.shape({ rows: shape.batch * shape.tokens, batch: shape.batch, tokens: shape.tokens });
     const types = { A: this.storage };
     rec.dispatch(

@@ -9,7 +9,7 @@ import type { PretrainedSource } from '../io/hub.js';
 import { openPretrained, type OpenedCheckpoint } from '../io/pretrained.js';
 import type { StorageType } from '../gpu/shaders.js';
 import type { Dinov2PreTrainedModel } from './modeling.js';
-import { blockStorage, type ModelDtype, parseDtype } from './precision.js';
+import { blockStorage, type DtypeOption, parseDtype } from './precision.js';
 
 export interface PretrainedOptions extends HubOptions {
   /** Defaults to one device shared by every model. */
@@ -21,7 +21,7 @@ export interface PretrainedOptions extends HubOptions {
    * values on any adapter). Checkpoints stored as F16, BF16 or F64 load with any of them: weights
    * are converted exactly (F64 rounded) as they are uploaded.
    */
-  dtype?: ModelDtype | 'float32' | 'float16' | 'auto';
+  dtype?: DtypeOption;
   /** Called after each parameter is in place: (done, total). */
   onTensor?: (done: number, total: number) => void;
   /** Submit pack work and wait for the GPU after this many bytes (default 64 MiB). */

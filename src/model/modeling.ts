@@ -19,7 +19,7 @@ import { ParameterSet, TensorSource } from './parameters.js';
 import type { PretrainedSource } from '../io/hub.js';
 import type { OpenedCheckpoint } from '../io/pretrained.js';
 import { loadOpened, ModelBuilder, openChecked, PretrainedOptions } from './from_pretrained.js';
-import { blockStorage, dtypeOf, type ModelDtype, parseDtype } from './precision.js';
+import { blockStorage, dtypeOf, type DtypeOption, type ModelDtype, parseDtype } from './precision.js';
 
 export interface LoadOptions {
   /** Defaults to one device shared by every model. */
@@ -29,7 +29,7 @@ export interface LoadOptions {
   /** Called after each tensor is uploaded. */
   onProgress?: (done: number, total: number) => void;
   /** 'fp32' (default), 'fp16' (needs shader-f16) or 'fp16-emulated': see src/model/precision.ts. */
-  dtype?: ModelDtype | 'float32' | 'float16' | 'auto';
+  dtype?: DtypeOption;
 }
 
 export interface BaseModelOutput {

@@ -287,9 +287,9 @@ export class TensorPacker {
   private finishBuffers(p: Parameter, layout: PackLayout): void {
     const storage = layout.storage;
     if (storage === 'f32') return;
-    if (p.pieces) {
-      for (const piece of p.pieces) piece.buffer = this.toHalf(`${p.label} rows ${piece.row0}..${piece.row0 + piece.rows}`, piece.buffer, packedLength({ ...layout, rows: piece.rows }), storage);
-    } else if (p.buffer) p.buffer = this.toHalf(p.label, p.buffer, packedLength(layout), storage);
+    const half = (wide: GPUBuffer, rows: number) => this.toHalf(wide.label, wide, packedLength({ ...layout, rows }), storage);
+    if (p.pieces) for (const piece of p.pieces) piece.buffer = half(piece.buffer, piece.rows);
+    else if (p.buffer) p.buffer = half(p.buffer, layout.rows);
   }
 
   /**

@@ -14,18 +14,21 @@ import type { StorageType } from '../gpu/shaders.js';
 export type ModelDtype = 'fp32' | 'fp16' | 'fp16-emulated';
 
 /** The spellings accepted for `dtype`: ours, transformers.js's and transformers' ('auto' keeps f32). */
-const SPELLINGS: Record<string, ModelDtype> = {
+const SPELLINGS = {
   fp32: 'fp32',
   float32: 'fp32',
   auto: 'fp32',
   fp16: 'fp16',
   float16: 'fp16',
   'fp16-emulated': 'fp16-emulated',
-};
+} as const satisfies Record<string, ModelDtype>;
+
+/** The `dtype` option of the loaders. */
+export type DtypeOption = keyof typeof SPELLINGS;
 
 export function parseDtype(dtype: string | undefined): ModelDtype {
   if (dtype === undefined) return 'fp32';
-  const parsed = Object.hasOwn(SPELLINGS, dtype) ? SPELLINGS[dtype] : undefined;
+  const parsed = Object.hasOwn(SPELLINGS, dtype) ? SPELLINGS[dtype as DtypeOption] : undefined;
   if (!parsed) throw new Error(`dtype ${JSON.stringify(dtype)}: pass 'fp32' (or 'float32', 'auto'), 'fp16' (or 'float16') or 'fp16-emulated'`);
   return parsed;
 }
