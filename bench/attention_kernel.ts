@@ -39,7 +39,10 @@ await navigatorGpu(); // points Vulkan at SwiftShader when the machine has no GP
 const dawn = (await import('webgpu')).create(DAWN_FLAGS); // held for the process's life, as bench/library.ts does
 const adapter = await dawn.requestAdapter({ powerPreference: 'high-performance' });
 if (!adapter) throw new Error('Dawn found no WebGPU adapter');
-const { device, adapterInfo } = await requestDevice({ adapter, defaultLimits: process.argv.includes('--default-limits') });
+const { device, adapterInfo } = await requestDevice({
+  adapter,
+  defaultLimits: process.argv.includes('--default-limits'),
+});
 const timer = KernelTimer.attach(device);
 const memory = new GpuMemory(device);
 const kernels = new KernelCache(device);
@@ -67,7 +70,9 @@ async function once(): Promise<[number, number]> {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const { constants } = attn.plan(device.limits);
-console.error(`adapter: ${adapterInfo.description || adapterInfo.vendor}; constants ${JSON.stringify(constants)}`);
+console.error(
+  `adapter: ${adapterInfo.description || adapterInfo.vendor}; constants ${JSON.stringify(constants)}`,
+);
 const [first] = await once();
 const wall: number[] = [];
 const gpu: number[] = [];
@@ -79,7 +84,9 @@ for (let i = 0; i < runs; i++) {
 const gflop = (4 * batch * heads * tokens * tokens * headDim) / 1e9;
 const report = (name: string, ms: number[]) =>
   `${name} median ${median(ms).toFixed(1)} ms, ${(gflop / (median(ms) / 1000)).toFixed(3)} GFLOP/s; min ${Math.min(...ms).toFixed(1)} ms (${ms.map((t) => t.toFixed(0)).join(', ')})`;
-console.log(`attention.flash B${batch} T${tokens} heads ${heads} head_dim ${headDim}, ${runs} runs after a first of ${first.toFixed(0)} ms:`);
+console.log(
+  `attention.flash B${batch} T${tokens} heads ${heads} head_dim ${headDim}, ${runs} runs after a first of ${first.toFixed(0)} ms:`,
+);
 console.log(`  ${report('wall', wall)}`);
 console.log(`  ${report('GPU ', gpu)}`);
 timer.detach();

@@ -9,7 +9,16 @@ import { UsageError } from '../src/cli/args.js';
 import { openBenchBrowser, REPO_ROOT, runInPage } from './chromium_bench.js';
 import { oursInPage } from './in_page.js';
 import { benchModel, timeRuns } from './measure.js';
-import { BENCH_USAGE, BenchOptions, BenchRecord, configSummary, finish, hostInfo, parseBenchArgs, tokensPerImage } from './options.js';
+import {
+  BENCH_USAGE,
+  type BenchOptions,
+  type BenchRecord,
+  configSummary,
+  finish,
+  hostInfo,
+  parseBenchArgs,
+  tokensPerImage,
+} from './options.js';
 import { randomCheckpointDir, resolveModelDir } from './weights.js';
 
 const progress = (line: string) => process.stderr.write(`[bench:browser] ${line}\n`);
@@ -21,11 +30,16 @@ export function checkpointFolder(options: BenchOptions, log = progress): { name:
   if (options.model.kind === 'random') {
     const t0 = performance.now();
     const dir = randomCheckpointDir(options.model.size, BENCH_CACHE, options.seed);
-    log(`random ${options.model.size} checkpoint in ${dir} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    log(
+      `random ${options.model.size} checkpoint in ${dir} (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+    );
     return { name: `random:${options.model.size}`, dir };
   }
   const dir = resolveModelDir(options.model.path);
-  if (!existsSync(join(dir, 'model.safetensors'))) throw new Error(`${dir}: the browser benchmark reads model.safetensors (sharded checkpoints: use npm run bench)`);
+  if (!existsSync(join(dir, 'model.safetensors')))
+    throw new Error(
+      `${dir}: the browser benchmark reads model.safetensors (sharded checkpoints: use npm run bench)`,
+    );
   return { name: dir, dir };
 }
 
@@ -68,7 +82,8 @@ export async function benchBrowser(options: BenchOptions): Promise<BenchRecord> 
   }
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
+const isMain =
+  process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
 if (isMain) {
   try {
     const options = parseBenchArgs(process.argv.slice(2));
@@ -78,7 +93,9 @@ if (isMain) {
       console.error(`bench:browser: ${e.message}\nusage: npm run bench:browser -- ${BENCH_USAGE}`);
       process.exitCode = 2;
     } else {
-      console.error(`bench:browser: ${process.env.DINOV2_WEBGPU_DEBUG ? ((e as Error).stack ?? e) : (e as Error).message}`);
+      console.error(
+        `bench:browser: ${process.env.DINOV2_WEBGPU_DEBUG ? ((e as Error).stack ?? e) : (e as Error).message}`,
+      );
       process.exitCode = 1;
     }
   }

@@ -2,8 +2,15 @@
 // page per engine, and long page work run as a polled job, so no single DevTools call outlasts
 // puppeteer's protocol timeout (SwiftShader forwards take minutes).
 import type { Page } from 'puppeteer-core';
-import { AdapterReport, ChromiumSession, ensureBuilt, launchChromium, pageAdapter, REPO_ROOT } from '../test/browser/chromium.js';
-import { BenchServer, serveBench } from './server.js';
+import {
+  type AdapterReport,
+  type ChromiumSession,
+  ensureBuilt,
+  launchChromium,
+  pageAdapter,
+  REPO_ROOT,
+} from '../test/browser/chromium.js';
+import { type BenchServer, serveBench } from './server.js';
 
 export { REPO_ROOT };
 
@@ -23,13 +30,20 @@ export interface BenchBrowser {
   close(): Promise<void>;
 }
 
-export async function openBenchBrowser(mounts: Record<string, string>, log: (line: string) => void): Promise<BenchBrowser> {
+export async function openBenchBrowser(
+  mounts: Record<string, string>,
+  log: (line: string) => void,
+): Promise<BenchBrowser> {
   const build = ensureBuilt();
   if (build.built) log(`built dist/ (${(build.ms / 1000).toFixed(1)} s)`);
   const server = await serveBench(REPO_ROOT, mounts);
   let chromium: ChromiumSession;
   try {
-    chromium = await launchChromium({ origin: server.origin, onConsole: (line) => log(`[page] ${line}`), extraFlags: BENCH_CHROMIUM_FLAGS });
+    chromium = await launchChromium({
+      origin: server.origin,
+      onConsole: (line) => log(`[page] ${line}`),
+      extraFlags: BENCH_CHROMIUM_FLAGS,
+    });
   } catch (e) {
     await server.close();
     throw e;
@@ -38,7 +52,8 @@ export async function openBenchBrowser(mounts: Record<string, string>, log: (lin
   const freshPage = async () => {
     await page.goto(`${server.origin}/bench/page.html`, { waitUntil: 'load' });
     const isolated = await page.evaluate(() => globalThis.crossOriginIsolated);
-    if (!isolated) throw new Error('the bench page is not cross-origin isolated (COOP/COEP headers missing?)');
+    if (!isolated)
+      throw new Error('the bench page is not cross-origin isolated (COOP/COEP headers missing?)');
     return page;
   };
   return {
@@ -58,7 +73,12 @@ export async function openBenchBrowser(mounts: Record<string, string>, log: (lin
  * Runs `fn(arg)` in the page as a background job and polls for its result. `fn` must be
  * self-contained: its source text is all the page gets.
  */
-export async function runInPage<A, R>(page: Page, fn: (arg: A) => Promise<R>, arg: A, pollMs = 2000): Promise<R> {
+export async function runInPage<A, R>(
+  page: Page,
+  fn: (arg: A) => Promise<R>,
+  arg: A,
+  pollMs = 2000,
+): Promise<R> {
   await page.evaluate(
     (source: string, a: unknown) => {
       type Job = { done: boolean; result?: unknown; error?: string };
@@ -67,7 +87,8 @@ export async function runInPage<A, R>(page: Page, fn: (arg: A) => Promise<R>, ar
       const run = new Function(`return (${source});`)() as (x: unknown) => Promise<unknown>;
       run(a).then(
         (result) => Object.assign(job, { done: true, result }),
-        (e: unknown) => Object.assign(job, { done: true, error: e instanceof Error ? (e.stack ?? e.message) : String(e) }),
+        (e: unknown) =>
+          Object.assign(job, { done: true, error: e instanceof Error ? (e.stack ?? e.message) : String(e) }),
       );
     },
     fn.toString(),

@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs, UsageError } from '../src/cli/args.js';
 import { checkpointFolder } from './browser.js';
 import { openBenchBrowser, REPO_ROOT, runInPage } from './chromium_bench.js';
-import { OrtResult, oursInPage, OursResult, ortInPage } from './in_page.js';
+import { type OrtResult, oursInPage, type OursResult, ortInPage } from './in_page.js';
 import { benchModel, timeRuns } from './measure.js';
 import { adapterLine, hostInfo } from './options.js';
 
@@ -53,11 +53,14 @@ function parseCompareArgs(argv: string[]): CompareOptions {
   const int = (name: string, fallback: number) => {
     const v = args.values.get(name);
     if (v === undefined) return fallback;
-    if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`--${name} takes a positive integer, got ${v}`);
+    if (!/^\d+$/.test(v) || Number(v) < 1)
+      throw new UsageError(`--${name} takes a positive integer, got ${v}`);
     return Number(v);
   };
   const engines = (args.values.get('engines') ?? ENGINES.join(',')).split(',').map((s) => s.trim());
-  for (const e of engines) if (!(ENGINES as readonly string[]).includes(e)) throw new UsageError(`--engines: unknown engine ${e} (${ENGINES.join(', ')})`);
+  for (const e of engines)
+    if (!(ENGINES as readonly string[]).includes(e))
+      throw new UsageError(`--engines: unknown engine ${e} (${ENGINES.join(', ')})`);
   return {
     runs: int('runs', 3),
     warmup: int('warmup', 1),
@@ -71,20 +74,32 @@ function parseCompareArgs(argv: string[]): CompareOptions {
 const s = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
 
 export async function compare(o: CompareOptions) {
-  const checkpoint = checkpointFolder({
-    model: { kind: 'random', size: ONNX_SHAPE.randomWeights },
-    seed: 0,
-    dtype: 'fp32',
-    forward: { size: ONNX_SHAPE.size, batch: ONNX_SHAPE.batch, warmup: o.warmup, runs: o.runs, sync: 'read', kernelTimes: false },
-    json: false,
-    requireGpu: false,
-  }, progress);
+  const checkpoint = checkpointFolder(
+    {
+      model: { kind: 'random', size: ONNX_SHAPE.randomWeights },
+      seed: 0,
+      dtype: 'fp32',
+      forward: {
+        size: ONNX_SHAPE.size,
+        batch: ONNX_SHAPE.batch,
+        warmup: o.warmup,
+        runs: o.runs,
+        sync: 'read',
+        kernelTimes: false,
+      },
+      json: false,
+      requireGpu: false,
+    },
+    progress,
+  );
   const browser = await openBenchBrowser({ '/model/': checkpoint.dir, '/onnx/': dirname(o.onnx) }, progress);
   const ortDist = '/node_modules/onnxruntime-web/dist/';
   const results: { ours?: OursResult; 'ort-webgpu'?: OrtResult; 'ort-wasm'?: OrtResult } = {};
   try {
     const adapter = await browser.adapter();
-    progress(`Chromium ${browser.version}; WebGPU adapter: ${adapter ? adapterLine({ ...adapter, isSoftware: adapter.isFallbackAdapter || /swiftshader/i.test(adapter.architecture) }) : 'none'}`);
+    progress(
+      `Chromium ${browser.version}; WebGPU adapter: ${adapter ? adapterLine({ ...adapter, isSoftware: adapter.isFallbackAdapter || /swiftshader/i.test(adapter.architecture) }) : 'none'}`,
+    );
     // Fastest first, so a broken setup shows early.
     for (const engine of ['ort-wasm', 'ours', 'ort-webgpu'] as const) {
       if (!o.engines.includes(engine)) continue;
@@ -96,7 +111,14 @@ export async function compare(o: CompareOptions) {
           modelUrl: '/model/',
           timeRunsSource: timeRuns.toString(),
           benchModelSource: benchModel.toString(),
-          forward: { size: ONNX_SHAPE.size, batch: ONNX_SHAPE.batch, warmup: o.warmup, runs: o.runs, sync: 'read', kernelTimes: false },
+          forward: {
+            size: ONNX_SHAPE.size,
+            batch: ONNX_SHAPE.batch,
+            warmup: o.warmup,
+            runs: o.runs,
+            sync: 'read',
+            kernelTimes: false,
+          },
         });
       } else {
         results[engine] = await runInPage(page, ortInPage, {
@@ -123,22 +145,57 @@ export async function compare(o: CompareOptions) {
 function report(o: CompareOptions, r: Awaited<ReturnType<typeof compare>>): void {
   const { ours, 'ort-webgpu': webgpu, 'ort-wasm': wasm } = r.results;
   const rows: [string, string, number | undefined, number | undefined, number | undefined, string][] = [
-    ['dinov2-webgpu (WebGPU)', 'random small weights', ours?.report.firstRunMs, ours?.report.medianMs, ours?.report.p90Ms, ours ? `${ours.report.dispatches} dispatches` : ''],
-    ['onnxruntime-web WebGPU', basename(o.onnx), webgpu?.firstRunMs, webgpu?.medianMs, webgpu?.p90Ms, webgpu ? `session ${s(webgpu.createMs)}` : ''],
-    ['onnxruntime-web wasm', basename(o.onnx), wasm?.firstRunMs, wasm?.medianMs, wasm?.p90Ms, wasm ? `${wasm.threads} thread(s), isolated ${wasm.crossOriginIsolated}` : ''],
+    [
+      'dinov2-webgpu (WebGPU)',
+      'random small weights',
+      ours?.report.firstRunMs,
+      ours?.report.medianMs,
+      ours?.report.p90Ms,
+      ours ? `${ours.report.dispatches} dispatches` : '',
+    ],
+    [
+      'onnxruntime-web WebGPU',
+      basename(o.onnx),
+      webgpu?.firstRunMs,
+      webgpu?.medianMs,
+      webgpu?.p90Ms,
+      webgpu ? `session ${s(webgpu.createMs)}` : '',
+    ],
+    [
+      'onnxruntime-web wasm',
+      basename(o.onnx),
+      wasm?.firstRunMs,
+      wasm?.medianMs,
+      wasm?.p90Ms,
+      wasm ? `${wasm.threads} thread(s), isolated ${wasm.crossOriginIsolated}` : '',
+    ],
   ];
-  console.log(`ViT-S/14 with 4 registers, 1 x 3 x 224 x 224, fp32, in Chromium ${r.chromium} (headless); ${o.warmup} warm-up(s), ${o.runs} timed run(s)`);
-  console.log(`WebGPU adapter: ${r.adapter ? [r.adapter.vendor, r.adapter.architecture, r.adapter.description].filter(Boolean).join(' / ') : 'none'}`);
-  console.log(`${'engine'.padEnd(24)}${'weights'.padEnd(30)}${'first run'.padStart(12)}${'median'.padStart(12)}${'p90'.padStart(12)}  notes`);
+  console.log(
+    `ViT-S/14 with 4 registers, 1 x 3 x 224 x 224, fp32, in Chromium ${r.chromium} (headless); ${o.warmup} warm-up(s), ${o.runs} timed run(s)`,
+  );
+  console.log(
+    `WebGPU adapter: ${r.adapter ? [r.adapter.vendor, r.adapter.architecture, r.adapter.description].filter(Boolean).join(' / ') : 'none'}`,
+  );
+  console.log(
+    `${'engine'.padEnd(24)}${'weights'.padEnd(30)}${'first run'.padStart(12)}${'median'.padStart(12)}${'p90'.padStart(12)}  notes`,
+  );
   for (const [engine, weights, first, median, p90, notes] of rows) {
     if (median === undefined) continue;
-    console.log(`${engine.padEnd(24)}${weights.padEnd(30)}${s(first!).padStart(12)}${s(median).padStart(12)}${s(p90!).padStart(12)}  ${notes}`);
+    console.log(
+      `${engine.padEnd(24)}${weights.padEnd(30)}${s(first!).padStart(12)}${s(median).padStart(12)}${s(p90!).padStart(12)}  ${notes}`,
+    );
   }
   const ratio = (name: string, other: number, mine: number) =>
-    console.log(`${name} median / ours: ${(other / mine).toFixed(2)} (ours ${other >= mine ? `${(other / mine).toFixed(2)}x faster` : `${(mine / other).toFixed(2)}x slower`})`);
+    console.log(
+      `${name} median / ours: ${(other / mine).toFixed(2)} (ours ${other >= mine ? `${(other / mine).toFixed(2)}x faster` : `${(mine / other).toFixed(2)}x slower`})`,
+    );
   if (ours && webgpu) ratio('onnxruntime-web WebGPU', webgpu.medianMs, ours.report.medianMs);
   if (ours && wasm) ratio('onnxruntime-web wasm', wasm.medianMs, ours.report.medianMs);
-  const broken = [ours && !ours.report.outputsFinite && 'ours', webgpu && !webgpu.outputsFinite && 'ort-webgpu', wasm && !wasm.outputsFinite && 'ort-wasm'].filter(Boolean);
+  const broken = [
+    ours && !ours.report.outputsFinite && 'ours',
+    webgpu && !webgpu.outputsFinite && 'ort-webgpu',
+    wasm && !wasm.outputsFinite && 'ort-wasm',
+  ].filter(Boolean);
   if (broken.length) {
     console.error(`bench:compare: non-finite outputs from ${broken.join(', ')}: those times mean nothing`);
     process.exitCode = 1;
@@ -163,7 +220,8 @@ function report(o: CompareOptions, r: Awaited<ReturnType<typeof compare>>): void
   }
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
+const isMain =
+  process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
 if (isMain) {
   try {
     const options = parseCompareArgs(process.argv.slice(2));
@@ -173,7 +231,9 @@ if (isMain) {
       console.error(`bench:compare: ${e.message}\nusage: ${COMPARE_USAGE}`);
       process.exitCode = 2;
     } else {
-      console.error(`bench:compare: ${process.env.DINOV2_WEBGPU_DEBUG ? ((e as Error).stack ?? e) : (e as Error).message}`);
+      console.error(
+        `bench:compare: ${process.env.DINOV2_WEBGPU_DEBUG ? ((e as Error).stack ?? e) : (e as Error).message}`,
+      );
       process.exitCode = 1;
     }
   }

@@ -23,7 +23,13 @@ export interface TableRow {
   skipped?: string;
   gpu?: string;
   attnImplementation?: string;
-  adapter?: { vendor: string; architecture: string; device: string; description: string; isSoftware: boolean };
+  adapter?: {
+    vendor: string;
+    architecture: string;
+    device: string;
+    description: string;
+    isSoftware: boolean;
+  };
 }
 
 function readLines(path: string): TableRow[] {
@@ -41,7 +47,12 @@ const cell = (r: TableRow | undefined) => {
   return `${r.medianMs.toFixed(2)} / ${r.p90Ms!.toFixed(2)} (${r.imagesPerSecond!.toPrecision(3)}/s)${r.outputsFinite === false ? ' NaN!' : ''}`;
 };
 
-export function deviceTable(ours: TableRow[], torch: TableRow[], allowSoftware: boolean, notes: string[]): { lines: string[]; ok: boolean } {
+export function deviceTable(
+  ours: TableRow[],
+  torch: TableRow[],
+  allowSoftware: boolean,
+  notes: string[],
+): { lines: string[]; ok: boolean } {
   const lines: string[] = [];
   let ok = true;
   const oursRuns = ours.filter((r) => r.engine === 'dinov2-webgpu' && r.adapter);
@@ -50,20 +61,46 @@ export function deviceTable(ours: TableRow[], torch: TableRow[], allowSoftware: 
     const nvidia = /nvidia/i.test(`${a.vendor} ${a.description}`) || a.vendor === '0x10de';
     if (a.isSoftware || !nvidia) {
       ok = false;
-      lines.push(`ADAPTER CHECK FAILED for ${r.model} batch ${r.batch}: ${[a.vendor, a.architecture, a.device, a.description].join(' / ')}${a.isSoftware ? ' (software)' : ' (not NVIDIA)'}`);
+      lines.push(
+        `ADAPTER CHECK FAILED for ${r.model} batch ${r.batch}: ${[a.vendor, a.architecture, a.device, a.description].join(' / ')}${a.isSoftware ? ' (software)' : ' (not NVIDIA)'}`,
+      );
     }
   }
-  const adapters = [...new Set(oursRuns.map((r) => [r.adapter!.vendor, r.adapter!.architecture, r.adapter!.description].filter(Boolean).join(' / ')))];
+  const adapters = [
+    ...new Set(
+      oursRuns.map((r) =>
+        [r.adapter!.vendor, r.adapter!.architecture, r.adapter!.description].filter(Boolean).join(' / '),
+      ),
+    ),
+  ];
   if (oursRuns.length && ok) lines.push(`adapter check: OK, every run of ours on ${adapters.join('; ')}`);
-  else if (oursRuns.length && allowSoftware) lines.push(`adapter check: failed, accepted (--allow-software): these are NOT GPU numbers`);
+  else if (oursRuns.length && allowSoftware)
+    lines.push(`adapter check: failed, accepted (--allow-software): these are NOT GPU numbers`);
   if (!oursRuns.length) lines.push('adapter check: no run of ours finished');
   const gpu = torch.find((r) => r.gpu)?.gpu;
-  if (gpu) lines.push(`PyTorch on ${gpu}, attention ${torch.find((r) => r.attnImplementation)?.attnImplementation}, fp32 with TF32 off`);
+  if (gpu)
+    lines.push(
+      `PyTorch on ${gpu}, attention ${torch.find((r) => r.attnImplementation)?.attnImplementation}, fp32 with TF32 off`,
+    );
   for (const r of torch.filter((t) => t.skipped)) lines.push(`PyTorch skipped: ${r.skipped}`);
 
-  const keys = [...new Set([...oursRuns, ...torch].filter((r) => r.model && r.batch).map((r) => `${r.model}|${r.size}|${r.batch}`))];
-  const find = (rows: TableRow[], key: string, dtype: string) => rows.find((r) => `${r.model}|${r.size}|${r.batch}` === key && (r.dtype ?? 'fp32') === dtype);
-  const header = ['model', 'image', 'batch', 'ours fp32 ms', 'ours fp16 ms', 'torch fp32 ms', 'torch fp16 ms', 'ours/torch fp32'];
+  const keys = [
+    ...new Set(
+      [...oursRuns, ...torch].filter((r) => r.model && r.batch).map((r) => `${r.model}|${r.size}|${r.batch}`),
+    ),
+  ];
+  const find = (rows: TableRow[], key: string, dtype: string) =>
+    rows.find((r) => `${r.model}|${r.size}|${r.batch}` === key && (r.dtype ?? 'fp32') === dtype);
+  const header = [
+    'model',
+    'image',
+    'batch',
+    'ours fp32 ms',
+    'ours fp16 ms',
+    'torch fp32 ms',
+    'torch fp16 ms',
+    'ours/torch fp32',
+  ];
   const table = [header];
   for (const key of keys) {
     const [model, size, batch] = key.split('|');
@@ -72,17 +109,30 @@ export function deviceTable(ours: TableRow[], torch: TableRow[], allowSoftware: 
     const t32 = find(torch, key, 'fp32');
     const t16 = find(torch, key, 'fp16');
     const ratio = o32?.medianMs && t32?.medianMs ? `${(o32.medianMs / t32.medianMs).toFixed(2)}x` : '-';
-    table.push([model.replace('random:', ''), size, batch, cell(o32), cell(o16), cell(t32), cell(t16), ratio]);
+    table.push([
+      model.replace('random:', ''),
+      size,
+      batch,
+      cell(o32),
+      cell(o16),
+      cell(t32),
+      cell(t16),
+      ratio,
+    ]);
   }
   const widths = header.map((_, i) => Math.max(...table.map((row) => row[i].length)));
-  lines.push('median / p90 ms per forward (images/s at the median); ours timed to queue.onSubmittedWorkDone(), torch with CUDA events');
+  lines.push(
+    'median / p90 ms per forward (images/s at the median); ours timed to queue.onSubmittedWorkDone(), torch with CUDA events',
+  );
   for (const row of table) lines.push(row.map((c, i) => c.padEnd(widths[i])).join('  '));
-  for (const r of [...ours, ...torch].filter((x) => x.error)) lines.push(`error: ${r.engine} ${r.model} batch ${r.batch} ${r.dtype}: ${r.error}`);
+  for (const r of [...ours, ...torch].filter((x) => x.error))
+    lines.push(`error: ${r.engine} ${r.model} batch ${r.batch} ${r.dtype}: ${r.error}`);
   for (const n of notes) lines.push(`note: ${n}`);
   return { lines, ok: ok || allowSoftware };
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
+const isMain =
+  process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
 if (isMain) {
   const args = process.argv.slice(2);
   const allowSoftware = args.includes('--allow-software');
@@ -93,7 +143,12 @@ if (isMain) {
     else if (args[i] !== '--allow-software') files.push(args[i]);
   }
   const [oursPath, torchPath] = files;
-  const { lines, ok } = deviceTable(readLines(oursPath), torchPath ? readLines(torchPath) : [], allowSoftware, notes);
+  const { lines, ok } = deviceTable(
+    readLines(oursPath),
+    torchPath ? readLines(torchPath) : [],
+    allowSoftware,
+    notes,
+  );
   for (const l of lines) console.log(l);
   if (!ok) process.exitCode = 4;
 }

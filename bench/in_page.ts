@@ -16,7 +16,6 @@ export interface OursRequest {
   dtype?: 'fp32' | 'fp16' | 'fp16-emulated';
 }
 
-
 export interface OursResult {
   report: ForwardReport;
   /** fetch of config.json and model.safetensors. */
@@ -38,7 +37,9 @@ export async function oursInPage(req: OursRequest): Promise<OursResult> {
   const benchModel = new Function(`return (${req.benchModelSource});`)();
 
   const { device, adapterInfo, isSoftware } = await lib.defaultDevice();
-  device.addEventListener('uncapturederror', (e) => console.error(`WebGPU uncaptured error: ${(e as GPUUncapturedErrorEvent).error.message}`));
+  device.addEventListener('uncapturederror', (e) =>
+    console.error(`WebGPU uncaptured error: ${(e as GPUUncapturedErrorEvent).error.message}`),
+  );
 
   const bytes = async (name: string) => {
     const res = await fetch(`${req.modelUrl}${name}`);
@@ -49,12 +50,20 @@ export async function oursInPage(req: OursRequest): Promise<OursResult> {
   const configJson = JSON.parse(new TextDecoder().decode(await bytes('config.json')));
   const weightBytes = await bytes('model.safetensors');
   const fetchMs = performance.now() - t0;
-  log(`fetched ${(weightBytes.byteLength / 2 ** 20).toFixed(1)} MiB of weights in ${(fetchMs / 1000).toFixed(1)} s`);
+  log(
+    `fetched ${(weightBytes.byteLength / 2 ** 20).toFixed(1)} MiB of weights in ${(fetchMs / 1000).toFixed(1)} s`,
+  );
   t0 = performance.now();
   const config = lib.parseConfig(configJson, `${req.modelUrl}config.json`);
-  const model = await lib.loadModel(config, lib.SafetensorsFile.parse(weightBytes, `${req.modelUrl}model.safetensors`), { dtype: req.dtype });
+  const model = await lib.loadModel(
+    config,
+    lib.SafetensorsFile.parse(weightBytes, `${req.modelUrl}model.safetensors`),
+    { dtype: req.dtype },
+  );
   const loadMs = performance.now() - t0;
-  log(`loaded in ${(loadMs / 1000).toFixed(1)} s on ${adapterInfo.description || adapterInfo.architecture}${isSoftware ? ' (software)' : ''}`);
+  log(
+    `loaded in ${(loadMs / 1000).toFixed(1)} s on ${adapterInfo.description || adapterInfo.architecture}${isSoftware ? ' (software)' : ''}`,
+  );
   try {
     const report = (await benchModel(lib, model, req.forward, timeRuns, log)) as ForwardReport;
     return { report, fetchMs, loadMs, adapter: { ...adapterInfo, isSoftware }, config };
@@ -100,10 +109,18 @@ export async function ortInPage(req: OrtRequest): Promise<OrtResult> {
   // The parts of onnxruntime-web's API used here.
   type OrtTensor = { dims: readonly number[]; data: ArrayLike<number>; dispose?(): void };
   type Ort = {
-    env: { wasm: { wasmPaths: string; numThreads: number }; webgpu: { adapter?: GPUAdapter }; versions?: { web?: string }; logLevel: string };
+    env: {
+      wasm: { wasmPaths: string; numThreads: number };
+      webgpu: { adapter?: GPUAdapter };
+      versions?: { web?: string };
+      logLevel: string;
+    };
     Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => OrtTensor;
     InferenceSession: {
-      create(url: string, options: object): Promise<{
+      create(
+        url: string,
+        options: object,
+      ): Promise<{
         inputNames: readonly string[];
         outputNames: readonly string[];
         run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
@@ -118,7 +135,10 @@ export async function ortInPage(req: OrtRequest): Promise<OrtResult> {
   ort.env.logLevel = 'warning';
 
   const t0 = performance.now();
-  const session = await ort.InferenceSession.create(req.modelUrl, { executionProviders: [req.backend], graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(req.modelUrl, {
+    executionProviders: [req.backend],
+    graphOptimizationLevel: 'all',
+  });
   const createMs = performance.now() - t0;
   log(`session created in ${(createMs / 1000).toFixed(1)} s`);
 
@@ -136,7 +156,8 @@ export async function ortInPage(req: OrtRequest): Promise<OrtResult> {
     const out = await session.run(feeds); // outputs come back on the CPU (the default location)
     if (!outputs.length) {
       outputs = session.outputNames.map((name) => ({ name, dims: [...out[name].dims] }));
-      for (const name of session.outputNames) outputsFinite &&= Array.prototype.every.call(out[name].data, (v: number) => Number.isFinite(v));
+      for (const name of session.outputNames)
+        outputsFinite &&= Array.prototype.every.call(out[name].data, (v: number) => Number.isFinite(v));
     }
     for (const name of session.outputNames) out[name].dispose?.();
   };
@@ -155,6 +176,13 @@ export async function ortInPage(req: OrtRequest): Promise<OrtResult> {
     outputsFinite,
     threads: ort.env.wasm.numThreads,
     crossOriginIsolated: globalThis.crossOriginIsolated,
-    adapter: info ? { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description } : null,
+    adapter: info
+      ? {
+          vendor: info.vendor,
+          architecture: info.architecture,
+          device: info.device,
+          description: info.description,
+        }
+      : null,
   };
 }

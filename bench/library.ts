@@ -36,6 +36,9 @@ export async function nodeDevice(lib: Lib): Promise<DeviceInfo> {
   // every device on it stops (seen as a hang, or "terminate called ... Invalid argument").
   dawnInstance ??= webgpu.create(DAWN_FLAGS);
   const adapter = await dawnInstance.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) throw new Error('Dawn found no WebGPU adapter (install a Vulkan driver, or set VK_ICD_FILENAMES / VK_DRIVER_FILES)');
+  if (!adapter)
+    throw new Error(
+      'Dawn found no WebGPU adapter (install a Vulkan driver, or set VK_ICD_FILENAMES / VK_DRIVER_FILES)',
+    );
   return lib.requestDevice({ adapter });
 }

@@ -28,7 +28,12 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { checkpointLayout, DEFAULT_OPTIONS, makeConfig, type CheckpointOptions } from '../scripts/make_random_checkpoint.js';
+import {
+  checkpointLayout,
+  DEFAULT_OPTIONS,
+  makeConfig,
+  type CheckpointOptions,
+} from '../scripts/make_random_checkpoint.js';
 import { readLocalCheckpoint } from '../src/io/local_checkpoint.js';
 import { loadLibrary } from './library.js';
 
@@ -38,12 +43,28 @@ function parseSize(text: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?$/i.exec(text.trim());
   if (!m) throw new Error(`not a size: ${text}`);
   const unit = (m[2] ?? 'B').toUpperCase();
-  const scale: Record<string, number> = { B: 1, KB: 1e3, KIB: 2 ** 10, MB: 1e6, MIB: MiB, GB: 1e9, GIB: 2 ** 30 };
+  const scale: Record<string, number> = {
+    B: 1,
+    KB: 1e3,
+    KIB: 2 ** 10,
+    MB: 1e6,
+    MIB: MiB,
+    GB: 1e9,
+    GIB: 2 ** 30,
+  };
   return Math.round(Number(m[1]) * scale[unit]);
 }
 
 function args(argv: string[]) {
-  const o = { size: 1e9, chunk: 4 * MiB, json: false, compare: false, keep: false, dir: '', modes: ['raw', 'live'] as Mode[] };
+  const o = {
+    size: 1e9,
+    chunk: 4 * MiB,
+    json: false,
+    compare: false,
+    keep: false,
+    dir: '',
+    modes: ['raw', 'live'] as Mode[],
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--size') o.size = parseSize(argv[++i]);
@@ -60,8 +81,16 @@ function args(argv: string[]) {
 
 /** The checkpoint options for about `bytes` of F32 weights in the ViT-L layout. */
 function optionsFor(bytes: number): CheckpointOptions {
-  const base: CheckpointOptions = { ...DEFAULT_OPTIONS, hidden: 1024, heads: 16, layers: 1, imageSize: 518, registers: 4 };
-  const size = (o: CheckpointOptions) => checkpointLayout(o).reduce((n, [, shape]) => n + 4 * shape.reduce((a, b) => a * b, 1), 0);
+  const base: CheckpointOptions = {
+    ...DEFAULT_OPTIONS,
+    hidden: 1024,
+    heads: 16,
+    layers: 1,
+    imageSize: 518,
+    registers: 4,
+  };
+  const size = (o: CheckpointOptions) =>
+    checkpointLayout(o).reduce((n, [, shape]) => n + 4 * shape.reduce((a, b) => a * b, 1), 0);
   const perLayer = size({ ...base, layers: 2 }) - size(base);
   const layers = Math.max(1, Math.round((bytes - (size(base) - perLayer)) / perLayer));
   return { ...base, layers };
@@ -109,7 +138,9 @@ async function writeCheckpoint(dir: string, o: CheckpointOptions): Promise<void>
 }
 
 async function startHub(repo: string, dir: string): Promise<{ origin: string; stop(): void }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/hub/serve.ts', `${repo}=${dir}`], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/hub/serve.ts', `${repo}=${dir}`], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const line = await new Promise<string>((ok, fail) => {
     createInterface({ input: child.stdout! }).once('line', ok);
     child.once('exit', (code) => fail(new Error(`test/hub/serve.ts exited with ${code}`)));
@@ -192,18 +223,21 @@ async function main(): Promise<void> {
   const device = await lib.defaultDevice();
   const results: Record<string, Measured> = {};
   try {
-    const load = (what: string) => (sample: Sampler): Promise<void> =>
-      Dinov2WithRegistersModel.from_pretrained('bench/random', {
-        endpoint: hub.origin,
-        cacheDir,
-        device,
-        chunkBytes: o.chunk,
-        progress: (file, loaded) => sample(file, loaded),
-      }).then((model) => {
-        sample();
-        if (!model.params.all.every((p) => p.buffer || p.host)) throw new Error(`${what}: a parameter was not loaded`);
-        model.dispose();
-      });
+    const load =
+      (what: string) =>
+      (sample: Sampler): Promise<void> =>
+        Dinov2WithRegistersModel.from_pretrained('bench/random', {
+          endpoint: hub.origin,
+          cacheDir,
+          device,
+          chunkBytes: o.chunk,
+          progress: (file, loaded) => sample(file, loaded),
+        }).then((model) => {
+          sample();
+          if (!model.params.all.every((p) => p.buffer || p.host))
+            throw new Error(`${what}: a parameter was not loaded`);
+          model.dispose();
+        });
     for (const mode of o.modes) {
       // A fresh cache per mode: 'download' always downloads.
       rmSync(cacheDir, { recursive: true, force: true });
@@ -224,12 +258,23 @@ async function main(): Promise<void> {
     if (!o.keep) rmSync(cacheDir, { recursive: true, force: true });
   }
 
-  const report = { fileBytes, chunkBytes: o.chunk, hostBytes, layers: options.layers, hidden: options.hidden, dir, adapter: device.adapterInfo.description || device.adapterInfo.architecture, results };
+  const report = {
+    fileBytes,
+    chunkBytes: o.chunk,
+    hostBytes,
+    layers: options.layers,
+    hidden: options.hidden,
+    dir,
+    adapter: device.adapterInfo.description || device.adapterInfo.architecture,
+    results,
+  };
   if (o.json) {
     process.stdout.write(`${JSON.stringify(report)}\n`);
   } else {
     const mb = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
-    console.log(`checkpoint: ${mb(fileBytes)} (hidden ${options.hidden}, ${options.layers} layers) in ${dir}`);
+    console.log(
+      `checkpoint: ${mb(fileBytes)} (hidden ${options.hidden}, ${options.layers} layers) in ${dir}`,
+    );
     console.log(`chunk ${mb(o.chunk)}, host-kept tensors ${mb(hostBytes)}, device: ${report.adapter}`);
     for (const [name, r] of Object.entries(results)) {
       console.log(

@@ -31,9 +31,15 @@ export interface TimedRuns {
  * Runs `once` warmup times (the first timed apart as firstRunMs), then `runs` times, each timed with
  * performance.now() around one awaited call; median and nearest-rank p90 of the timed runs.
  */
-export async function timeRuns(once: () => Promise<void>, plan: RunPlan, log: (line: string) => void): Promise<TimedRuns> {
-  if (!(Number.isInteger(plan.warmup) && plan.warmup >= 1)) throw new Error(`warmup must be an integer >= 1, got ${plan.warmup}`);
-  if (!(Number.isInteger(plan.runs) && plan.runs >= 1)) throw new Error(`runs must be an integer >= 1, got ${plan.runs}`);
+export async function timeRuns(
+  once: () => Promise<void>,
+  plan: RunPlan,
+  log: (line: string) => void,
+): Promise<TimedRuns> {
+  if (!(Number.isInteger(plan.warmup) && plan.warmup >= 1))
+    throw new Error(`warmup must be an integer >= 1, got ${plan.warmup}`);
+  if (!(Number.isInteger(plan.runs) && plan.runs >= 1))
+    throw new Error(`runs must be an integer >= 1, got ${plan.runs}`);
   const timed = async () => {
     const t0 = performance.now();
     await once();
@@ -41,13 +47,18 @@ export async function timeRuns(once: () => Promise<void>, plan: RunPlan, log: (l
   };
   const firstRunMs = await timed();
   log(`first run ${firstRunMs.toFixed(1)} ms (first-use costs included: pipeline compilation, uploads)`);
-  for (let i = 1; i < plan.warmup; i++) log(`warm-up ${i + 1}/${plan.warmup}: ${(await timed()).toFixed(1)} ms`);
+  for (let i = 1; i < plan.warmup; i++)
+    log(`warm-up ${i + 1}/${plan.warmup}: ${(await timed()).toFixed(1)} ms`);
   const timesMs: number[] = [];
   const start = performance.now();
   for (let i = 0; i < plan.runs; i++) {
     timesMs.push(await timed());
     log(`run ${i + 1}/${plan.runs}: ${timesMs[i].toFixed(1)} ms`);
-    if (plan.maxSeconds !== undefined && performance.now() - start > plan.maxSeconds * 1000 && i + 1 < plan.runs) {
+    if (
+      plan.maxSeconds !== undefined &&
+      performance.now() - start > plan.maxSeconds * 1000 &&
+      i + 1 < plan.runs
+    ) {
       log(`stopping after ${i + 1} runs: --max-seconds ${plan.maxSeconds} reached`);
       break;
     }
@@ -56,7 +67,14 @@ export async function timeRuns(once: () => Promise<void>, plan: RunPlan, log: (l
   const n = sorted.length;
   const medianMs = n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
   const p90Ms = sorted[Math.min(n - 1, Math.ceil(0.9 * n) - 1)];
-  return { firstRunMs, timesMs, medianMs, p90Ms, minMs: sorted[0], meanMs: timesMs.reduce((a, b) => a + b, 0) / n };
+  return {
+    firstRunMs,
+    timesMs,
+    medianMs,
+    p90Ms,
+    minMs: sorted[0],
+    meanMs: timesMs.reduce((a, b) => a + b, 0) / n,
+  };
 }
 
 export interface ForwardRequest extends RunPlan {
@@ -129,7 +147,10 @@ export async function benchModel(
 
   const once = async () => {
     // Whatever the class returns (base outputs, logits or feature maps), as a caller gets it.
-    const out = (await model.forward(pixels)) as unknown as Record<string, GpuTensorLike | GpuTensorLike[] | undefined>;
+    const out = (await model.forward(pixels)) as unknown as Record<
+      string,
+      GpuTensorLike | GpuTensorLike[] | undefined
+    >;
     const tensors = Object.values(out).flatMap((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]));
     try {
       if (req.sync === 'done') await device.queue.onSubmittedWorkDone();
@@ -148,16 +169,30 @@ export async function benchModel(
 
   let kernelTimes: KernelRow[] | null = null;
   let kernelTimesNote = 'not asked for';
-  const Timer = (lib as unknown as { KernelTimer?: { attach(d: GPUDevice): { read(): Promise<{ kernel: string; beginNs: number; endNs: number }[]>; detach(): void; dropped: number } } }).KernelTimer;
+  const Timer = (
+    lib as unknown as {
+      KernelTimer?: {
+        attach(d: GPUDevice): {
+          read(): Promise<{ kernel: string; beginNs: number; endNs: number }[]>;
+          detach(): void;
+          dropped: number;
+        };
+      };
+    }
+  ).KernelTimer;
   if (req.kernelTimes) {
-    if (!device.features.has('timestamp-query')) kernelTimesNote = 'the device has no timestamp-query feature';
-    else if (!Timer) kernelTimesNote = 'the library does not export KernelTimer (src/gpu/timing.ts is not wired into src/index.ts yet)';
+    if (!device.features.has('timestamp-query'))
+      kernelTimesNote = 'the device has no timestamp-query feature';
+    else if (!Timer)
+      kernelTimesNote =
+        'the library does not export KernelTimer (src/gpu/timing.ts is not wired into src/index.ts yet)';
     else {
       const timer = Timer.attach(device);
       try {
         await once();
         const times = await timer.read();
-        if (times.length === 0) kernelTimesNote = 'no dispatch was timed: src/gpu/recorder.ts does not call the KernelTimer yet';
+        if (times.length === 0)
+          kernelTimesNote = 'no dispatch was timed: src/gpu/recorder.ts does not call the KernelTimer yet';
         else {
           const rows = new Map<string, KernelRow>();
           for (const t of times) {
@@ -183,7 +218,10 @@ export async function benchModel(
 
   return {
     ...timed,
-    timedTo: req.sync === 'read' ? 'forward() + read() of every output' : 'forward() + device.queue.onSubmittedWorkDone()',
+    timedTo:
+      req.sync === 'read'
+        ? 'forward() + read() of every output'
+        : 'forward() + device.queue.onSubmittedWorkDone()',
     imagesPerSecond: (req.batch * 1000) / timed.medianMs,
     dispatches: model.lastStats.dispatches,
     bytesAllocated: model.bytesAllocated,

@@ -9,8 +9,17 @@ import { UsageError } from '../src/cli/args.js';
 import type { Dinov2Config } from '../src/io/config.js';
 import { loadLibrary, nodeDevice } from './library.js';
 import { benchModel, timeRuns } from './measure.js';
-import { BENCH_USAGE, BenchOptions, BenchRecord, configSummary, finish, hostInfo, parseBenchArgs, tokensPerImage } from './options.js';
-import { randomWeights, resolveModelDir, Weights } from './weights.js';
+import {
+  BENCH_USAGE,
+  type BenchOptions,
+  type BenchRecord,
+  configSummary,
+  finish,
+  hostInfo,
+  parseBenchArgs,
+  tokensPerImage,
+} from './options.js';
+import { randomWeights, resolveModelDir, type Weights } from './weights.js';
 
 const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
@@ -18,7 +27,9 @@ async function weightsFor(options: BenchOptions): Promise<Weights & { parsed?: D
   if (options.model.kind === 'random') {
     const t0 = performance.now();
     const w = randomWeights(options.model.size, options.seed);
-    progress(`made ${w.source.names.length} random tensors of the ${options.model.size} shapes in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    progress(
+      `made ${w.source.names.length} random tensors of the ${options.model.size} shapes in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
     return w;
   }
   const dir = resolveModelDir(options.model.path);
@@ -43,9 +54,15 @@ export async function benchNode(options: BenchOptions): Promise<BenchRecord> {
   const deviceInfo = await nodeDevice(lib);
   const config = weights.parsed ?? lib.parseConfig(weights.config);
   const t0 = performance.now();
-  const model = await lib.loadModel(config, weights.source, { device: deviceInfo, file: weights.file, dtype: options.dtype });
+  const model = await lib.loadModel(config, weights.source, {
+    device: deviceInfo,
+    file: weights.file,
+    dtype: options.dtype,
+  });
   const loadMs = performance.now() - t0;
-  progress(`loaded ${weights.name} in ${(loadMs / 1000).toFixed(1)} s on ${deviceInfo.adapterInfo.description || deviceInfo.adapterInfo.vendor}${deviceInfo.isSoftware ? ' (software)' : ''}`);
+  progress(
+    `loaded ${weights.name} in ${(loadMs / 1000).toFixed(1)} s on ${deviceInfo.adapterInfo.description || deviceInfo.adapterInfo.vendor}${deviceInfo.isSoftware ? ' (software)' : ''}`,
+  );
   try {
     const report = await benchModel(lib, model, options.forward, timeRuns, progress);
     return {
@@ -72,7 +89,8 @@ export async function benchNode(options: BenchOptions): Promise<BenchRecord> {
   }
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
+const isMain =
+  process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
 if (isMain) {
   try {
     const options = parseBenchArgs(process.argv.slice(2));
@@ -82,7 +100,9 @@ if (isMain) {
       console.error(`bench: ${e.message}\nusage: npm run bench -- ${BENCH_USAGE}`);
       process.exitCode = 2;
     } else {
-      console.error(`bench: ${process.env.DINOV2_WEBGPU_DEBUG ? ((e as Error).stack ?? e) : (e as Error).message}`);
+      console.error(
+        `bench: ${process.env.DINOV2_WEBGPU_DEBUG ? ((e as Error).stack ?? e) : (e as Error).message}`,
+      );
       process.exitCode = 1;
     }
   }

@@ -4,7 +4,7 @@ import { cpus } from 'node:os';
 import { parseArgs, UsageError } from '../src/cli/args.js';
 import type { AdapterInfo } from '../src/gpu/device.js';
 import type { ForwardReport, ForwardRequest } from './measure.js';
-import { isOfficialSize, OfficialSize, OFFICIAL_SIZES } from './weights.js';
+import { isOfficialSize, type OfficialSize, OFFICIAL_SIZES } from './weights.js';
 
 export const BENCH_USAGE = `--model DIR|ID | --random-weights ${Object.keys(OFFICIAL_SIZES).join('|')}
     [--size 224] [--batch 1] [--runs 20] [--warmup 2] [--max-seconds S] [--sync read|done] [--dtype fp32|fp16|fp16-emulated]
@@ -32,7 +32,8 @@ export interface BenchOptions {
 
 function positiveInteger(text: string | undefined, name: string, fallback: number): number {
   if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text) || Number(text) < 1) throw new UsageError(`--${name} takes a positive integer, got ${JSON.stringify(text)}`);
+  if (!/^\d+$/.test(text) || Number(text) < 1)
+    throw new UsageError(`--${name} takes a positive integer, got ${JSON.stringify(text)}`);
   return Number(text);
 }
 
@@ -45,16 +46,20 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   if (args.positional.length) throw new UsageError(`unexpected argument ${args.positional[0]}`);
   const dir = args.values.get('model');
   const random = args.values.get('random-weights');
-  if ((dir === undefined) === (random === undefined)) throw new UsageError('give exactly one of --model DIR|ID and --random-weights SIZE');
-  if (random !== undefined && !isOfficialSize(random)) throw new UsageError(`--random-weights takes ${Object.keys(OFFICIAL_SIZES).join(', ')}; got ${random}`);
+  if ((dir === undefined) === (random === undefined))
+    throw new UsageError('give exactly one of --model DIR|ID and --random-weights SIZE');
+  if (random !== undefined && !isOfficialSize(random))
+    throw new UsageError(`--random-weights takes ${Object.keys(OFFICIAL_SIZES).join(', ')}; got ${random}`);
   const dtype = args.values.get('dtype') ?? 'fp32';
-  if (!(BENCH_DTYPES as readonly string[]).includes(dtype)) throw new UsageError(`--dtype takes ${BENCH_DTYPES.join(', ')}; got ${dtype}`);
+  if (!(BENCH_DTYPES as readonly string[]).includes(dtype))
+    throw new UsageError(`--dtype takes ${BENCH_DTYPES.join(', ')}; got ${dtype}`);
   const sync = args.values.get('sync') ?? 'read';
   if (sync !== 'read' && sync !== 'done') throw new UsageError(`--sync takes read or done, got ${sync}`);
   const seedText = args.values.get('seed') ?? '0';
   if (!/^\d+$/.test(seedText)) throw new UsageError(`--seed takes a non-negative integer, got ${seedText}`);
   return {
-    model: random !== undefined ? { kind: 'random', size: random as OfficialSize } : { kind: 'dir', path: dir! },
+    model:
+      random !== undefined ? { kind: 'random', size: random as OfficialSize } : { kind: 'dir', path: dir! },
     seed: Number(seedText),
     dtype: dtype as BenchDtype,
     forward: {
@@ -62,7 +67,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       batch: positiveInteger(args.values.get('batch'), 'batch', 1),
       runs: positiveInteger(args.values.get('runs'), 'runs', 20),
       warmup: positiveInteger(args.values.get('warmup'), 'warmup', 2),
-      ...(args.values.has('max-seconds') ? { maxSeconds: positiveInteger(args.values.get('max-seconds'), 'max-seconds', 0) } : {}),
+      ...(args.values.has('max-seconds')
+        ? { maxSeconds: positiveInteger(args.values.get('max-seconds'), 'max-seconds', 0) }
+        : {}),
       sync,
       kernelTimes: !args.flags.has('no-kernel-times'),
     },
@@ -82,7 +89,14 @@ export interface BenchRecord extends ForwardReport {
   runtime: string;
   model: string;
   architecture: string;
-  config: { hidden_size: number; num_hidden_layers: number; num_attention_heads: number; patch_size: number; num_register_tokens: number; use_swiglu_ffn: boolean };
+  config: {
+    hidden_size: number;
+    num_hidden_layers: number;
+    num_attention_heads: number;
+    patch_size: number;
+    num_register_tokens: number;
+    use_swiglu_ffn: boolean;
+  };
   size: number;
   batch: number;
   /** 1 (cls) + registers + patches per image. */
@@ -103,7 +117,8 @@ export function hostInfo(): BenchRecord['host'] {
 }
 
 export function adapterLine(a: AdapterReport): string {
-  const what = [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / ') || '(no adapter info)';
+  const what =
+    [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / ') || '(no adapter info)';
   return `${what}${a.isSoftware ? ' [SOFTWARE: a CPU implementation, not a GPU]' : ''}`;
 }
 
@@ -122,7 +137,9 @@ export function summary(r: BenchRecord): string[] {
     `per-kernel times: ${r.kernelTimesNote}`,
   ];
   for (const k of r.kernelTimes ?? []) {
-    lines.push(`  ${k.kernel.padEnd(32)} ${String(k.calls).padStart(4)} calls ${k.ms.toFixed(3).padStart(10)} ms  ${((100 * k.ms) / r.medianMs).toFixed(1).padStart(5)}% of the median`);
+    lines.push(
+      `  ${k.kernel.padEnd(32)} ${String(k.calls).padStart(4)} calls ${k.ms.toFixed(3).padStart(10)} ms  ${((100 * k.ms) / r.medianMs).toFixed(1).padStart(5)}% of the median`,
+    );
   }
   return lines;
 }

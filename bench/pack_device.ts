@@ -11,15 +11,29 @@
 // about 30 MB of the 64 MiB a call may carry. Compressed files are rebuilt only when their source changes.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { arch, platform } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { makeConfig } from '../scripts/make_random_checkpoint.js';
 import { ensureBuilt, REPO_ROOT } from '../test/browser/chromium.js';
-import { OFFICIAL_SIZES, OfficialSize, randomOptions } from './weights.js';
+import { OFFICIAL_SIZES, type OfficialSize, randomOptions } from './weights.js';
 
 export const PACK_DIR = join(REPO_ROOT, 'bench/.device');
-const VULKAN_LOADERS = ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib64/libvulkan.so.1', '/usr/lib/libvulkan.so.1'];
+const VULKAN_LOADERS = [
+  '/usr/lib/x86_64-linux-gnu/libvulkan.so.1',
+  '/usr/lib64/libvulkan.so.1',
+  '/usr/lib/libvulkan.so.1',
+];
 
 const log = (line: string) => process.stderr.write(`[pack] ${line}\n`);
 
@@ -53,14 +67,19 @@ async function bundle(): Promise<void> {
       minify: false,
       sourcemap: false,
       rolldownOptions: {
-        input: { bench: join(REPO_ROOT, 'bench/node.ts'), device_table: join(REPO_ROOT, 'bench/device_table.ts') },
+        input: {
+          bench: join(REPO_ROOT, 'bench/node.ts'),
+          device_table: join(REPO_ROOT, 'bench/device_table.ts'),
+        },
         output: {
           format: 'es',
           entryFileNames: '[name].mjs',
           chunkFileNames: 'chunks/[name]-[hash].mjs',
           // A chunk of its own: inlined into bench.mjs, its `import.meta.url === argv[1]` check would
           // take the bench for the checkpoint script's command line.
-          codeSplitting: { groups: [{ name: 'make_random_checkpoint', test: /scripts[\\/]make_random_checkpoint\.ts$/ }] },
+          codeSplitting: {
+            groups: [{ name: 'make_random_checkpoint', test: /scripts[\\/]make_random_checkpoint\.ts$/ }],
+          },
         },
         external: [/^node:/, 'webgpu', 'puppeteer-core'],
       },
@@ -69,52 +88,70 @@ async function bundle(): Promise<void> {
 }
 
 export async function packDevice(): Promise<void> {
-  if (platform() !== 'linux' || arch() !== 'x64') throw new Error(`the device machine is x86-64 Linux; this is ${platform()}-${arch()}, whose Node and Dawn would not run there`);
+  if (platform() !== 'linux' || arch() !== 'x64')
+    throw new Error(
+      `the device machine is x86-64 Linux; this is ${platform()}-${arch()}, whose Node and Dawn would not run there`,
+    );
   const build = ensureBuilt();
   if (build.built) log(`built dist/ (${(build.ms / 1000).toFixed(1)} s)`);
   mkdirSync(PACK_DIR, { recursive: true });
-  for (const old of ['dist', 'chunks', 'configs']) rmSync(join(PACK_DIR, old), { recursive: true, force: true });
+  for (const old of ['dist', 'chunks', 'configs'])
+    rmSync(join(PACK_DIR, old), { recursive: true, force: true });
 
   // Node and Dawn, compressed.
   compress(realpathSync(process.execPath), join(PACK_DIR, 'bin/node.xz'));
   const webgpu = join(REPO_ROOT, 'node_modules/webgpu');
   const webgpuOut = join(PACK_DIR, 'node_modules/webgpu');
   mkdirSync(join(webgpuOut, 'dist/linux-x64'), { recursive: true });
-  for (const f of ['index.js', 'package.json', 'LICENSE.md']) copyFileSync(join(webgpu, f), join(webgpuOut, f));
+  for (const f of ['index.js', 'package.json', 'LICENSE.md'])
+    copyFileSync(join(webgpu, f), join(webgpuOut, f));
   compress(join(webgpu, 'dist/linux-x64/dawn.node'), join(webgpuOut, 'dist/linux-x64/dawn.node.xz'));
 
   // The Vulkan loader: device.sh puts it on LD_LIBRARY_PATH only when the system has none.
   const loader = VULKAN_LOADERS.find((p) => existsSync(p));
-  if (!loader) throw new Error(`no Vulkan loader here (${VULKAN_LOADERS.join(', ')}): apt-get install libvulkan1`);
+  if (!loader)
+    throw new Error(`no Vulkan loader here (${VULKAN_LOADERS.join(', ')}): apt-get install libvulkan1`);
   mkdirSync(join(PACK_DIR, 'lib'), { recursive: true });
   copyFileSync(realpathSync(loader), join(PACK_DIR, 'lib/libvulkan.so.1'));
 
   // The library bundle and the bench, bundled.
   mkdirSync(join(PACK_DIR, 'dist'));
-  for (const f of readdirSync(join(REPO_ROOT, 'dist')).filter((n) => n.endsWith('.js'))) copyFileSync(join(REPO_ROOT, 'dist', f), join(PACK_DIR, 'dist', f));
+  for (const f of readdirSync(join(REPO_ROOT, 'dist')).filter((n) => n.endsWith('.js')))
+    copyFileSync(join(REPO_ROOT, 'dist', f), join(PACK_DIR, 'dist', f));
   await bundle();
 
   // One config.json per official size: the shapes both engines are built from.
   mkdirSync(join(PACK_DIR, 'configs'));
   for (const size of Object.keys(OFFICIAL_SIZES) as OfficialSize[]) {
-    writeFileSync(join(PACK_DIR, 'configs', `${size}.json`), `${JSON.stringify(makeConfig(randomOptions(size)), null, 2)}\n`);
+    writeFileSync(
+      join(PACK_DIR, 'configs', `${size}.json`),
+      `${JSON.stringify(makeConfig(randomOptions(size)), null, 2)}\n`,
+    );
   }
 
-  const files = listFiles(PACK_DIR).filter((f) => !f.endsWith('.source-sha256') && !f.endsWith('MANIFEST.json'));
+  const files = listFiles(PACK_DIR).filter(
+    (f) => !f.endsWith('.source-sha256') && !f.endsWith('MANIFEST.json'),
+  );
   const manifest = {
     made: new Date().toISOString(),
     node: process.versions.node,
     webgpu: (JSON.parse(readFileSync(join(webgpu, 'package.json'), 'utf8')) as { version: string }).version,
     vulkanLoader: realpathSync(loader),
-    files: Object.fromEntries(files.map((f) => [relative(PACK_DIR, f), { bytes: statSync(f).size, sha256: sha256(f) }])),
+    files: Object.fromEntries(
+      files.map((f) => [relative(PACK_DIR, f), { bytes: statSync(f).size, sha256: sha256(f) }]),
+    ),
   };
   writeFileSync(join(PACK_DIR, 'MANIFEST.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   const total = files.reduce((a, f) => a + statSync(f).size, 0);
-  log(`${PACK_DIR}: ${files.length} files, ${(total / 2 ** 20).toFixed(1)} MiB (the device tool carries at most 64 MiB with the working tree)`);
+  log(
+    `${PACK_DIR}: ${files.length} files, ${(total / 2 ** 20).toFixed(1)} MiB (the device tool carries at most 64 MiB with the working tree)`,
+  );
 }
 
 function listFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? listFiles(join(dir, e.name)) : [join(dir, e.name)]));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? listFiles(join(dir, e.name)) : [join(dir, e.name)],
+  );
 }
 
 if (process.argv[1] && realpathSync(process.argv[1]) === realpathSync(new URL(import.meta.url).pathname)) {

@@ -4,7 +4,7 @@
 // exist), application/wasm, and folders outside the repository mounted under a URL prefix (the ONNX
 // model in ../shared/bench, a checkpoint folder given by path).
 import { createReadStream, existsSync, statSync } from 'node:fs';
-import { createServer, Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { extname, resolve, sep } from 'node:path';
 import { CONTENT_TYPES as STATIC_TYPES, listenOnLoopback } from '../test/browser/chromium.js';
 
@@ -21,7 +21,10 @@ export interface BenchServer {
 /** `mounts` maps a URL prefix ("/models/") to a folder; everything else is served from `root`. */
 export async function serveBench(root: string, mounts: Record<string, string> = {}): Promise<BenchServer> {
   const bases: [string, string][] = [
-    ...Object.entries(mounts).map(([prefix, dir]): [string, string] => [prefix.endsWith('/') ? prefix : `${prefix}/`, resolve(dir)]),
+    ...Object.entries(mounts).map(([prefix, dir]): [string, string] => [
+      prefix.endsWith('/') ? prefix : `${prefix}/`,
+      resolve(dir),
+    ]),
     ['/', resolve(root)],
   ];
   const log: string[] = [];
@@ -44,7 +47,11 @@ export async function serveBench(root: string, mounts: Record<string, string> = 
       res.end(`not found: ${path}\n`);
       return;
     }
-    res.writeHead(200, { ...headers, 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': statSync(file).size });
+    res.writeHead(200, {
+      ...headers,
+      'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+      'content-length': statSync(file).size,
+    });
     if (req.method === 'HEAD') res.end();
     else createReadStream(file).pipe(res);
   });

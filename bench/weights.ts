@@ -3,7 +3,13 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CheckpointOptions, DEFAULT_OPTIONS, makeCheckpoint, makeConfig, writeCheckpoint } from '../scripts/make_random_checkpoint.js';
+import {
+  type CheckpointOptions,
+  DEFAULT_OPTIONS,
+  makeCheckpoint,
+  makeConfig,
+  writeCheckpoint,
+} from '../scripts/make_random_checkpoint.js';
 import type { TensorSource } from '../src/model/parameters.js';
 
 /**
@@ -24,7 +30,15 @@ export function isOfficialSize(name: string): name is OfficialSize {
 }
 
 export function randomOptions(size: OfficialSize, seed = 0): CheckpointOptions {
-  return { ...DEFAULT_OPTIONS, ...OFFICIAL_SIZES[size], patch: 14, imageSize: 518, registers: 4, seed, dtype: 'F32' };
+  return {
+    ...DEFAULT_OPTIONS,
+    ...OFFICIAL_SIZES[size],
+    patch: 14,
+    imageSize: 518,
+    registers: 4,
+    seed,
+    dtype: 'F32',
+  };
 }
 
 export interface Weights {
@@ -60,7 +74,10 @@ export function randomCheckpointDir(size: OfficialSize, cacheRoot: string, seed 
   const dir = join(cacheRoot, `random-${size}-seed${seed}`);
   const config = `${JSON.stringify(makeConfig(options), null, 2)}\n`;
   const configPath = join(dir, 'config.json');
-  const fresh = existsSync(configPath) && readFileSync(configPath, 'utf8') === config && existsSync(join(dir, 'model.safetensors'));
+  const fresh =
+    existsSync(configPath) &&
+    readFileSync(configPath, 'utf8') === config &&
+    existsSync(join(dir, 'model.safetensors'));
   if (!fresh) writeCheckpoint(dir, options);
   return dir;
 }
@@ -93,5 +110,7 @@ export function resolveModelDir(model: string): string {
         'fetch it first (e.g. huggingface-cli download), or use --random-weights small|base|large|giant',
     );
   }
-  throw new Error(`--model ${model}: no such folder (give a checkpoint folder, a hub id cached locally, or --random-weights)`);
+  throw new Error(
+    `--model ${model}: no such folder (give a checkpoint folder, a hub id cached locally, or --random-weights)`,
+  );
 }

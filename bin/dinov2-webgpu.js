@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 if (!existsSync(cli)) {
-  process.stderr.write('dinov2-webgpu: dist/cli.js is missing; run `npm run build` in the package folder first\n');
+  process.stderr.write(
+    'dinov2-webgpu: dist/cli.js is missing; run `npm run build` in the package folder first\n',
+  );
   process.exit(1);
 }
 await import(cli);

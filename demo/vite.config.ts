@@ -30,10 +30,15 @@ export interface BundledIndex {
 }
 
 function bundledIndex(): BundledIndex {
-  const models = BUNDLED.filter((m) => existsSync(join(m.dir, 'config.json')) && existsSync(join(m.dir, 'model.safetensors'))).map((m) => ({
+  const models = BUNDLED.filter(
+    (m) => existsSync(join(m.dir, 'config.json')) && existsSync(join(m.dir, 'model.safetensors')),
+  ).map((m) => ({
     id: m.id,
     label: m.label,
-    files: FILES.filter((f) => existsSync(join(m.dir, f))).map((name) => ({ name, bytes: statSync(join(m.dir, name)).size })),
+    files: FILES.filter((f) => existsSync(join(m.dir, f))).map((name) => ({
+      name,
+      bytes: statSync(join(m.dir, name)).size,
+    })),
   }));
   return { models };
 }
@@ -58,7 +63,10 @@ function bundledModels(): Plugin {
           return;
         }
         const full = join(model.dir, file);
-        res.setHeader('content-type', file.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+        res.setHeader(
+          'content-type',
+          file.endsWith('.json') ? 'application/json' : 'application/octet-stream',
+        );
         res.setHeader('content-length', String(statSync(full).size));
         res.end(readFileSync(full));
       });
@@ -68,7 +76,12 @@ function bundledModels(): Plugin {
       this.emitFile({ type: 'asset', fileName: 'models/index.json', source: JSON.stringify(index) });
       for (const m of index.models) {
         const dir = BUNDLED.find((b) => b.id === m.id)!.dir;
-        for (const f of m.files) this.emitFile({ type: 'asset', fileName: `models/${m.id}/${f.name}`, source: readFileSync(join(dir, f.name)) });
+        for (const f of m.files)
+          this.emitFile({
+            type: 'asset',
+            fileName: `models/${m.id}/${f.name}`,
+            source: readFileSync(join(dir, f.name)),
+          });
       }
     },
   };

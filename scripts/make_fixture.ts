@@ -29,7 +29,9 @@ const MASK_FRACTION = 0.4;
 
 export function makeFixture(o: FixtureOptions): { path: string; tensors: number; worstAttention: number } {
   if (!/^[A-Za-z0-9._-]+$/.test(o.case) || o.case === 'model' || o.case === 'config' || o.case === 'cases') {
-    throw new Error(`--case ${JSON.stringify(o.case)}: use letters, digits, '.', '_' or '-', and not a name the folder already uses`);
+    throw new Error(
+      `--case ${JSON.stringify(o.case)}: use letters, digits, '.', '_' or '-', and not a name the folder already uses`,
+    );
   }
   for (const k of ['batch', 'height', 'width'] as const) {
     if (!(Number.isInteger(o[k]) && o[k] > 0)) throw new Error(`--${k} must be a positive integer`);
@@ -46,7 +48,13 @@ export function makeFixture(o: FixtureOptions): { path: string; tensors: number;
 
   const shape = [o.batch, config.num_channels, o.height, o.width];
   const pixels = Random.stream(o.seed, `${o.case}/pixel_values`).normals(shape.reduce((a, b) => a * b, 1));
-  const inputs: ReferenceInputs = { pixelValues: pixels, batch: o.batch, height: o.height, width: o.width, outIndices: o.outIndices ?? [] };
+  const inputs: ReferenceInputs = {
+    pixelValues: pixels,
+    batch: o.batch,
+    height: o.height,
+    width: o.width,
+    outIndices: o.outIndices ?? [],
+  };
   const tensors: Record<string, WritableTensor> = { pixel_values: { dtype: 'F32', shape, data: pixels } };
   if (o.mask) {
     const rng = Random.stream(o.seed, `${o.case}/bool_masked_pos`);
@@ -62,7 +70,8 @@ export function makeFixture(o: FixtureOptions): { path: string; tensors: number;
   }
 
   const outputs = referenceForward(config, model.weights, inputs);
-  for (const [name, t] of namedOutputs(outputs)) tensors[name] = { dtype: 'F32', shape: t.dims, data: Float32Array.from(t.data) };
+  for (const [name, t] of namedOutputs(outputs))
+    tensors[name] = { dtype: 'F32', shape: t.dims, data: Float32Array.from(t.data) };
   // How peaky attention is: the largest probability, averaged over rows (1/T would be uniform).
   const a = outputs.attentions[outputs.attentions.length - 1];
   const T = a.dims[3];
@@ -113,11 +122,13 @@ function parseArgs(argv: string[]): FixtureOptions {
     else if (arg === '--seed') o.seed = int();
     else if (arg === '--mask') o.mask = true;
     else if (arg === '--out-indices') {
-      o.outIndices = value().split(',').map((s) => {
-        const v = Number(s);
-        if (!Number.isInteger(v)) throw new Error(`--out-indices: ${JSON.stringify(s)} is not an integer`);
-        return v;
-      });
+      o.outIndices = value()
+        .split(',')
+        .map((s) => {
+          const v = Number(s);
+          if (!Number.isInteger(v)) throw new Error(`--out-indices: ${JSON.stringify(s)} is not an integer`);
+          return v;
+        });
     } else throw new Error(`unknown argument ${arg}`);
   }
   for (const k of ['model', 'case', 'batch', 'height', 'width'] as const) {
@@ -126,12 +137,15 @@ function parseArgs(argv: string[]): FixtureOptions {
   return o as FixtureOptions;
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
+const isMain =
+  process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
 if (isMain) {
   try {
     const options = parseArgs(process.argv.slice(2));
     const { path, tensors, worstAttention } = makeFixture(options);
-    console.log(`${path}: ${tensors} tensors (mean max attention probability in the last layer ${worstAttention.toFixed(3)})`);
+    console.log(
+      `${path}: ${tensors} tensors (mean max attention probability in the last layer ${worstAttention.toFixed(3)})`,
+    );
   } catch (e) {
     console.error(`make_fixture: ${(e as Error).message}`);
     process.exit(1);

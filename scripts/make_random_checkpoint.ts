@@ -123,7 +123,8 @@ export function checkpointLayout(o: CheckpointOptions): [string, number[], numbe
   const base = o.classifier > 0 ? (o.plain ? 'dinov2.' : 'dinov2_with_registers.') : '';
   const w = (fanIn: number, gain = 1) => gain / Math.sqrt(fanIn);
   const t: [string, number[], number, number][] = [];
-  const add = (key: string, shape: number[], mean: number, std: number) => t.push([base + key, shape, mean, std]);
+  const add = (key: string, shape: number[], mean: number, std: number) =>
+    t.push([base + key, shape, mean, std]);
   const norm = (key: string) => {
     add(`${key}.weight`, [D], 1, 0.2);
     add(`${key}.bias`, [D], 0, 0.1);
@@ -132,12 +133,21 @@ export function checkpointLayout(o: CheckpointOptions): [string, number[], numbe
   if (!o.plain || o.maskToken) add('embeddings.mask_token', [1, D], 0, 1);
   if (!o.plain) add('embeddings.register_tokens', [1, o.registers, D], 0, 1);
   add('embeddings.position_embeddings', [1, grid * grid + 1, D], 0, 1);
-  add('embeddings.patch_embeddings.projection.weight', [D, o.channels, o.patch, o.patch], 0, w(o.channels * o.patch * o.patch));
+  add(
+    'embeddings.patch_embeddings.projection.weight',
+    [D, o.channels, o.patch, o.patch],
+    0,
+    w(o.channels * o.patch * o.patch),
+  );
   add('embeddings.patch_embeddings.projection.bias', [D], 0, 0.1);
   for (let l = 0; l < o.layers; l++) {
     const k = `encoder.layer.${l}.`;
     norm(`${k}norm1`);
-    for (const [name, gain] of [['query', 1.5], ['key', 1.5], ['value', 1]] as const) {
+    for (const [name, gain] of [
+      ['query', 1.5],
+      ['key', 1.5],
+      ['value', 1],
+    ] as const) {
       add(`${k}attention.attention.${name}.weight`, [D, D], 0, w(D, gain));
       if (o.qkvBias) add(`${k}attention.attention.${name}.bias`, [D], 0, 0.1);
     }
@@ -168,19 +178,29 @@ export function checkpointLayout(o: CheckpointOptions): [string, number[], numbe
 
 function checkOptions(o: CheckpointOptions): void {
   const positive = ['hidden', 'layers', 'heads', 'patch', 'imageSize', 'channels'] as const;
-  for (const k of positive) if (!(Number.isInteger(o[k]) && o[k] > 0)) throw new Error(`--${k} must be a positive integer, got ${o[k]}`);
-  if (o.hidden % o.heads !== 0) throw new Error(`--hidden ${o.hidden} is not divisible by --heads ${o.heads}`);
+  for (const k of positive)
+    if (!(Number.isInteger(o[k]) && o[k] > 0))
+      throw new Error(`--${k} must be a positive integer, got ${o[k]}`);
+  if (o.hidden % o.heads !== 0)
+    throw new Error(`--hidden ${o.hidden} is not divisible by --heads ${o.heads}`);
   if (o.patch > o.imageSize) throw new Error(`--patch ${o.patch} exceeds --image-size ${o.imageSize}`);
-  if (!(Number.isInteger(o.registers) && o.registers >= 0)) throw new Error(`--registers must be a non-negative integer`);
-  if (o.plain && o.registers !== 0) throw new Error('--plain dinov2 has no register tokens: pass --registers 0');
-  if (!(Number.isInteger(o.classifier) && o.classifier >= 0)) throw new Error('--classifier must be a non-negative integer');
-  if (!['F32', 'F16', 'BF16'].includes(o.dtype)) throw new Error(`--dtype must be F32, F16 or BF16, got ${o.dtype}`);
+  if (!(Number.isInteger(o.registers) && o.registers >= 0))
+    throw new Error(`--registers must be a non-negative integer`);
+  if (o.plain && o.registers !== 0)
+    throw new Error('--plain dinov2 has no register tokens: pass --registers 0');
+  if (!(Number.isInteger(o.classifier) && o.classifier >= 0))
+    throw new Error('--classifier must be a non-negative integer');
+  if (!['F32', 'F16', 'BF16'].includes(o.dtype))
+    throw new Error(`--dtype must be F32, F16 or BF16, got ${o.dtype}`);
   if (!(o.eps > 0)) throw new Error('--eps must be positive');
   if (!(o.mlpRatio > 0) || mlpHidden(o) < 1) throw new Error('--mlp-ratio leaves no hidden units');
 }
 
 /** The tensors, generated one at a time (a full ViT-S/14 is about 88 MB in F32, held once). */
-export function makeCheckpoint(o: CheckpointOptions): { config: Record<string, unknown>; tensors: Record<string, WritableTensor> } {
+export function makeCheckpoint(o: CheckpointOptions): {
+  config: Record<string, unknown>;
+  tensors: Record<string, WritableTensor>;
+} {
   checkOptions(o);
   const tensors: Record<string, WritableTensor> = {};
   for (const [key, shape, mean, std] of checkpointLayout(o)) {
@@ -205,9 +225,17 @@ function parseArgs(argv: string[]): { out: string; options: CheckpointOptions } 
   const o: CheckpointOptions = { ...DEFAULT_OPTIONS };
   let out: string | undefined;
   const numeric: Record<string, keyof CheckpointOptions> = {
-    '--hidden': 'hidden', '--layers': 'layers', '--heads': 'heads', '--patch': 'patch', '--image-size': 'imageSize',
-    '--registers': 'registers', '--eps': 'eps', '--mlp-ratio': 'mlpRatio', '--channels': 'channels',
-    '--classifier': 'classifier', '--seed': 'seed',
+    '--hidden': 'hidden',
+    '--layers': 'layers',
+    '--heads': 'heads',
+    '--patch': 'patch',
+    '--image-size': 'imageSize',
+    '--registers': 'registers',
+    '--eps': 'eps',
+    '--mlp-ratio': 'mlpRatio',
+    '--channels': 'channels',
+    '--classifier': 'classifier',
+    '--seed': 'seed',
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -235,12 +263,15 @@ function parseArgs(argv: string[]): { out: string; options: CheckpointOptions } 
   return { out, options: o };
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
+const isMain =
+  process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
 if (isMain) {
   try {
     const { out, options } = parseArgs(process.argv.slice(2));
     const { bytes, tensors } = writeCheckpoint(out, options);
-    console.log(`${out}: ${tensors} tensors, model.safetensors ${(bytes / 1e6).toFixed(2)} MB (${options.dtype}, seed ${options.seed})`);
+    console.log(
+      `${out}: ${tensors} tensors, model.safetensors ${(bytes / 1e6).toFixed(2)} MB (${options.dtype}, seed ${options.seed})`,
+    );
   } catch (e) {
     console.error(`make_random_checkpoint: ${(e as Error).message}`);
     process.exit(1);

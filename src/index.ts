@@ -14,7 +14,12 @@ export type { PretrainedOptions } from './model/from_pretrained.js';
 export type { TensorStream } from './model/parameters.js';
 export { DEFAULT_ENDPOINT, type HubOptions, type PretrainedSource, type CheckpointFiles } from './io/hub.js';
 export { HttpError, NetworkError } from './io/http.js';
-export { downloadPretrained, openPretrained, type DownloadedFile, type OpenedCheckpoint } from './io/pretrained.js';
+export {
+  downloadPretrained,
+  openPretrained,
+  type DownloadedFile,
+  type OpenedCheckpoint,
+} from './io/pretrained.js';
 export { poolEmbeddings, pooledSize, POOLINGS, type Pooling } from './model/pooling.js';
 export { BROWSER_CACHE_NAME, clearBrowserCache } from './io/cache_browser.js';
 export { KernelTimer } from './gpu/timing.js';

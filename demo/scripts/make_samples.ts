@@ -32,29 +32,54 @@ function render(width: number, height: number, background: Paint, layers: Paint[
   return out;
 }
 
-const mix = (a: Rgb, b: Rgb, t: number): Rgb => [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
+const mix = (a: Rgb, b: Rgb, t: number): Rgb => [
+  a[0] + (b[0] - a[0]) * t,
+  a[1] + (b[1] - a[1]) * t,
+  a[2] + (b[2] - a[2]) * t,
+];
 const clamp01 = (t: number) => Math.max(0, Math.min(1, t));
-const vertical = (top: Rgb, bottom: Rgb, h: number): Paint => (_x, y) => mix(top, bottom, clamp01(y / h));
+const vertical =
+  (top: Rgb, bottom: Rgb, h: number): Paint =>
+  (_x, y) =>
+    mix(top, bottom, clamp01(y / h));
 /** A disc lit from the upper left. */
-const ball = (cx: number, cy: number, r: number, c: Rgb): Paint => (x, y) => {
-  const d2 = (x - cx) ** 2 + (y - cy) ** 2;
-  if (d2 > r * r) return null;
-  const light = clamp01(1 - Math.hypot(x - (cx - r / 3), y - (cy - r / 3)) / (1.6 * r));
-  return mix(mix(c, [0, 0, 0], 0.35), mix(c, [255, 255, 255], 0.5), light);
-};
-const disc = (cx: number, cy: number, r: number, c: Rgb): Paint => (x, y) => ((x - cx) ** 2 + (y - cy) ** 2 <= r * r ? c : null);
-const ellipse = (cx: number, cy: number, rx: number, ry: number, c: Rgb): Paint => (x, y) => (((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1 ? c : null);
-const rect = (x0: number, y0: number, x1: number, y1: number, c: Rgb): Paint => (x, y) => (x >= x0 && x < x1 && y >= y0 && y < y1 ? c : null);
-const triangle = (a: [number, number], b: [number, number], c: [number, number], col: Rgb): Paint => (x, y) => {
-  const s = (p: [number, number], q: [number, number]) => (q[0] - p[0]) * (y - p[1]) - (q[1] - p[1]) * (x - p[0]);
-  const d1 = s(a, b), d2 = s(b, c), d3 = s(c, a);
-  return (d1 >= 0 && d2 >= 0 && d3 >= 0) || (d1 <= 0 && d2 <= 0 && d3 <= 0) ? col : null;
-};
+const ball =
+  (cx: number, cy: number, r: number, c: Rgb): Paint =>
+  (x, y) => {
+    const d2 = (x - cx) ** 2 + (y - cy) ** 2;
+    if (d2 > r * r) return null;
+    const light = clamp01(1 - Math.hypot(x - (cx - r / 3), y - (cy - r / 3)) / (1.6 * r));
+    return mix(mix(c, [0, 0, 0], 0.35), mix(c, [255, 255, 255], 0.5), light);
+  };
+const disc =
+  (cx: number, cy: number, r: number, c: Rgb): Paint =>
+  (x, y) =>
+    (x - cx) ** 2 + (y - cy) ** 2 <= r * r ? c : null;
+const ellipse =
+  (cx: number, cy: number, rx: number, ry: number, c: Rgb): Paint =>
+  (x, y) =>
+    ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1 ? c : null;
+const rect =
+  (x0: number, y0: number, x1: number, y1: number, c: Rgb): Paint =>
+  (x, y) =>
+    x >= x0 && x < x1 && y >= y0 && y < y1 ? c : null;
+const triangle =
+  (a: [number, number], b: [number, number], c: [number, number], col: Rgb): Paint =>
+  (x, y) => {
+    const s = (p: [number, number], q: [number, number]) =>
+      (q[0] - p[0]) * (y - p[1]) - (q[1] - p[1]) * (x - p[0]);
+    const d1 = s(a, b),
+      d2 = s(b, c),
+      d3 = s(c, a);
+    return (d1 >= 0 && d2 >= 0 && d3 >= 0) || (d1 <= 0 && d2 <= 0 && d3 <= 0) ? col : null;
+  };
 /** Ground below a sum of sines, shaded by height. */
-const hills = (base: number, amp: number, freq: number, phase: number, c: Rgb): Paint => (x, y) => {
-  const top = base - amp * (Math.sin(x * freq + phase) + 0.5 * Math.sin(x * freq * 2.3 + phase * 1.7));
-  return y >= top ? mix(c, [0, 0, 0], clamp01((y - top) / 400)) : null;
-};
+const hills =
+  (base: number, amp: number, freq: number, phase: number, c: Rgb): Paint =>
+  (x, y) => {
+    const top = base - amp * (Math.sin(x * freq + phase) + 0.5 * Math.sin(x * freq * 2.3 + phase * 1.7));
+    return y >= top ? mix(c, [0, 0, 0], clamp01((y - top) / 400)) : null;
+  };
 
 interface Sample {
   name: string;
@@ -71,7 +96,10 @@ const SAMPLES: Sample[] = [
     title: 'Three balls on a table',
     width: 320,
     height: 240,
-    background: (x, y) => (y < 150 ? mix([236, 228, 214], [214, 204, 188], y / 150) : mix([140, 96, 62], [104, 70, 44], (y - 150) / 90 + 0.1 * Math.sin(x / 7))),
+    background: (x, y) =>
+      y < 150
+        ? mix([236, 228, 214], [214, 204, 188], y / 150)
+        : mix([140, 96, 62], [104, 70, 44], (y - 150) / 90 + 0.1 * Math.sin(x / 7)),
     layers: [
       ellipse(90, 196, 42, 9, [80, 55, 36]),
       ellipse(175, 190, 30, 7, [80, 55, 36]),
@@ -102,7 +130,8 @@ const SAMPLES: Sample[] = [
     title: 'A square, a disc and a triangle',
     width: 300,
     height: 300,
-    background: (x, y) => ((Math.floor(x / 25) + Math.floor(y / 25)) % 2 === 0 ? [226, 226, 230] : [200, 202, 210]),
+    background: (x, y) =>
+      (Math.floor(x / 25) + Math.floor(y / 25)) % 2 === 0 ? [226, 226, 230] : [200, 202, 210],
     layers: [
       rect(30, 40, 130, 140, [30, 150, 120]),
       disc(205, 95, 55, [200, 60, 150]),
@@ -131,6 +160,8 @@ mkdirSync(OUT, { recursive: true });
 for (const s of SAMPLES) {
   const raw = render(s.width, s.height, s.background, s.layers);
   const path = join(OUT, `${s.name}.png`);
-  await sharp(raw, { raw: { width: s.width, height: s.height, channels: 3 } }).png({ compressionLevel: 9, palette: false }).toFile(path);
+  await sharp(raw, { raw: { width: s.width, height: s.height, channels: 3 } })
+    .png({ compressionLevel: 9, palette: false })
+    .toFile(path);
   console.log(`${path} (${s.width}x${s.height}): ${s.title}`);
 }

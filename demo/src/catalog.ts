@@ -26,7 +26,13 @@ export function hubEntries(): CatalogEntry[] {
   for (const classifier of [false, true]) {
     for (const { size, params, download } of HUB_SIZES) {
       const id = `facebook/dinov2-with-registers-${size}${classifier ? '-imagenet1k-1-layer' : ''}`;
-      entries.push({ key: `hub:${id}`, kind: 'hub', id, classifier, label: `${id} (${params}, ${download})` });
+      entries.push({
+        key: `hub:${id}`,
+        kind: 'hub',
+        id,
+        classifier,
+        label: `${id} (${params}, ${download})`,
+      });
     }
   }
   return entries;
@@ -36,7 +42,13 @@ export function bundledEntry(id: string, label: string): CatalogEntry {
   return { key: `bundled:${id}`, kind: 'bundled', id, label, classifier: false };
 }
 
-export const LOCAL_ENTRY: CatalogEntry = { key: 'local', kind: 'local', id: 'local folder', label: 'Local folder (config.json + model.safetensors)…', classifier: false };
+export const LOCAL_ENTRY: CatalogEntry = {
+  key: 'local',
+  kind: 'local',
+  id: 'local folder',
+  label: 'Local folder (config.json + model.safetensors)…',
+  classifier: false,
+};
 
 /**
  * The twin of a checkpoint id: "dinov2-with-registers" <-> "dinov2" in the name
@@ -47,5 +59,5 @@ export function twinOf(id: string): string | undefined {
   if (id.includes('dinov2-with-registers')) return id.replace('dinov2-with-registers', 'dinov2');
   const m = /dinov2(?![\w-]*with-registers)/.exec(id);
   if (!m) return undefined;
-  return id.slice(0, m.index) + 'dinov2-with-registers' + id.slice(m.index + 'dinov2'.length);
+  return `${id.slice(0, m.index)}dinov2-with-registers${id.slice(m.index + 'dinov2'.length)}`;
 }

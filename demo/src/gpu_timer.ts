@@ -10,8 +10,16 @@ export class ForwardTimer {
 
   private constructor(private readonly device: GPUDevice) {
     this.querySet = device.createQuerySet({ label: 'demo forward timer', type: 'timestamp', count: 4 });
-    this.resolve = device.createBuffer({ label: 'demo forward timer resolve', size: 32, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-    this.readback = device.createBuffer({ label: 'demo forward timer readback', size: 32, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.resolve = device.createBuffer({
+      label: 'demo forward timer resolve',
+      size: 32,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
+    this.readback = device.createBuffer({
+      label: 'demo forward timer readback',
+      size: 32,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
   }
 
   /** A timer when the device was created with the timestamp-query feature, else undefined. */
@@ -21,12 +29,23 @@ export class ForwardTimer {
 
   private mark(first: number): void {
     const encoder = this.device.createCommandEncoder({ label: `demo timer mark ${first}` });
-    encoder.beginComputePass({ label: 'demo timer', timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: first, endOfPassWriteIndex: first + 1 } }).end();
+    encoder
+      .beginComputePass({
+        label: 'demo timer',
+        timestampWrites: {
+          querySet: this.querySet,
+          beginningOfPassWriteIndex: first,
+          endOfPassWriteIndex: first + 1,
+        },
+      })
+      .end();
     this.device.queue.submit([encoder.finish()]);
   }
 
   /** Runs `submitWork` (which must submit synchronously, as the library's forward does) between two marks. */
-  async time<T>(submitWork: () => Promise<T>): Promise<{ result: T; gpuMs: () => Promise<number | undefined> }> {
+  async time<T>(
+    submitWork: () => Promise<T>,
+  ): Promise<{ result: T; gpuMs: () => Promise<number | undefined> }> {
     this.mark(0);
     const result = await submitWork();
     this.mark(2);

@@ -45,7 +45,10 @@ async function fetchBytes(url: string, progress: Progress, what: string): Promis
     if (done) break;
     chunks.push(value);
     received += value.length;
-    progress(`downloading ${what}: ${mb(received)}${total ? ` of ${mb(total)}` : ''}`, total ? received / total : undefined);
+    progress(
+      `downloading ${what}: ${mb(received)}${total ? ` of ${mb(total)}` : ''}`,
+      total ? received / total : undefined,
+    );
   }
   const out = new Uint8Array(received);
   let at = 0;
@@ -64,7 +67,16 @@ function parseJson(bytes: Uint8Array, file: string): unknown {
   }
 }
 
-async function build(name: string, configJson: unknown, source: TensorSource, file: string, device: DeviceInfo, progress: Progress, start: number, extra: Partial<Loaded>): Promise<Loaded> {
+async function build(
+  name: string,
+  configJson: unknown,
+  source: TensorSource,
+  file: string,
+  device: DeviceInfo,
+  progress: Progress,
+  start: number,
+  extra: Partial<Loaded>,
+): Promise<Loaded> {
   const config = lib.parseConfig(configJson, `${name}/config.json`);
   const model = await lib.loadModel(config, source, {
     device,
@@ -75,16 +87,30 @@ async function build(name: string, configJson: unknown, source: TensorSource, fi
 }
 
 /** A folder served with the page at models/<id>/ (see demo/vite.config.ts). */
-export async function loadBundled(id: string, files: string[], device: DeviceInfo, progress: Progress): Promise<Loaded> {
+export async function loadBundled(
+  id: string,
+  files: string[],
+  device: DeviceInfo,
+  progress: Progress,
+): Promise<Loaded> {
   const start = performance.now();
   const base = `models/${id}/`;
-  const config = parseJson(await fetchBytes(`${base}config.json`, progress, 'config.json'), `${id}/config.json`);
+  const config = parseJson(
+    await fetchBytes(`${base}config.json`, progress, 'config.json'),
+    `${id}/config.json`,
+  );
   const preprocessorConfig = files.includes('preprocessor_config.json')
-    ? parseJson(await fetchBytes(`${base}preprocessor_config.json`, progress, 'preprocessor_config.json'), `${id}/preprocessor_config.json`)
+    ? parseJson(
+        await fetchBytes(`${base}preprocessor_config.json`, progress, 'preprocessor_config.json'),
+        `${id}/preprocessor_config.json`,
+      )
     : undefined;
   const bytes = await fetchBytes(`${base}model.safetensors`, progress, 'model.safetensors');
   const source = lib.SafetensorsFile.parse(bytes, `${id}/model.safetensors`);
-  return build(id, config, source, `${id}/model.safetensors`, device, progress, start, { preprocessorConfig, checkpointBytes: bytes.length });
+  return build(id, config, source, `${id}/model.safetensors`, device, progress, start, {
+    preprocessorConfig,
+    checkpointBytes: bytes.length,
+  });
 }
 
 /** AutoModel.from_pretrained and the classes' own: a hub id, a URL, or File objects. */
@@ -96,30 +122,43 @@ type FromPretrained = (source: unknown, options: Record<string, unknown>) => Pro
  */
 export function hubLoader(classifier: boolean): FromPretrained | undefined {
   const exports = lib as unknown as Record<string, { from_pretrained?: FromPretrained } | undefined>;
-  const names = ['AutoModel', classifier ? 'Dinov2WithRegistersForImageClassification' : 'Dinov2WithRegistersModel'];
+  const names = [
+    'AutoModel',
+    classifier ? 'Dinov2WithRegistersForImageClassification' : 'Dinov2WithRegistersModel',
+  ];
   const candidates = names.map((n) => exports[n]);
-  for (const c of candidates) if (c && typeof c.from_pretrained === 'function') return c.from_pretrained.bind(c);
+  for (const c of candidates)
+    if (c && typeof c.from_pretrained === 'function') return c.from_pretrained.bind(c);
   return undefined;
 }
 
 /** Words for whatever a from_pretrained progress callback passes: (done, total) or an event object. */
 export function describeProgress(args: unknown[]): { text: string; fraction?: number } {
   const [a, b, c] = args;
-  if (typeof a === 'string' && typeof b === 'number' && typeof c === 'number') return { text: `${a}: ${mb(b)}${c > 0 ? ` of ${mb(c)}` : ''}`, fraction: c > 0 ? b / c : undefined };
-  if (typeof a === 'number' && typeof b === 'number' && b > 0) return { text: `${a} of ${b}`, fraction: a / b };
+  if (typeof a === 'string' && typeof b === 'number' && typeof c === 'number')
+    return { text: `${a}: ${mb(b)}${c > 0 ? ` of ${mb(c)}` : ''}`, fraction: c > 0 ? b / c : undefined };
+  if (typeof a === 'number' && typeof b === 'number' && b > 0)
+    return { text: `${a} of ${b}`, fraction: a / b };
   if (a && typeof a === 'object') {
     const o = a as Record<string, unknown>;
     const loaded = Number(o.loaded ?? o.done ?? o.bytes ?? NaN);
     const total = Number(o.total ?? NaN);
     const what = [o.status, o.file ?? o.name].filter((v) => typeof v === 'string').join(' ');
-    if (Number.isFinite(loaded) && total > 0) return { text: `${what ? `${what}: ` : ''}${mb(loaded)} of ${mb(total)}`, fraction: loaded / total };
-    if (typeof o.progress === 'number') return { text: `${what ? `${what}: ` : ''}${o.progress.toFixed(0)}%`, fraction: o.progress / 100 };
+    if (Number.isFinite(loaded) && total > 0)
+      return { text: `${what ? `${what}: ` : ''}${mb(loaded)} of ${mb(total)}`, fraction: loaded / total };
+    if (typeof o.progress === 'number')
+      return { text: `${what ? `${what}: ` : ''}${o.progress.toFixed(0)}%`, fraction: o.progress / 100 };
     if (what) return { text: what };
   }
   return { text: 'loading…' };
 }
 
-export async function loadHub(id: string, classifier: boolean, device: DeviceInfo, progress: Progress): Promise<Loaded> {
+export async function loadHub(
+  id: string,
+  classifier: boolean,
+  device: DeviceInfo,
+  progress: Progress,
+): Promise<Loaded> {
   const start = performance.now();
   const fromPretrained = hubLoader(classifier);
   if (!fromPretrained) {
@@ -129,7 +168,12 @@ export async function loadHub(id: string, classifier: boolean, device: DeviceInf
     );
   }
   const model = await fromPretrained(id, pretrainedOptions(device, progress));
-  return { model, name: id, preprocessorConfig: preprocessorConfigOf(model), loadMs: performance.now() - start };
+  return {
+    model,
+    name: id,
+    preprocessorConfig: preprocessorConfigOf(model),
+    loadMs: performance.now() - start,
+  };
 }
 
 /** from_pretrained's options: the device, and its two progress callbacks in words. */
@@ -142,7 +186,8 @@ function pretrainedOptions(device: DeviceInfo, progress: Progress): Record<strin
       progress(p.text, p.fraction);
     },
     // (done, total) as the tensors land on the GPU
-    onTensor: (done: number, total: number) => progress(`uploading tensors to the GPU: ${done} of ${total}`, done / total),
+    onTensor: (done: number, total: number) =>
+      progress(`uploading tensors to the GPU: ${done} of ${total}`, done / total),
   };
 }
 
@@ -157,7 +202,9 @@ const baseName = (f: File) => f.name.split('/').pop()!;
 /** Whether the files hold a checkpoint: config.json and model.safetensors (or a shard index). */
 export function looksLikeCheckpoint(files: File[]): boolean {
   const names = new Set(files.map(baseName));
-  return names.has('config.json') && (names.has('model.safetensors') || names.has('model.safetensors.index.json'));
+  return (
+    names.has('config.json') && (names.has('model.safetensors') || names.has('model.safetensors.index.json'))
+  );
 }
 
 /** Files picked with the folder or file picker, or dropped: config.json + model.safetensors (or index + shards) [+ preprocessor_config.json]. */
@@ -170,16 +217,27 @@ export async function loadLocal(files: File[], device: DeviceInfo, progress: Pro
   const weightBytes = files.filter((f) => f.name.endsWith('.safetensors')).reduce((a, f) => a + f.size, 0);
   if (fromPretrained && files.some((f) => f.size > STREAM_LOCAL_ABOVE)) {
     const model = await fromPretrained(files, pretrainedOptions(device, progress));
-    return { model, name: folder, preprocessorConfig: preprocessorConfigOf(model), checkpointBytes: weightBytes, loadMs: performance.now() - start };
+    return {
+      model,
+      name: folder,
+      preprocessorConfig: preprocessorConfigOf(model),
+      checkpointBytes: weightBytes,
+      loadMs: performance.now() - start,
+    };
   }
   const read = async (name: string) => {
     const f = byName.get(name);
-    if (!f) throw new Error(`${folder}: no ${name} among the files given (${[...byName.keys()].join(', ') || 'none'})`);
+    if (!f)
+      throw new Error(
+        `${folder}: no ${name} among the files given (${[...byName.keys()].join(', ') || 'none'})`,
+      );
     progress(`reading ${name} (${mb(f.size)})`);
     return new Uint8Array(await f.arrayBuffer());
   };
   const config = parseJson(await read('config.json'), `${folder}/config.json`);
-  const preprocessorConfig = byName.has('preprocessor_config.json') ? parseJson(await read('preprocessor_config.json'), `${folder}/preprocessor_config.json`) : undefined;
+  const preprocessorConfig = byName.has('preprocessor_config.json')
+    ? parseJson(await read('preprocessor_config.json'), `${folder}/preprocessor_config.json`)
+    : undefined;
   let source: TensorSource;
   let file: string;
   let bytes = 0;
@@ -199,7 +257,10 @@ export async function loadLocal(files: File[], device: DeviceInfo, progress: Pro
     }
     source = new ShardedSource(index, shards, file);
   }
-  return build(folder, config, source, file, device, progress, start, { preprocessorConfig, checkpointBytes: bytes });
+  return build(folder, config, source, file, device, progress, start, {
+    preprocessorConfig,
+    checkpointBytes: bytes,
+  });
 }
 
 /** Parameters the model declares (from its checkpoint keys and shapes). */

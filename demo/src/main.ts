@@ -8,10 +8,24 @@
 import * as lib from '../../src/index.js';
 import type { AllOutputs, AnyDinov2Model, DeviceInfo, GpuTensor } from '../../src/index.js';
 import { loadImageBrowser, type BrowserImageInput } from '../../src/image/decode_browser.js';
-import { BitImageProcessor, parseImageProcessorConfig, type ImageProcessorConfig, type RgbImage } from '../../src/image/processor.js';
+import {
+  BitImageProcessor,
+  parseImageProcessorConfig,
+  type ImageProcessorConfig,
+  type RgbImage,
+} from '../../src/image/processor.js';
 import { bundledEntry, hubEntries, LOCAL_ENTRY, twinOf, type CatalogEntry } from './catalog.js';
 import { ForwardTimer } from './gpu_timer.js';
-import { HubUnavailableError, loadBundled, loadHub, loadLocal, looksLikeCheckpoint, parameterCount, type Loaded, type Progress } from './loaders.js';
+import {
+  HubUnavailableError,
+  loadBundled,
+  loadHub,
+  loadLocal,
+  looksLikeCheckpoint,
+  parameterCount,
+  type Loaded,
+  type Progress,
+} from './loaders.js';
 import { SAMPLES } from './samples.js';
 import { cssGradient, type Range } from './views/colormap.js';
 import { embeddingsJson } from './views/embeddings.js';
@@ -90,9 +104,22 @@ function reportError(where: string, e: unknown): void {
   setState('error');
 }
 
-const fmtMs = (ms: number | undefined) => (ms === undefined ? '–' : ms < 10 ? `${ms.toFixed(2)} ms` : `${ms.toFixed(0)} ms`);
-const fmtBytes = (b: number) => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(2)} GiB` : b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(1)} MiB` : `${(b / 1024).toFixed(0)} KiB`);
-const fmtCount = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} B` : n >= 1e6 ? `${(n / 1e6).toFixed(1)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : String(n));
+const fmtMs = (ms: number | undefined) =>
+  ms === undefined ? '–' : ms < 10 ? `${ms.toFixed(2)} ms` : `${ms.toFixed(0)} ms`;
+const fmtBytes = (b: number) =>
+  b >= 2 ** 30
+    ? `${(b / 2 ** 30).toFixed(2)} GiB`
+    : b >= 2 ** 20
+      ? `${(b / 2 ** 20).toFixed(1)} MiB`
+      : `${(b / 1024).toFixed(0)} KiB`;
+const fmtCount = (n: number) =>
+  n >= 1e9
+    ? `${(n / 1e9).toFixed(2)} B`
+    : n >= 1e6
+      ? `${(n / 1e6).toFixed(1)} M`
+      : n >= 1e3
+        ? `${(n / 1e3).toFixed(1)} k`
+        : String(n);
 
 // ---------------------------------------------------------------------------------------------
 // State
@@ -133,7 +160,7 @@ let twin: Current | undefined;
 let compareOn = false;
 let selectedPatch: number | undefined;
 let runs = 0;
-let bundledIds: Map<string, string[]> = new Map();
+const bundledIds: Map<string, string[]> = new Map();
 /** Models that have run once: their pipelines are compiled. */
 const ranBefore = new WeakSet<AnyDinov2Model>();
 
@@ -166,11 +193,15 @@ async function initDevice(): Promise<boolean> {
   try {
     device = await lib.requestDevice();
   } catch (e) {
-    showBanner('error', `<strong>No WebGPU adapter.</strong> ${escapeHtml((e as Error).message)} The browser has WebGPU but gave no adapter: the GPU may be blocklisted, or hardware acceleration is off.`);
+    showBanner(
+      'error',
+      `<strong>No WebGPU adapter.</strong> ${escapeHtml((e as Error).message)} The browser has WebGPU but gave no adapter: the GPU may be blocklisted, or hardware acceleration is off.`,
+    );
     return false;
   }
   const info = device.adapterInfo;
-  const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(' · ') || 'unnamed adapter';
+  const name =
+    [info.vendor, info.architecture, info.description].filter(Boolean).join(' · ') || 'unnamed adapter';
   ui.adapter.textContent = `WebGPU: ${name}${device.isSoftware ? ' (software)' : ''}`;
   if (device.isSoftware) {
     showBanner(
@@ -179,9 +210,15 @@ async function initDevice(): Promise<boolean> {
         'Enable hardware acceleration (or run on a machine with a GPU) for real speed.',
     );
   }
-  device.device.addEventListener('uncapturederror', (e) => console.error(`WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`));
+  device.device.addEventListener('uncapturederror', (e) =>
+    console.error(`WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`),
+  );
   void device.device.lost.then((l) => {
-    if (l.reason !== 'destroyed') showBanner('error', `<strong>The WebGPU device was lost</strong> (${escapeHtml(l.message)}). Reload the page.`);
+    if (l.reason !== 'destroyed')
+      showBanner(
+        'error',
+        `<strong>The WebGPU device was lost</strong> (${escapeHtml(l.message)}). Reload the page.`,
+      );
   });
   timer = ForwardTimer.create(device.device);
   const kernelTimer = kernelTimerClass();
@@ -206,10 +243,15 @@ async function populateModels(): Promise<CatalogEntry[]> {
   try {
     const res = await fetch('models/index.json');
     if (res.ok) {
-      const index = (await res.json()) as { models: { id: string; label: string; files: { name: string }[] }[] };
+      const index = (await res.json()) as {
+        models: { id: string; label: string; files: { name: string }[] }[];
+      };
       for (const m of index.models) {
         entries.push(bundledEntry(m.id, m.label));
-        bundledIds.set(m.id, m.files.map((f) => f.name));
+        bundledIds.set(
+          m.id,
+          m.files.map((f) => f.name),
+        );
       }
     }
   } catch {
@@ -240,10 +282,14 @@ function progress(text: string, fraction?: number): void {
 async function loadEntry(entry: CatalogEntry, files?: File[], report: Progress = progress): Promise<Current> {
   if (!device) throw new Error('no WebGPU device');
   let loaded: Loaded;
-  if (entry.kind === 'bundled') loaded = await loadBundled(entry.id, bundledIds.get(entry.id) ?? [], device, report);
+  if (entry.kind === 'bundled')
+    loaded = await loadBundled(entry.id, bundledIds.get(entry.id) ?? [], device, report);
   else if (entry.kind === 'hub') loaded = await loadHub(entry.id, entry.classifier, device, report);
   else loaded = await loadLocal(files ?? [], device, report);
-  const processorConfig = loaded.preprocessorConfig === undefined ? parseImageProcessorConfig({}) : parseImageProcessorConfig(loaded.preprocessorConfig, `${loaded.name}/preprocessor_config.json`);
+  const processorConfig =
+    loaded.preprocessorConfig === undefined
+      ? parseImageProcessorConfig({})
+      : parseImageProcessorConfig(loaded.preprocessorConfig, `${loaded.name}/preprocessor_config.json`);
   return { entry, loaded, processorConfig };
 }
 
@@ -305,7 +351,9 @@ function showModelInfo(c: Current): void {
     ['class', className(m)],
     ['parameters', fmtCount(parameterCount(m))],
     ['weights (float32)', fmtBytes(4 * parameterCount(m))],
-    ...(c.loaded.checkpointBytes ? [['checkpoint files', fmtBytes(c.loaded.checkpointBytes)] as [string, string]] : []),
+    ...(c.loaded.checkpointBytes
+      ? [['checkpoint files', fmtBytes(c.loaded.checkpointBytes)] as [string, string]]
+      : []),
     ['GPU memory', fmtBytes(m.bytesAllocated)],
     ['layers × heads', `${cfg.num_hidden_layers} × ${cfg.num_attention_heads}`],
     ['hidden', String(cfg.hidden_size)],
@@ -324,7 +372,9 @@ function showModelInfo(c: Current): void {
 }
 
 function fillLayerSelects(layers: number): void {
-  ui.layer.replaceChildren(...Array.from({ length: layers }, (_, i) => new Option(`${i + 1} of ${layers}`, String(i))));
+  ui.layer.replaceChildren(
+    ...Array.from({ length: layers }, (_, i) => new Option(`${i + 1} of ${layers}`, String(i))),
+  );
   ui.layer.value = String(layers - 1);
   ui.normLayer.replaceChildren(
     new Option('embeddings', '0'),
@@ -353,16 +403,25 @@ function processorFor(c: Current): BitImageProcessor {
   const res = ui.resolution.value;
   if (res === 'processor') return new BitImageProcessor(c.processorConfig);
   const n = Number(res);
-  return new BitImageProcessor({ ...c.processorConfig, size: { shortest_edge: n }, crop_size: { height: n, width: n } });
+  return new BitImageProcessor({
+    ...c.processorConfig,
+    size: { shortest_edge: n },
+    crop_size: { height: n, width: n },
+  });
 }
 
 /** The model's preprocessing, split so the page can show the crop it feeds the model. */
-function preprocess(c: Current, rgb: RgbImage): { cropped: RgbImage; pixel_values: Float32Array; dims: [1, 3, number, number] } {
+function preprocess(
+  c: Current,
+  rgb: RgbImage,
+): { cropped: RgbImage; pixel_values: Float32Array; dims: [1, 3, number, number] } {
   const p = processorFor(c);
   let cropped = rgb;
   if (p.config.do_resize) cropped = p.resize(cropped);
   if (p.config.do_center_crop) cropped = p.centerCrop(cropped);
-  const values = new BitImageProcessor({ ...p.config, do_resize: false, do_center_crop: false }).preprocess(cropped);
+  const values = new BitImageProcessor({ ...p.config, do_resize: false, do_center_crop: false }).preprocess(
+    cropped,
+  );
   return { cropped, ...values };
 }
 
@@ -426,7 +485,8 @@ async function forwardOne(c: Current, src: Source): Promise<Run> {
   const { cropped, pixel_values, dims } = preprocess(c, src.rgb);
   const t1 = performance.now();
   const model = c.loaded.model;
-  const submit = () => model.forwardAll({ data: pixel_values, dims }, { output_attentions: true, output_hidden_states: true });
+  const submit = () =>
+    model.forwardAll({ data: pixel_values, dims }, { output_attentions: true, output_hidden_states: true });
   let out: AllOutputs;
   let gpuMs: (() => Promise<number | undefined>) | undefined;
   if (timer) ({ result: out, gpuMs } = await timer.time(submit));
@@ -478,7 +538,14 @@ async function forward(): Promise<void> {
 // Drawing
 
 /** A map over the image: the cropped input under a canvas of one pixel per patch. */
-function figure(view: string, caption: string, run: Run, rgba: Uint8ClampedArray, range?: Range, small = false): HTMLElement {
+function figure(
+  view: string,
+  caption: string,
+  run: Run,
+  rgba: Uint8ClampedArray,
+  range?: Range,
+  small = false,
+): HTMLElement {
   const fig = document.createElement('figure');
   fig.className = small ? 'map small' : 'map';
   const frame = document.createElement('div');
@@ -489,7 +556,13 @@ function figure(view: string, caption: string, run: Run, rgba: Uint8ClampedArray
   canvas.width = run.layout.gridW;
   canvas.height = run.layout.gridH;
   canvas.dataset.view = view;
-  canvas.getContext('2d', { willReadFrequently: true })!.putImageData(new ImageData(rgba as Uint8ClampedArray<ArrayBuffer>, run.layout.gridW, run.layout.gridH), 0, 0);
+  canvas
+    .getContext('2d', { willReadFrequently: true })!
+    .putImageData(
+      new ImageData(rgba as Uint8ClampedArray<ArrayBuffer>, run.layout.gridW, run.layout.gridH),
+      0,
+      0,
+    );
   frame.append(canvas);
   frame.addEventListener('click', (e) => {
     const r = frame.getBoundingClientRect();
@@ -528,8 +601,13 @@ function selectPatch(r: Run, fx: number, fy: number): void {
 async function inputsFor(r: Run, layer: number, normLayer: string) {
   const att = r.out.attentions![layer];
   const hs = r.out.hidden_states!;
-  const normTensor = normLayer === 'final' ? r.out.last_hidden_state : hs[Math.min(Number(normLayer), hs.length - 1)];
-  const [attention, lastHidden, normHidden] = await Promise.all([read(r, att), read(r, r.out.last_hidden_state), read(r, normTensor)]);
+  const normTensor =
+    normLayer === 'final' ? r.out.last_hidden_state : hs[Math.min(Number(normLayer), hs.length - 1)];
+  const [attention, lastHidden, normHidden] = await Promise.all([
+    read(r, att),
+    read(r, r.out.last_hidden_state),
+    read(r, normTensor),
+  ]);
   return {
     layout: r.layout,
     attention: { data: attention, dims: att.dims },
@@ -563,19 +641,48 @@ async function renderNow(): Promise<void> {
     r.views = v;
     const L = r.out.attentions!.length;
 
-    ui.clsMean.replaceChildren(figure('cls-mean', `mean of ${v.clsHeads.length} heads, layer ${layer + 1}/${L}`, r, v.clsMean.rgba, v.clsMean.range));
-    ui.clsHeads.replaceChildren(...v.clsHeads.map((p, h) => figure(`cls-head-${h}`, `head ${h + 1}`, r, p.rgba, undefined, true)));
+    ui.clsMean.replaceChildren(
+      figure(
+        'cls-mean',
+        `mean of ${v.clsHeads.length} heads, layer ${layer + 1}/${L}`,
+        r,
+        v.clsMean.rgba,
+        v.clsMean.range,
+      ),
+    );
+    ui.clsHeads.replaceChildren(
+      ...v.clsHeads.map((p, h) => figure(`cls-head-${h}`, `head ${h + 1}`, r, p.rgba, undefined, true)),
+    );
     const s = v.clsShares;
     ui.clsShares.textContent = `cls attends ${(100 * s.patches).toFixed(1)}% to patches, ${(100 * s.registers).toFixed(1)}% to registers, ${(100 * s.cls).toFixed(1)}% to itself (mean over heads).`;
 
-    if (v.registers.length) ui.registers.replaceChildren(...v.registers.map((p, i) => figure(`register-${i}`, `register ${i + 1}`, r, p.rgba, p.range, true)));
-    else ui.registers.replaceChildren(Object.assign(document.createElement('p'), { className: 'hint', textContent: 'This checkpoint has no register tokens (plain DINOv2).' }));
+    if (v.registers.length)
+      ui.registers.replaceChildren(
+        ...v.registers.map((p, i) => figure(`register-${i}`, `register ${i + 1}`, r, p.rgba, p.range, true)),
+      );
+    else
+      ui.registers.replaceChildren(
+        Object.assign(document.createElement('p'), {
+          className: 'hint',
+          textContent: 'This checkpoint has no register tokens (plain DINOv2).',
+        }),
+      );
 
-    ui.pca.replaceChildren(figure('pca', v.pca.second ? `foreground (${v.pca.foreground.reduce((a, b) => a + b, 0)} patches), PCA redone on it` : 'all patches, last_hidden_state', r, v.pca.rgba));
+    ui.pca.replaceChildren(
+      figure(
+        'pca',
+        v.pca.second
+          ? `foreground (${v.pca.foreground.reduce((a, b) => a + b, 0)} patches), PCA redone on it`
+          : 'all patches, last_hidden_state',
+        r,
+        v.pca.rgba,
+      ),
+    );
     const p = v.pca.second ?? v.pca.first;
     ui.pcaInfo.textContent = `explained variance: ${p.explained.map((e) => `${(100 * e).toFixed(1)}%`).join(', ')}${p.converged ? '' : ' (not fully converged)'}`;
 
-    const normName = ui.normLayer.value === 'final' ? 'last_hidden_state' : `hidden_states[${ui.normLayer.value}]`;
+    const normName =
+      ui.normLayer.value === 'final' ? 'last_hidden_state' : `hidden_states[${ui.normLayer.value}]`;
     ui.norms.replaceChildren(figure('norms', `‖token‖ of ${normName}`, r, v.norms.rgba, v.norms.range));
     const ns = v.normSummary;
     ui.normInfo.textContent =
@@ -583,7 +690,13 @@ async function renderNow(): Promise<void> {
       (ns.registers.length ? `; registers ${ns.registers.map((x) => x.toFixed(2)).join(', ')}` : '') +
       `. ${ns.outliers.length} patch${ns.outliers.length === 1 ? '' : 'es'} above 2× the median${ns.outliers.length ? ' (the artefacts registers remove)' : ''}.`;
 
-    const sim = figure('similarity', `cosine similarity to patch (${Math.floor(patch / r.layout.gridW)}, ${patch % r.layout.gridW})`, r, v.similarity.rgba, v.similarity.range);
+    const sim = figure(
+      'similarity',
+      `cosine similarity to patch (${Math.floor(patch / r.layout.gridW)}, ${patch % r.layout.gridW})`,
+      r,
+      v.similarity.rgba,
+      v.similarity.range,
+    );
     const simCanvas = sim.querySelector('canvas')!;
     simCanvas.dataset.patch = String(patch);
     sim.querySelector('.frame')!.append(marker(r, patch));
@@ -650,8 +763,12 @@ interface KernelTimerLike {
 
 function kernelTimerClass(): { attach(device: GPUDevice): KernelTimerLike } | undefined {
   // Looked up among the exports at run time, so that builds of the library without it stay quiet.
-  const k = Object.entries(lib).find(([name]) => name === 'KernelTimer')?.[1] as { attach?: unknown } | undefined;
-  return k && typeof k.attach === 'function' ? (k as { attach(device: GPUDevice): KernelTimerLike }) : undefined;
+  const k = Object.entries(lib).find(([name]) => name === 'KernelTimer')?.[1] as
+    | { attach?: unknown }
+    | undefined;
+  return k && typeof k.attach === 'function'
+    ? (k as { attach(device: GPUDevice): KernelTimerLike })
+    : undefined;
 }
 
 async function profileKernels(): Promise<void> {
@@ -698,7 +815,8 @@ async function profileKernels(): Promise<void> {
       }),
     );
     ui.kernels.dataset.dispatches = String(times.length);
-    if (dropped) ui.kernelNote.textContent = `${dropped} dispatches went untimed (more than the query set holds).`;
+    if (dropped)
+      ui.kernelNote.textContent = `${dropped} dispatches went untimed (more than the query set holds).`;
   } catch (e) {
     reportError('per-kernel times', e);
   } finally {
@@ -730,7 +848,8 @@ async function startCompare(): Promise<void> {
         current.entry.kind === 'bundled'
           ? bundledEntry(id, id)
           : { key: `hub:${id}`, kind: 'hub', id, label: id, classifier: current.entry.classifier };
-      if (entry.kind === 'bundled' && !bundledIds.has(id)) throw new Error(`the twin ${id} is not bundled with this page`);
+      if (entry.kind === 'bundled' && !bundledIds.has(id))
+        throw new Error(`the twin ${id} is not bundled with this page`);
       ui.compareStatus.textContent = `loading ${id}…`;
       twin = await loadEntry(entry, undefined, (text) => (ui.compareStatus.textContent = `${id}: ${text}`));
     }
@@ -750,7 +869,10 @@ async function renderCompare(): Promise<void> {
   disposeRun(twinRun);
   twinRun = await forwardOne(twin, run.source);
   const columns: HTMLElement[] = [];
-  for (const [label, r] of [[current.loaded.name, run], [twin.loaded.name, twinRun]] as const) {
+  for (const [label, r] of [
+    [current.loaded.name, run],
+    [twin.loaded.name, twinRun],
+  ] as const) {
     const L = r.out.attentions!.length;
     const inputs = await inputsFor(r, L - 1, String(L));
     const center = Math.floor(r.layout.gridH / 2) * r.layout.gridW + Math.floor(r.layout.gridW / 2);
@@ -790,7 +912,10 @@ async function toggleWebcam(): Promise<void> {
     return;
   }
   try {
-    webcam = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+    webcam = await navigator.mediaDevices.getUserMedia({
+      video: { width: { ideal: 640 }, height: { ideal: 480 } },
+      audio: false,
+    });
   } catch (e) {
     reportError('webcam', e);
     return;
@@ -830,15 +955,26 @@ function download(bytes: BlobPart, name: string, type: string): void {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-const fileStem = (r: Run) => `${r.modelName.replace(/[^\w.-]+/g, '_')}-${r.source.name.replace(/\.[^.]*$/, '').replace(/[^\w.-]+/g, '_')}`;
+const fileStem = (r: Run) =>
+  `${r.modelName.replace(/[^\w.-]+/g, '_')}-${r.source.name.replace(/\.[^.]*$/, '').replace(/[^\w.-]+/g, '_')}`;
 
 async function downloadEmbeddings(kind: 'npy' | 'json'): Promise<void> {
   const r = run;
   if (!r) return;
   const t = r.out.last_hidden_state;
   const data = await read(r, t);
-  if (kind === 'npy') download(toNpy(data, t.dims) as Uint8Array<ArrayBuffer>, `${fileStem(r)}-last_hidden_state.npy`, 'application/octet-stream');
-  else download(JSON.stringify(embeddingsJson(r.modelName, r.source.name, data, t.dims, r.layout)), `${fileStem(r)}-embeddings.json`, 'application/json');
+  if (kind === 'npy')
+    download(
+      toNpy(data, t.dims) as Uint8Array<ArrayBuffer>,
+      `${fileStem(r)}-last_hidden_state.npy`,
+      'application/octet-stream',
+    );
+  else
+    download(
+      JSON.stringify(embeddingsJson(r.modelName, r.source.name, data, t.dims, r.layout)),
+      `${fileStem(r)}-embeddings.json`,
+      'application/json',
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -846,7 +982,9 @@ async function downloadEmbeddings(kind: 'npy' | 'json'): Promise<void> {
 
 /** Files of a drop, folders walked. */
 async function droppedFiles(dt: DataTransfer): Promise<File[]> {
-  const entries = Array.from(dt.items).map((i) => i.webkitGetAsEntry?.()).filter((e): e is FileSystemEntry => !!e);
+  const entries = Array.from(dt.items)
+    .map((i) => i.webkitGetAsEntry?.())
+    .filter((e): e is FileSystemEntry => !!e);
   if (!entries.some((e) => e.isDirectory)) return Array.from(dt.files);
   const out: File[] = [];
   const walk = async (e: FileSystemEntry): Promise<void> => {
@@ -872,7 +1010,8 @@ async function takeFiles(files: File[]): Promise<void> {
   }
   const image = files.find((f) => f.type.startsWith('image/'));
   if (image) await setImage(image, image.name);
-  else if (files.length) reportError('drop', new Error(`not an image or a checkpoint: ${files.map((f) => f.name).join(', ')}`));
+  else if (files.length)
+    reportError('drop', new Error(`not an image or a checkpoint: ${files.map((f) => f.name).join(', ')}`));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -956,7 +1095,8 @@ async function main(): Promise<void> {
   }
   const params = new URLSearchParams(location.search);
   const wanted = params.get('model');
-  const first = entries.find((e) => e.id === wanted || e.key === wanted) ?? entries.find((e) => e.kind === 'bundled');
+  const first =
+    entries.find((e) => e.id === wanted || e.key === wanted) ?? entries.find((e) => e.kind === 'bundled');
   const sample = SAMPLES.find((s) => s.name === params.get('sample')) ?? SAMPLES[0];
   document.querySelector<HTMLElement>(`.sample[data-sample="${sample.name}"]`)?.classList.add('selected');
   const t = performance.now();

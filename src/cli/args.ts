@@ -45,6 +45,7 @@ export function required(args: ParsedArgs, name: string): string {
 /** "1,3" -> [1, 3] */
 export function integerList(text: string, name: string): number[] {
   const parts = text.split(',').map((s) => s.trim());
-  if (parts.some((p) => !/^-?\d+$/.test(p))) throw new UsageError(`--${name} takes comma-separated integers, got ${JSON.stringify(text)}`);
+  if (parts.some((p) => !/^-?\d+$/.test(p)))
+    throw new UsageError(`--${name} takes comma-separated integers, got ${JSON.stringify(text)}`);
   return parts.map(Number);
 }

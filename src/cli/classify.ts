@@ -8,7 +8,11 @@ import { Progress } from './progress.js';
 
 export const CLASSIFY_USAGE = `dinov2-webgpu classify IMAGE... ${MODEL_USAGE} [--top-k K] [--json] [--auto-orient]`;
 
-export async function classify(argv: string[], log: (line: string) => void, print: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<void> {
+export async function classify(
+  argv: string[],
+  log: (line: string) => void,
+  print: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+): Promise<void> {
   const args = parseArgs(argv, [...MODEL_VALUED, 'top-k'], [...MODEL_FLAGS, 'json', 'auto-orient']);
   const images = args.positional;
   if (images.length === 0) throw new UsageError('give at least one IMAGE');
@@ -22,14 +26,18 @@ export async function classify(argv: string[], log: (line: string) => void, prin
   progress.end();
   try {
     if (!(model instanceof Dinov2WithRegistersForImageClassification)) {
-      throw new Error(`${modelId} has no classification head (config.json architectures: ${model.config.architectures.join(', ') || 'none'}); use embed`);
+      throw new Error(
+        `${modelId} has no classification head (config.json architectures: ${model.config.architectures.join(', ') || 'none'}); use embed`,
+      );
     }
     const processor = processorFor(model.preprocessorConfig, `${model.source}/preprocessor_config.json`);
     const results: { image: string; top: { label: string; index: number; score: number }[] }[] = [];
     for (const image of images) {
-      const img = await loadImageNode(image, { autoOrient: args.flags.has('auto-orient') }).catch((e: Error) => {
-        throw new Error(`${image}: ${e.message}`);
-      });
+      const img = await loadImageNode(image, { autoOrient: args.flags.has('auto-orient') }).catch(
+        (e: Error) => {
+          throw new Error(`${image}: ${e.message}`);
+        },
+      );
       const { pixel_values, dims } = processor.preprocess(img);
       const { logits } = await model.forward({ data: pixel_values, dims: [...dims] });
       const [top] = await model.topK(logits, Math.min(k, model.config.num_labels));

@@ -7,16 +7,30 @@ import { formatBytes, Progress } from './progress.js';
 
 export const DOWNLOAD_USAGE = 'dinov2-webgpu download ID [--revision REV] [--cache-dir DIR]';
 
-export async function download(argv: string[], log: (line: string) => void, print: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<void> {
-  const args = parseArgs(argv, MODEL_VALUED.filter((n) => n !== 'model' && n !== 'dtype'), MODEL_FLAGS.filter((n) => n !== 'no-cache'));
-  if (args.positional.length !== 1) throw new UsageError(args.positional.length ? `one ID, got ${args.positional.join(' ')}` : 'ID is required (org/name)');
+export async function download(
+  argv: string[],
+  log: (line: string) => void,
+  print: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+): Promise<void> {
+  const args = parseArgs(
+    argv,
+    MODEL_VALUED.filter((n) => n !== 'model' && n !== 'dtype'),
+    MODEL_FLAGS.filter((n) => n !== 'no-cache'),
+  );
+  if (args.positional.length !== 1)
+    throw new UsageError(
+      args.positional.length ? `one ID, got ${args.positional.join(' ')}` : 'ID is required (org/name)',
+    );
   const [id] = args.positional;
-  if (!/^[A-Za-z0-9][\w.-]*(\/[\w.-]+)?(@.+)?$/.test(id)) throw new UsageError(`${id} is not a hub id (org/name)`);
+  if (!/^[A-Za-z0-9][\w.-]*(\/[\w.-]+)?(@.+)?$/.test(id))
+    throw new UsageError(`${id} is not a hub id (org/name)`);
   const progress = new Progress();
   const result = await downloadPretrained(id, hubOptions(args, progress));
   progress.end();
   const fetched = result.files.filter((f) => f.downloaded);
   const total = result.files.reduce((n, f) => n + f.bytes, 0);
-  log(`${result.label}: ${result.files.length} files, ${formatBytes(total)} (${fetched.length} downloaded, ${result.files.length - fetched.length} already cached)`);
+  log(
+    `${result.label}: ${result.files.length} files, ${formatBytes(total)} (${fetched.length} downloaded, ${result.files.length - fetched.length} already cached)`,
+  );
   print(result.location ?? result.label);
 }

@@ -17,7 +17,11 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
 };
 
 function usage(): string {
-  return ['usage:', ...Object.values(COMMANDS).map((c) => `  ${c.usage}`), 'Set DINOV2_WEBGPU_DEBUG=1 (or pass --debug) for stack traces.'].join('\n');
+  return [
+    'usage:',
+    ...Object.values(COMMANDS).map((c) => `  ${c.usage}`),
+    'Set DINOV2_WEBGPU_DEBUG=1 (or pass --debug) for stack traces.',
+  ].join('\n');
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -6,12 +6,13 @@ import { existsSync } from 'node:fs';
 import type { PretrainedOptions } from '../model/from_pretrained.js';
 import { parseDtype } from '../model/precision.js';
 import type { ParsedArgs } from './args.js';
-import { Progress } from './progress.js';
+import type { Progress } from './progress.js';
 
 /** Valued and boolean options every model-reading command takes. */
 export const MODEL_VALUED = ['model', 'revision', 'cache-dir', 'dtype'];
 export const MODEL_FLAGS = ['offline', 'no-cache'];
-export const MODEL_USAGE = '--model ID|DIR [--revision REV] [--cache-dir DIR] [--offline] [--no-cache] [--dtype fp32|fp16|fp16-emulated]';
+export const MODEL_USAGE =
+  '--model ID|DIR [--revision REV] [--cache-dir DIR] [--offline] [--no-cache] [--dtype fp32|fp16|fp16-emulated]';
 
 /** The hub options, and the dtype (src/model/precision.ts), checked before anything is downloaded. */
 export function hubOptions(args: ParsedArgs, progress: Progress): PretrainedOptions {

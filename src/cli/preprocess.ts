@@ -2,11 +2,17 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadImageNode } from '../image/decode_node.js';
-import { BitImageProcessor, DINOV2_PROCESSOR_DEFAULTS, parseImageProcessorConfig, type ImageProcessorConfig } from '../image/processor.js';
+import {
+  BitImageProcessor,
+  DINOV2_PROCESSOR_DEFAULTS,
+  parseImageProcessorConfig,
+  type ImageProcessorConfig,
+} from '../image/processor.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { parseArgs, required, UsageError } from './args.js';
 
-export const PREPROCESS_USAGE = 'dinov2-webgpu preprocess IMAGE --output OUT.safetensors [--model DIR] [--auto-orient]';
+export const PREPROCESS_USAGE =
+  'dinov2-webgpu preprocess IMAGE --output OUT.safetensors [--model DIR] [--auto-orient]';
 
 /**
  * transformers' BitImageProcessor on one image file: `pixel_values` [1, 3, H, W] (F32) as
@@ -16,7 +22,12 @@ export const PREPROCESS_USAGE = 'dinov2-webgpu preprocess IMAGE --output OUT.saf
  */
 export async function preprocess(argv: string[], log: (line: string) => void): Promise<void> {
   const args = parseArgs(argv, ['output', 'model'], ['auto-orient']);
-  if (args.positional.length !== 1) throw new UsageError(args.positional.length ? `one IMAGE, got ${args.positional.length}: ${args.positional.join(' ')}` : 'IMAGE is required');
+  if (args.positional.length !== 1)
+    throw new UsageError(
+      args.positional.length
+        ? `one IMAGE, got ${args.positional.length}: ${args.positional.join(' ')}`
+        : 'IMAGE is required',
+    );
   const [imagePath] = args.positional;
   const outputPath = required(args, 'output');
 
@@ -48,8 +59,15 @@ export async function preprocess(argv: string[], log: (line: string) => void): P
     outputPath,
     writeSafetensors(
       { pixel_values: { dtype: 'F32', shape: [...dims], data: pixel_values } },
-      { producer: 'dinov2-webgpu preprocess', image: imagePath, image_size: `${image.width}x${image.height}`, processor: JSON.stringify(processor.config) },
+      {
+        producer: 'dinov2-webgpu preprocess',
+        image: imagePath,
+        image_size: `${image.width}x${image.height}`,
+        processor: JSON.stringify(processor.config),
+      },
     ),
   );
-  log(`${imagePath} (${image.width}x${image.height}) -> pixel_values [${dims.join(', ')}] in ${outputPath} (settings: ${settings})`);
+  log(
+    `${imagePath} (${image.width}x${image.height}) -> pixel_values [${dims.join(', ')}] in ${outputPath} (settings: ${settings})`,
+  );
 }

@@ -17,7 +17,9 @@ export function bufferSize(bytes: number): number {
 }
 
 /** The largest storage buffer a device allows, and the limit that sets it (maxBufferSize or maxStorageBufferBindingSize). */
-export function storageLimit(limits: Pick<GPUSupportedLimits, 'maxBufferSize' | 'maxStorageBufferBindingSize'>): { bytes: number; name: string } {
+export function storageLimit(
+  limits: Pick<GPUSupportedLimits, 'maxBufferSize' | 'maxStorageBufferBindingSize'>,
+): { bytes: number; name: string } {
   return limits.maxBufferSize < limits.maxStorageBufferBindingSize
     ? { bytes: limits.maxBufferSize, name: 'maxBufferSize' }
     : { bytes: limits.maxStorageBufferBindingSize, name: 'maxStorageBufferBindingSize' };
@@ -57,7 +59,9 @@ export class GpuMemory {
     const size = bufferSize(bytes);
     const limits = this.device.limits;
     if (size > limits.maxBufferSize) {
-      throw new GpuLimitError(`${label}: ${size} bytes exceed this device's maxBufferSize (${limits.maxBufferSize})`);
+      throw new GpuLimitError(
+        `${label}: ${size} bytes exceed this device's maxBufferSize (${limits.maxBufferSize})`,
+      );
     }
     if (binding && size > limits.maxStorageBufferBindingSize) {
       throw new GpuLimitError(
@@ -68,7 +72,12 @@ export class GpuMemory {
   }
 
   /** A buffer of at least `bytes` bytes (rounded up to 16, never empty), checked against the limits first. */
-  create(label: string, bytes: number, usage: number = STORAGE | COPY_SRC | COPY_DST, binding = (usage & STORAGE) !== 0): GPUBuffer {
+  create(
+    label: string,
+    bytes: number,
+    usage: number = STORAGE | COPY_SRC | COPY_DST,
+    binding = (usage & STORAGE) !== 0,
+  ): GPUBuffer {
     const size = this.check(label, bytes, binding);
     const buffer = this.device.createBuffer({ label, size, usage });
     this.live.set(buffer, size);
@@ -78,7 +87,11 @@ export class GpuMemory {
     return buffer;
   }
 
-  upload(label: string, data: Float32Array | Uint32Array | Int32Array, usage: number = STORAGE | COPY_SRC | COPY_DST): GPUBuffer {
+  upload(
+    label: string,
+    data: Float32Array | Uint32Array | Int32Array,
+    usage: number = STORAGE | COPY_SRC | COPY_DST,
+  ): GPUBuffer {
     const buffer = this.create(label, data.byteLength, usage);
     this.write(buffer, data);
     return buffer;
@@ -106,7 +119,11 @@ export class GpuMemory {
    * their labels) with offset and size, and dropped when one of them is destroyed here. Bindings of
    * buffers not created here are not memoized.
    */
-  bindGroup(layoutId: number, entries: { binding: number; resource: GPUBufferBinding }[], make: () => GPUBindGroup): GPUBindGroup {
+  bindGroup(
+    layoutId: number,
+    entries: { binding: number; resource: GPUBufferBinding }[],
+    make: () => GPUBindGroup,
+  ): GPUBindGroup {
     let key = `${layoutId}`;
     for (const { binding, resource } of entries) {
       const id = this.ids.get(resource.buffer);

@@ -37,7 +37,10 @@ const LIMITS_TO_RAISE = [
 ] as const;
 
 // Where Debian's chromium package keeps its SwiftShader Vulkan driver.
-const SWIFTSHADER_ICDS = ['/usr/lib/chromium/vk_swiftshader_icd.json', '/usr/lib64/chromium/vk_swiftshader_icd.json'];
+const SWIFTSHADER_ICDS = [
+  '/usr/lib/chromium/vk_swiftshader_icd.json',
+  '/usr/lib64/chromium/vk_swiftshader_icd.json',
+];
 
 let nodeGpu: Promise<GPU> | undefined;
 
@@ -49,7 +52,11 @@ function isNode(): boolean {
 async function nodeNavigatorGpu(): Promise<GPU> {
   if (!process.env.XDG_RUNTIME_DIR) {
     // Vulkan's window-system code complains on every device without one; give it a private folder.
-    const [{ mkdtempSync }, { tmpdir }, { join }] = await Promise.all([import('node:fs'), import('node:os'), import('node:path')]);
+    const [{ mkdtempSync }, { tmpdir }, { join }] = await Promise.all([
+      import('node:fs'),
+      import('node:os'),
+      import('node:path'),
+    ]);
     process.env.XDG_RUNTIME_DIR = mkdtempSync(join(tmpdir(), 'dinov2-webgpu-xdg-'));
   }
   const webgpu = await import(/* @vite-ignore */ 'webgpu');
@@ -71,7 +78,8 @@ async function nodeNavigatorGpu(): Promise<GPU> {
 export async function navigatorGpu(): Promise<GPU> {
   const browserGpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
   if (browserGpu) return browserGpu;
-  if (!isNode()) throw new WebGpuUnavailableError('WebGPU is not available in this browser (navigator.gpu is missing).');
+  if (!isNode())
+    throw new WebGpuUnavailableError('WebGPU is not available in this browser (navigator.gpu is missing).');
   nodeGpu ??= nodeNavigatorGpu();
   return nodeGpu;
 }
@@ -81,7 +89,9 @@ export class WebGpuUnavailableError extends Error {
 }
 
 export async function requestDevice(options: DeviceOptions = {}): Promise<DeviceInfo> {
-  const adapter = options.adapter ?? (await (await navigatorGpu()).requestAdapter({ powerPreference: options.powerPreference }));
+  const adapter =
+    options.adapter ??
+    (await (await navigatorGpu()).requestAdapter({ powerPreference: options.powerPreference }));
   if (!adapter) {
     throw new WebGpuUnavailableError(
       isNode()
@@ -104,7 +114,8 @@ export async function requestDevice(options: DeviceOptions = {}): Promise<Device
     isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter),
   };
   const text = `${adapterInfo.vendor} ${adapterInfo.architecture} ${adapterInfo.description}`.toLowerCase();
-  const isSoftware = adapterInfo.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|warp|software/.test(text);
+  const isSoftware =
+    adapterInfo.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|warp|software/.test(text);
   return { device, adapterInfo, isSoftware };
 }
 
@@ -116,9 +127,10 @@ export function defaultDevice(): Promise<DeviceInfo> {
     const request = requestDevice();
     shared = request;
     request.then(
-      (info) => info.device.lost.then(() => {
-        if (shared === request) shared = undefined;
-      }),
+      (info) =>
+        info.device.lost.then(() => {
+          if (shared === request) shared = undefined;
+        }),
       () => {
         if (shared === request) shared = undefined;
       },

@@ -37,7 +37,10 @@ export class DeviceWatch {
 
   check(what: string): void {
     if (this.lost) {
-      throw new DeviceLostError(`${what}: the GPU device was lost (${this.lost.reason}${this.lost.message ? `: ${this.lost.message}` : ''})`, this.lost.reason);
+      throw new DeviceLostError(
+        `${what}: the GPU device was lost (${this.lost.reason}${this.lost.message ? `: ${this.lost.message}` : ''})`,
+        this.lost.reason,
+      );
     }
   }
 }

@@ -28,10 +28,12 @@ export function reflectShader(source: string): Map<string, EntryInfo> {
   for (const fn of reflect.entry.compute) {
     const slots = new Map<string, BindingSlot>();
     for (const r of fn.resources) {
-      if (r.group !== 0) throw new Error(`${fn.name}: binding ${r.name} is in group ${r.group}; kernels use group 0 only`);
+      if (r.group !== 0)
+        throw new Error(`${fn.name}: binding ${r.name} is in group ${r.group}; kernels use group 0 only`);
       let type: GPUBufferBindingType;
       if (r.resourceType === ResourceType.Uniform) type = 'uniform';
-      else if (r.resourceType === ResourceType.Storage) type = r.access === 'read' ? 'read-only-storage' : 'storage';
+      else if (r.resourceType === ResourceType.Storage)
+        type = r.access === 'read' ? 'read-only-storage' : 'storage';
       else throw new Error(`${fn.name}: binding ${r.name} is not a buffer`);
       slots.set(r.name, { binding: r.binding, type });
     }
@@ -124,7 +126,8 @@ export class KernelCache {
     if (!info) throw new Error(`${shaderName}.wgsl has no compute entry point '${entryPoint}'`);
     for (const name of Object.keys(constants)) {
       if (!info.overrides.has(name)) throw new Error(`${shaderName}.wgsl has no override '${name}'`);
-      if (!Number.isFinite(constants[name])) throw new Error(`${shaderName}.wgsl: override '${name}' = ${constants[name]}`);
+      if (!Number.isFinite(constants[name]))
+        throw new Error(`${shaderName}.wgsl: override '${name}' = ${constants[name]}`);
     }
     let module = this.modules.get(shaderName);
     if (!module) {

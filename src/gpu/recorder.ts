@@ -1,11 +1,20 @@
-import { bufferSize, COPY_DST, GpuMemory, UNIFORM } from './buffers.js';
-import { GpuError, openErrorScopes, watchDevice } from './errors.js';
-import { Constants, KernelCache } from './kernel.js';
-import { ShaderName, shaderVariant, StorageTypes } from './shaders.js';
-import { KernelTimer, kernelTimerFor } from './timing.js';
+import { bufferSize, COPY_DST, type GpuMemory, UNIFORM } from './buffers.js';
+import { type GpuError, openErrorScopes, watchDevice } from './errors.js';
+import type { Constants, KernelCache } from './kernel.js';
+import { type ShaderName, shaderVariant, type StorageTypes } from './shaders.js';
+import { type KernelTimer, kernelTimerFor } from './timing.js';
 
 /** The fields of shaders/shape.wgsl's `Shape`, in its order. */
-export const SHAPE_FIELDS = ['rows', 'batch', 'tokens', 'height', 'width', 'grid_h', 'grid_w', 'patches'] as const;
+export const SHAPE_FIELDS = [
+  'rows',
+  'batch',
+  'tokens',
+  'height',
+  'width',
+  'grid_h',
+  'grid_w',
+  'patches',
+] as const;
 export type ShapeFields = { [K in (typeof SHAPE_FIELDS)[number]]: number };
 
 /** Largest workgroup count per dimension that every WebGPU device accepts. */
@@ -125,7 +134,9 @@ export class Recorder {
   ): void {
     const [x, y = 1, z = 1] = workgroups;
     if (x > MAX_WORKGROUPS_PER_DIM || y > MAX_WORKGROUPS_PER_DIM || z > MAX_WORKGROUPS_PER_DIM) {
-      throw new Error(`${shader}.${entryPoint}: dispatch ${x}x${y}x${z} exceeds ${MAX_WORKGROUPS_PER_DIM} workgroups per dimension`);
+      throw new Error(
+        `${shader}.${entryPoint}: dispatch ${x}x${y}x${z} exceeds ${MAX_WORKGROUPS_PER_DIM} workgroups per dimension`,
+      );
     }
     if (x === 0 || y === 0 || z === 0) return;
     const variant = shaderVariant(shader, types);
@@ -172,5 +183,7 @@ export class Recorder {
 
 /** Workgroups for `rows` when each workgroup handles one: rows spill into y past 65535. */
 export function rowsGrid(rows: number): [number, number] {
-  return rows <= MAX_WORKGROUPS_PER_DIM ? [rows, 1] : [MAX_WORKGROUPS_PER_DIM, Math.ceil(rows / MAX_WORKGROUPS_PER_DIM)];
+  return rows <= MAX_WORKGROUPS_PER_DIM
+    ? [rows, 1]
+    : [MAX_WORKGROUPS_PER_DIM, Math.ceil(rows / MAX_WORKGROUPS_PER_DIM)];
 }

@@ -54,7 +54,10 @@ function aliasHeader(name: string, type: StorageType): string {
       `fn to_${name}4(v: vec4<f32>) -> vec4<f32> { return vec4<f32>(unpack2x16float(pack2x16float(v.xy)), unpack2x16float(pack2x16float(v.zw))); }`,
     );
   } else {
-    lines.push(`fn to_${name}(v: f32) -> ${name} { return ${name}(v); }`, `fn to_${name}4(v: vec4<f32>) -> ${name}4 { return ${name}4(v); }`);
+    lines.push(
+      `fn to_${name}(v: f32) -> ${name} { return ${name}(v); }`,
+      `fn to_${name}4(v: vec4<f32>) -> ${name}4 { return ${name}4(v); }`,
+    );
   }
   return lines.join('\n');
 }
@@ -62,12 +65,16 @@ function aliasHeader(name: string, type: StorageType): string {
 /** The storage types of `shader` with `types` over the all-f32 default; throws on an alias the shader lacks. */
 export function resolveTypes(shader: ShaderName, types: Partial<StorageTypes> = {}): StorageTypes {
   const names = STORAGE_ALIASES[shader] ?? [];
-  for (const n of Object.keys(types)) if (!names.includes(n)) throw new Error(`${shader}.wgsl has no storage alias '${n}'`);
+  for (const n of Object.keys(types))
+    if (!names.includes(n)) throw new Error(`${shader}.wgsl has no storage alias '${n}'`);
   return Object.fromEntries(names.map((n) => [n, types[n] ?? 'f32']));
 }
 
 /** A shader's module name and source for one choice of storage types. */
-export function shaderVariant(shader: ShaderName, types: Partial<StorageTypes> = {}): { name: string; code: string } {
+export function shaderVariant(
+  shader: ShaderName,
+  types: Partial<StorageTypes> = {},
+): { name: string; code: string } {
   const resolved = resolveTypes(shader, types);
   const names = Object.keys(resolved);
   if (!names.length) return { name: shader, code: SHADERS[shader] };

@@ -1,4 +1,4 @@
-import { COPY_DST, GpuMemory, MAP_READ } from './buffers.js';
+import { COPY_DST, type GpuMemory, MAP_READ } from './buffers.js';
 import { GpuError, watchDevice } from './errors.js';
 
 /** A contiguous part of a tensor's data, in one GPU buffer (a tensor larger than one binding allows has several). */
@@ -28,7 +28,8 @@ export class GpuTensor {
 
   /** The single buffer of an unsegmented tensor. */
   get buffer(): GPUBuffer {
-    if (this.segments.length !== 1) throw new Error(`${this.name} is split over ${this.segments.length} buffers`);
+    if (this.segments.length !== 1)
+      throw new Error(`${this.name} is split over ${this.segments.length} buffers`);
     return this.segments[0].buffer;
   }
 

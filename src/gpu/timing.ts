@@ -48,12 +48,17 @@ export class KernelTimer {
 
   private constructor(readonly device: GPUDevice) {
     this.querySet = device.createQuerySet({ label: 'kernel timer', type: 'timestamp', count: MAX_QUERIES });
-    this.resolved = device.createBuffer({ label: 'kernel timer resolve', size: MAX_QUERIES * 8, usage: QUERY_RESOLVE | COPY_SRC });
+    this.resolved = device.createBuffer({
+      label: 'kernel timer resolve',
+      size: MAX_QUERIES * 8,
+      usage: QUERY_RESOLVE | COPY_SRC,
+    });
   }
 
   /** Starts timing every dispatch on `device` (which must have been created with `timestamp-query`). */
   static attach(device: GPUDevice): KernelTimer {
-    if (!device.features.has('timestamp-query')) throw new Error('kernel timing needs a device created with the timestamp-query feature');
+    if (!device.features.has('timestamp-query'))
+      throw new Error('kernel timing needs a device created with the timestamp-query feature');
     if (timers.has(device)) throw new Error('a KernelTimer is already attached to this device');
     const timer = new KernelTimer(device);
     timers.set(device, timer);
@@ -77,7 +82,14 @@ export class KernelTimer {
       return { label };
     }
     this.names.push({ kernel, label });
-    return { label, timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } };
+    return {
+      label,
+      timestampWrites: {
+        querySet: this.querySet,
+        beginningOfPassWriteIndex: 2 * i,
+        endOfPassWriteIndex: 2 * i + 1,
+      },
+    };
   }
 
   /**
@@ -89,7 +101,11 @@ export class KernelTimer {
     const n = 2 * this.names.length;
     if (n === 0) return;
     const bytes = n * 8;
-    const readback = this.device.createBuffer({ label: 'kernel timer readback', size: bytes, usage: MAP_READ | COPY_DST });
+    const readback = this.device.createBuffer({
+      label: 'kernel timer readback',
+      size: bytes,
+      usage: MAP_READ | COPY_DST,
+    });
     encoder.resolveQuerySet(this.querySet, 0, n, this.resolved, 0);
     encoder.copyBufferToBuffer(this.resolved, 0, readback, 0, bytes);
     this.pending.push({ names: this.names, readback });
@@ -104,7 +120,9 @@ export class KernelTimer {
     for (const { names, readback } of pending) {
       await readback.mapAsync(MAP_READ); // GPUMapMode.READ is 1, as GPUBufferUsage.MAP_READ
       const t = new BigUint64Array(readback.getMappedRange());
-      names.forEach(({ kernel, label }, i) => out.push({ kernel, label, beginNs: Number(t[2 * i]), endNs: Number(t[2 * i + 1]) }));
+      names.forEach(({ kernel, label }, i) =>
+        out.push({ kernel, label, beginNs: Number(t[2 * i]), endNs: Number(t[2 * i + 1]) }),
+      );
       readback.unmap();
       readback.destroy();
     }

@@ -45,7 +45,10 @@ export async function loadImageBrowser(input: BrowserImageInput): Promise<RgbIma
     bitmap = input;
     owned = false;
   } else {
-    if (isInstance<HTMLImageElement>(input, 'HTMLImageElement') && (!input.complete || input.naturalWidth === 0)) {
+    if (
+      isInstance<HTMLImageElement>(input, 'HTMLImageElement') &&
+      (!input.complete || input.naturalWidth === 0)
+    ) {
       await input.decode();
     }
     bitmap = await createImageBitmap(input, BITMAP_OPTIONS); // <img>, <canvas>, VideoFrame, Blob
@@ -64,7 +67,11 @@ export async function loadImageBrowser(input: BrowserImageInput): Promise<RgbIma
 function readPixelsWebGL(bitmap: ImageBitmap): Uint8Array | null {
   if (typeof OffscreenCanvas !== 'function') return null;
   const { width, height } = bitmap;
-  const gl = new OffscreenCanvas(1, 1).getContext('webgl2', { premultipliedAlpha: false, antialias: false, depth: false });
+  const gl = new OffscreenCanvas(1, 1).getContext('webgl2', {
+    premultipliedAlpha: false,
+    antialias: false,
+    depth: false,
+  });
   if (!gl) return null;
   const texture = gl.createTexture();
   const framebuffer = gl.createFramebuffer();

@@ -19,7 +19,10 @@ export interface LoadImageNodeOptions {
 
 // `input`: a file path, an http(s) URL, or the encoded bytes (PNG, JPEG, WebP, and whatever else
 // sharp reads; the first frame of an animation).
-export async function loadImageNode(input: string | Uint8Array, options: LoadImageNodeOptions = {}): Promise<RgbImage> {
+export async function loadImageNode(
+  input: string | Uint8Array,
+  options: LoadImageNodeOptions = {},
+): Promise<RgbImage> {
   const { default: sharp } = await import('sharp');
   let source: string | Uint8Array = input;
   if (typeof input === 'string' && /^https?:\/\//i.test(input)) {
@@ -31,13 +34,24 @@ export async function loadImageNode(input: string | Uint8Array, options: LoadIma
   const meta = await open().metadata();
 
   if (meta.space === 'cmyk') {
-    const { data, info } = await open().pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await open()
+      .pipelineColourspace('cmyk')
+      .toColourspace('cmyk')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     return cmykToRgb(data, info.width, info.height, info.channels);
   }
   if (meta.depth === 'ushort' && meta.channels === 1) {
-    const { data, info } = await open().toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+    const { data, info } = await open()
+      .toColourspace('grey16')
+      .raw({ depth: 'ushort' })
+      .toBuffer({ resolveWithObject: true });
     const aligned = data.byteOffset % 2 === 0 ? data : data.slice(); // native-endian uint16 samples
-    return grey16ToRgb(new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.length / 2), info.width, info.height);
+    return grey16ToRgb(
+      new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.length / 2),
+      info.width,
+      info.height,
+    );
   }
   // 8-bit, and 16-bit colour (sharp keeps the high byte, as PIL's ;16B raw modes do).
   const { data, info } = await open().raw().toBuffer({ resolveWithObject: true });
@@ -54,7 +68,8 @@ function cmykToRgb(cmyk: Uint8Array, width: number, height: number, channels: nu
   };
   for (let i = 0; i < n; i++) {
     const nk = 255 - cmyk[i * channels + 3];
-    for (let c = 0; c < 3; c++) data[i * 3 + c] = Math.max(0, Math.min(255, nk - mulDiv255(cmyk[i * channels + c], nk)));
+    for (let c = 0; c < 3; c++)
+      data[i * 3 + c] = Math.max(0, Math.min(255, nk - mulDiv255(cmyk[i * channels + c], nk)));
   }
   return { width, height, data };
 }

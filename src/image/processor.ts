@@ -47,7 +47,8 @@ function deepFreeze<T extends object>(o: T): T {
 
 // --- preprocessor_config.json -------------------------------------------------------------------
 
-const describe = (v: unknown) => (Array.isArray(v) ? `array ${JSON.stringify(v)}` : `${typeof v} ${JSON.stringify(v)}`);
+const describe = (v: unknown) =>
+  Array.isArray(v) ? `array ${JSON.stringify(v)}` : `${typeof v} ${JSON.stringify(v)}`;
 
 function fail(source: string, field: string, want: string, got: unknown): never {
   throw new Error(`${source}: ${field} must be ${want}, got ${describe(got)}`);
@@ -55,7 +56,8 @@ function fail(source: string, field: string, want: string, got: unknown): never 
 
 const isPositiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
 const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function readBool(obj: Record<string, unknown>, field: string, dflt: boolean, source: string): boolean {
   const v = obj[field];
@@ -69,14 +71,16 @@ function readSize(v: unknown, source: string): ImageProcessorConfig['size'] {
   if (isPositiveInt(v)) return { shortest_edge: v };
   if (!isRecord(v)) fail(source, 'size', 'a positive integer or {shortest_edge} or {height, width}', v);
   for (const key of ['shortest_edge', 'height', 'width']) {
-    if (v[key] !== undefined && !isPositiveInt(v[key])) fail(source, `size.${key}`, 'a positive integer', v[key]);
+    if (v[key] !== undefined && !isPositiveInt(v[key]))
+      fail(source, `size.${key}`, 'a positive integer', v[key]);
   }
   if (v.longest_edge !== undefined || v.max_height !== undefined || v.max_width !== undefined) {
     // BitImageProcessor itself ignores these; the newer backends honour them. Refuse rather than guess.
     throw new Error(`${source}: size ${JSON.stringify(v)}: only shortest_edge or height+width is supported`);
   }
   if (v.shortest_edge !== undefined) return { shortest_edge: v.shortest_edge as number };
-  if (v.height !== undefined && v.width !== undefined) return { height: v.height as number, width: v.width as number };
+  if (v.height !== undefined && v.width !== undefined)
+    return { height: v.height as number, width: v.width as number };
   return fail(source, 'size', 'a positive integer or {shortest_edge} or {height, width}', v);
 }
 
@@ -101,7 +105,10 @@ function readPerChannel(v: unknown, field: string, source: string, nonzero: bool
 // Reads a preprocessor_config.json (parsed JSON). Missing (or null) fields take the DINOv2
 // defaults, unknown fields (image_processor_type, processor_class, ...) are ignored, and a field
 // of the wrong type is an error naming it.
-export function parseImageProcessorConfig(json: unknown, source = 'preprocessor_config.json'): ImageProcessorConfig {
+export function parseImageProcessorConfig(
+  json: unknown,
+  source = 'preprocessor_config.json',
+): ImageProcessorConfig {
   if (!isRecord(json)) fail(source, 'the top level', 'a JSON object', json);
   const d = DINOV2_PROCESSOR_DEFAULTS;
   const has = (k: string) => json[k] !== undefined && json[k] !== null;
@@ -118,7 +125,12 @@ export function parseImageProcessorConfig(json: unknown, source = 'preprocessor_
     do_rescale: readBool(json, 'do_rescale', d.do_rescale, source),
     rescale_factor: rescale,
     do_normalize: readBool(json, 'do_normalize', d.do_normalize, source),
-    image_mean: readPerChannel(has('image_mean') ? json.image_mean : d.image_mean, 'image_mean', source, false),
+    image_mean: readPerChannel(
+      has('image_mean') ? json.image_mean : d.image_mean,
+      'image_mean',
+      source,
+      false,
+    ),
     image_std: readPerChannel(has('image_std') ? json.image_std : d.image_std, 'image_std', source, true),
     do_convert_rgb: readBool(json, 'do_convert_rgb', d.do_convert_rgb, source),
   };
@@ -128,10 +140,16 @@ export function parseImageProcessorConfig(json: unknown, source = 'preprocessor_
 
 // transformers' get_resize_output_image_size(default_to_square=False): the short side becomes
 // `shortestEdge`, the long side int(shortestEdge * long / short) (float division, truncated).
-export function shortestEdgeSize(width: number, height: number, shortestEdge: number): { width: number; height: number } {
+export function shortestEdgeSize(
+  width: number,
+  height: number,
+  shortestEdge: number,
+): { width: number; height: number } {
   const [short, long] = width <= height ? [width, height] : [height, width];
   const newLong = Math.trunc((shortestEdge * long) / short);
-  return width <= height ? { width: shortestEdge, height: newLong } : { width: newLong, height: shortestEdge };
+  return width <= height
+    ? { width: shortestEdge, height: newLong }
+    : { width: newLong, height: shortestEdge };
 }
 
 // transformers' center_crop: top = (h - crop_h) // 2 (floor), likewise left; an image smaller
@@ -141,7 +159,8 @@ export function centerCrop(img: RgbImage, crop: { height: number; width: number 
   const { width, height, data } = img;
   const top = Math.floor((height - crop.height) / 2);
   const left = Math.floor((width - crop.width) / 2);
-  if (top === 0 && left === 0 && crop.height === height && crop.width === width) return { width, height, data: data.slice() };
+  if (top === 0 && left === 0 && crop.height === height && crop.width === width)
+    return { width, height, data: data.slice() };
   const out = new Uint8Array(crop.height * crop.width * RGB_CHANNELS);
   const x0 = Math.max(0, -left);
   const x1 = Math.min(crop.width, width - left);
@@ -168,7 +187,9 @@ export class BitImageProcessor {
 
   constructor(config: Partial<ImageProcessorConfig> = {}) {
     // Same checks as a JSON file, so a bad field is named the same way.
-    this.config = deepFreeze(parseImageProcessorConfig({ ...DINOV2_PROCESSOR_DEFAULTS, ...config }, 'BitImageProcessor config'));
+    this.config = deepFreeze(
+      parseImageProcessorConfig({ ...DINOV2_PROCESSOR_DEFAULTS, ...config }, 'BitImageProcessor config'),
+    );
     this.table = valueTable(this.config);
   }
 
@@ -176,14 +197,25 @@ export class BitImageProcessor {
   outputSize(width: number, height: number): { width: number; height: number } {
     const { size } = this.config;
     if (size.shortest_edge !== undefined) return shortestEdgeSize(width, height, size.shortest_edge);
-    if (size.height !== undefined && size.width !== undefined) return { width: size.width, height: size.height };
-    throw new Error(`BitImageProcessor: size ${JSON.stringify(size)} has neither shortest_edge nor height+width`);
+    if (size.height !== undefined && size.width !== undefined)
+      return { width: size.width, height: size.height };
+    throw new Error(
+      `BitImageProcessor: size ${JSON.stringify(size)} has neither shortest_edge nor height+width`,
+    );
   }
 
   resize(img: RgbImage): RgbImage {
     checkRgbImage(img);
     const { width, height } = this.outputSize(img.width, img.height);
-    const data = resizeU8(img.data, img.width, img.height, RGB_CHANNELS, width, height, this.config.resample as PilResampling);
+    const data = resizeU8(
+      img.data,
+      img.width,
+      img.height,
+      RGB_CHANNELS,
+      width,
+      height,
+      this.config.resample as PilResampling,
+    );
     return { width, height, data };
   }
 

@@ -306,7 +306,8 @@ export function resizeU8(
     ['outHeight', outHeight],
     ['channels', channels],
   ] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`resizeU8: ${name} must be a positive integer, got ${v}`);
+    if (!Number.isInteger(v) || v < 1)
+      throw new Error(`resizeU8: ${name} must be a positive integer, got ${v}`);
   }
   if (src.length !== width * height * channels) {
     throw new Error(`resizeU8: ${src.length} bytes is not ${width}x${height}x${channels}`);

@@ -15,13 +15,20 @@ export function checkRgbImage(img: RgbImage, what = 'image'): void {
   }
   if (!(data instanceof Uint8Array)) throw new Error(`${what}: data must be a Uint8Array`);
   if (data.length !== width * height * RGB_CHANNELS) {
-    throw new Error(`${what}: data has ${data.length} bytes, expected ${width}*${height}*3 = ${width * height * 3}`);
+    throw new Error(
+      `${what}: data has ${data.length} bytes, expected ${width}*${height}*3 = ${width * height * 3}`,
+    );
   }
 }
 
 // Drops alpha and widens grey the way PIL's convert('RGB') does for L, LA, RGB and RGBA:
 // alpha is discarded without compositing, grey is copied to all three channels.
-export function toRgb(pixels: Uint8Array | Uint8ClampedArray, width: number, height: number, channels: number): RgbImage {
+export function toRgb(
+  pixels: Uint8Array | Uint8ClampedArray,
+  width: number,
+  height: number,
+  channels: number,
+): RgbImage {
   const n = width * height;
   if (pixels.length !== n * channels) {
     throw new Error(`toRgb: ${pixels.length} bytes is not ${width}x${height}x${channels}`);

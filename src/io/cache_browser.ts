@@ -17,7 +17,10 @@ export function cacheApiAvailable(): boolean {
  * A cached file as a ByteSource (the Blob of a cached Response is read a slice at a time);
  * 'absent' when the server said it has no such file (a cached 404, like huggingface_hub's .no_exist).
  */
-export async function cachedFile(key: string, chunkBytes?: number): Promise<ByteSource | 'absent' | undefined> {
+export async function cachedFile(
+  key: string,
+  chunkBytes?: number,
+): Promise<ByteSource | 'absent' | undefined> {
   if (!cacheApiAvailable()) return undefined;
   const cache = await caches.open(BROWSER_CACHE_NAME);
   const hit = await cache.match(key);
@@ -29,7 +32,10 @@ export async function cachedFile(key: string, chunkBytes?: number): Promise<Byte
 /** Remembers that the server has no file at `key` (optional files are then not asked for again). */
 export async function cacheAbsent(key: string): Promise<void> {
   if (!cacheApiAvailable()) return;
-  await (await caches.open(BROWSER_CACHE_NAME)).put(key, new Response(null, { status: 404, statusText: 'absent' }));
+  await (await caches.open(BROWSER_CACHE_NAME)).put(
+    key,
+    new Response(null, { status: 404, statusText: 'absent' }),
+  );
 }
 
 /** Removes every file this library cached (or those whose key starts with `prefix`). */
@@ -60,7 +66,12 @@ export class CacheEntryWriter {
     private readonly sha256: string | undefined,
   ) {}
 
-  static async create(key: string, size: number | undefined, sha256: string | undefined, headers: Record<string, string> = {}): Promise<CacheEntryWriter> {
+  static async create(
+    key: string,
+    size: number | undefined,
+    sha256: string | undefined,
+    headers: Record<string, string> = {},
+  ): Promise<CacheEntryWriter> {
     const w = new CacheEntryWriter(key, size, sha256);
     const cache = await caches.open(BROWSER_CACHE_NAME);
     const body = new ReadableStream<Uint8Array>(
@@ -74,7 +85,10 @@ export class CacheEntryWriter {
       },
       new ByteLengthQueuingStrategy({ highWaterMark: 2 ** 20 }),
     );
-    const responseHeaders: Record<string, string> = { 'content-type': 'application/octet-stream', ...headers };
+    const responseHeaders: Record<string, string> = {
+      'content-type': 'application/octet-stream',
+      ...headers,
+    };
     if (size !== undefined) responseHeaders['content-length'] = String(size);
     w.put = cache.put(key, new Response(body, { headers: responseHeaders })).catch((e) => {
       w.failed ??= e;
@@ -87,7 +101,10 @@ export class CacheEntryWriter {
 
   /** Queues a piece; waits while the cache is behind (so pieces never pile up in memory). */
   async write(bytes: Uint8Array): Promise<void> {
-    if (this.failed) throw new Error(`the browser cache refused ${this.key}: ${(this.failed as Error).message ?? this.failed}`);
+    if (this.failed)
+      throw new Error(
+        `the browser cache refused ${this.key}: ${(this.failed as Error).message ?? this.failed}`,
+      );
     this.controller.enqueue(bytes);
     this.written += bytes.byteLength;
     if (this.sha256) this.hash.update(bytes);
@@ -99,7 +116,8 @@ export class CacheEntryWriter {
 
   async commit(): Promise<void> {
     let problem: string | undefined;
-    if (this.size !== undefined && this.written !== this.size) problem = `${this.written} bytes arrived, the server announced ${this.size}`;
+    if (this.size !== undefined && this.written !== this.size)
+      problem = `${this.written} bytes arrived, the server announced ${this.size}`;
     else if (this.sha256) {
       const got = this.hash.hex();
       if (got !== this.sha256) problem = `sha256 ${got} differs from the server's ${this.sha256}`;

@@ -12,7 +12,20 @@
 // the cache never holds a partial file under its final name. Node only (imported lazily).
 import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { access, lstat, mkdir, open, readFile, readlink, rename, rm, symlink, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import {
+  access,
+  lstat,
+  mkdir,
+  open,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  symlink,
+  unlink,
+  writeFile,
+  type FileHandle,
+} from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import type { ByteSource } from './stream.js';
@@ -30,7 +43,11 @@ export function repoFolderName(repoId: string): string {
   return ['models', ...repoId.split('/')].join('--');
 }
 
-const exists = (path: string) => access(path, fsConstants.F_OK).then(() => true, () => false);
+const exists = (path: string) =>
+  access(path, fsConstants.F_OK).then(
+    () => true,
+    () => false,
+  );
 
 /** A local file read a piece at a time into one reused buffer (a piece is valid until the next is asked for). */
 export class NodeFileByteSource implements ByteSource {
@@ -116,8 +133,17 @@ export class BlobWriter {
 
   private diskError(e: unknown): Error {
     const code = (e as NodeJS.ErrnoException).code;
-    const what = code === 'ENOSPC' ? 'no space left on the device' : code === 'EDQUOT' ? 'disk quota exceeded' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (e as Error).message;
-    return new Error(`cannot write ${this.path}.incomplete in the Hugging Face cache (${this.cacheRoot}): ${what}; the partial file was removed`);
+    const what =
+      code === 'ENOSPC'
+        ? 'no space left on the device'
+        : code === 'EDQUOT'
+          ? 'disk quota exceeded'
+          : code === 'EACCES' || code === 'EPERM'
+            ? 'permission denied'
+            : (e as Error).message;
+    return new Error(
+      `cannot write ${this.path}.incomplete in the Hugging Face cache (${this.cacheRoot}): ${what}; the partial file was removed`,
+    );
   }
 
   async write(bytes: Uint8Array): Promise<void> {
@@ -141,7 +167,8 @@ export class BlobWriter {
   async commit(): Promise<void> {
     const { size, etag } = this.expected;
     let problem: string | undefined;
-    if (size !== undefined && this.written !== size) problem = `${this.written} bytes arrived, the hub announced ${size}`;
+    if (size !== undefined && this.written !== size)
+      problem = `${this.written} bytes arrived, the hub announced ${size}`;
     else if (/^[0-9a-f]{64}$/.test(etag)) {
       const got = this.sha256.digest('hex');
       if (got !== etag) problem = `sha256 ${got} differs from the hub's ${etag}`;
@@ -189,7 +216,8 @@ export class NodeHubCache {
 
   private inside(...parts: string[]): string {
     const path = join(this.dir, ...parts);
-    if (!path.startsWith(this.dir + sep)) throw new Error(`refusing a cache path outside ${this.dir}: ${parts.join('/')}`);
+    if (!path.startsWith(this.dir + sep))
+      throw new Error(`refusing a cache path outside ${this.dir}: ${parts.join('/')}`);
     return path;
   }
 
@@ -264,8 +292,13 @@ export class NodeHubCache {
 
   /** A writer for blobs/{etag}; on a verified commit the snapshot link is made. */
   async writer(etag: string, expected: Expected, commit: string, file: string): Promise<BlobWriter> {
-    return new BlobWriter(this.blobPath(etag), expected, async () => {
-      await this.link(commit, file, etag);
-    }, this.root).start();
+    return new BlobWriter(
+      this.blobPath(etag),
+      expected,
+      async () => {
+        await this.link(commit, file, etag);
+      },
+      this.root,
+    ).start();
   }
 }

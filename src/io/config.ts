@@ -8,11 +8,26 @@
 import { describeJson } from './safetensors.js';
 
 export type HiddenAct =
-  | 'gelu' | 'gelu_new' | 'gelu_pytorch_tanh' | 'gelu_fast' | 'quick_gelu'
-  | 'relu' | 'selu' | 'silu' | 'swish';
+  | 'gelu'
+  | 'gelu_new'
+  | 'gelu_pytorch_tanh'
+  | 'gelu_fast'
+  | 'quick_gelu'
+  | 'relu'
+  | 'selu'
+  | 'silu'
+  | 'swish';
 
 const HIDDEN_ACTS: readonly HiddenAct[] = [
-  'gelu', 'gelu_new', 'gelu_pytorch_tanh', 'gelu_fast', 'quick_gelu', 'relu', 'selu', 'silu', 'swish',
+  'gelu',
+  'gelu_new',
+  'gelu_pytorch_tanh',
+  'gelu_fast',
+  'quick_gelu',
+  'relu',
+  'selu',
+  'silu',
+  'swish',
 ];
 
 export interface Dinov2Config {
@@ -93,8 +108,15 @@ const DEFAULTS = {
   num_labels: 2,
 } as const;
 
-const PER_MODEL: Record<ModelType, { architectures: string[]; patch_size: number; num_register_tokens: number }> = {
-  dinov2_with_registers: { architectures: ['Dinov2WithRegistersModel'], patch_size: 16, num_register_tokens: 4 },
+const PER_MODEL: Record<
+  ModelType,
+  { architectures: string[]; patch_size: number; num_register_tokens: number }
+> = {
+  dinov2_with_registers: {
+    architectures: ['Dinov2WithRegistersModel'],
+    patch_size: 16,
+    num_register_tokens: 4,
+  },
   dinov2: { architectures: ['Dinov2Model'], patch_size: 14, num_register_tokens: 0 },
 };
 
@@ -102,7 +124,8 @@ export function parseConfig(json: unknown, source = 'config.json'): Dinov2Config
   const fail = (field: string, message: string): never => {
     throw new ConfigError(field, `${source}: ${field} ${message}`);
   };
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) return fail('(root)', 'is not a JSON object');
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    return fail('(root)', 'is not a JSON object');
   const raw = json as Record<string, unknown>;
   const has = (field: string) => raw[field] !== undefined && raw[field] !== null;
 
@@ -111,22 +134,28 @@ export function parseConfig(json: unknown, source = 'config.json'): Dinov2Config
     return fail('model_type', `${describeJson(modelType)} is not "dinov2_with_registers" or "dinov2"`);
   }
   const defaults = { ...DEFAULTS, ...PER_MODEL[modelType] };
-  const get = <K extends keyof typeof defaults>(field: K): unknown => (raw[field] === undefined ? defaults[field] : raw[field]);
+  const get = <K extends keyof typeof defaults>(field: K): unknown =>
+    raw[field] === undefined ? defaults[field] : raw[field];
 
   const integer = (field: keyof typeof defaults, min: number, max = Number.MAX_SAFE_INTEGER): number => {
     const v = get(field);
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
-      return fail(field, `(${describeJson(v)}) must be ${min === 1 ? 'a positive' : 'a non-negative'} integer`);
+      return fail(
+        field,
+        `(${describeJson(v)}) must be ${min === 1 ? 'a positive' : 'a non-negative'} integer`,
+      );
     }
     if (v > max) return fail(field, `(${v}) must be at most ${max}`);
     return v;
   };
   const real = (field: keyof typeof defaults, ok: (v: number) => boolean, range: string): number => {
     const v = get(field);
-    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) return fail(field, `(${describeJson(v)}) must be ${range}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v))
+      return fail(field, `(${describeJson(v)}) must be ${range}`);
     return v;
   };
-  const probability = (field: keyof typeof defaults) => real(field, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
+  const probability = (field: keyof typeof defaults) =>
+    real(field, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
   const boolean = (field: keyof typeof defaults): boolean => {
     const v = get(field);
     if (typeof v !== 'boolean') return fail(field, `(${describeJson(v)}) must be true or false`);
@@ -150,7 +179,8 @@ export function parseConfig(json: unknown, source = 'config.json'): Dinov2Config
   }
   const image_size = integer('image_size', 1);
   const patch_size = integer('patch_size', 1);
-  if (patch_size > image_size) fail('patch_size', `(${patch_size}) must not exceed image_size (${image_size})`);
+  if (patch_size > image_size)
+    fail('patch_size', `(${patch_size}) must not exceed image_size (${image_size})`);
 
   const architectures = has('architectures') ? raw.architectures : defaults.architectures;
   if (!Array.isArray(architectures) || !architectures.every((a) => typeof a === 'string')) {
@@ -159,7 +189,10 @@ export function parseConfig(json: unknown, source = 'config.json'): Dinov2Config
 
   const stage_names = ['stem', ...Array.from({ length: num_hidden_layers }, (_, i) => `stage${i + 1}`)];
   if (has('stage_names') && !sameStrings(raw.stage_names, stage_names)) {
-    fail('stage_names', `(${describeJson(raw.stage_names)}) must be ${describeJson(stage_names)} for num_hidden_layers ${num_hidden_layers}`);
+    fail(
+      'stage_names',
+      `(${describeJson(raw.stage_names)}) must be ${describeJson(stage_names)} for num_hidden_layers ${num_hidden_layers}`,
+    );
   }
 
   const config: Dinov2Config = {
@@ -193,7 +226,8 @@ export function parseConfig(json: unknown, source = 'config.json'): Dinov2Config
   };
   const mlpHidden = mlpHiddenSize(config);
   if (mlpHidden < 1) fail('mlp_ratio', `(${config.mlp_ratio}) leaves the MLP with no hidden units`);
-  if (!Number.isSafeInteger(mlpHidden)) fail('mlp_ratio', `(${config.mlp_ratio}) makes ${mlpHidden} MLP hidden units, too many to count`);
+  if (!Number.isSafeInteger(mlpHidden))
+    fail('mlp_ratio', `(${config.mlp_ratio}) makes ${mlpHidden} MLP hidden units, too many to count`);
   if (config.torch_dtype === undefined) delete config.torch_dtype;
   if (config.transformers_version === undefined) delete config.transformers_version;
   return config;
@@ -221,8 +255,10 @@ function alignOutputs(
       return fail('out_features', `(${describeJson(features)}) must be a list of stage names`);
     }
     const unknown = features.find((f) => !position.has(f));
-    if (unknown !== undefined) fail('out_features', `names ${describeJson(unknown)}, not one of stage_names ${describeJson(stages)}`);
-    if (new Set(features).size !== features.length) fail('out_features', `(${describeJson(features)}) must not repeat a stage`);
+    if (unknown !== undefined)
+      fail('out_features', `names ${describeJson(unknown)}, not one of stage_names ${describeJson(stages)}`);
+    if (new Set(features).size !== features.length)
+      fail('out_features', `(${describeJson(features)}) must not repeat a stage`);
     const positions = features.map((f) => position.get(f)!);
     if (positions.some((p, i) => i > 0 && p < positions[i - 1])) {
       fail('out_features', `(${describeJson(features)}) must be in the order of stage_names`);
@@ -236,7 +272,8 @@ function alignOutputs(
     const bad = indices.find((i: number) => i < -n || i >= n);
     if (bad !== undefined) fail('out_indices', `(${bad}) is out of range for ${n} stages`);
     const positive = indices.map((i: number) => (i + n) % n);
-    if (new Set(positive).size !== positive.length) fail('out_indices', `(${describeJson(indices)}) must not repeat a stage`);
+    if (new Set(positive).size !== positive.length)
+      fail('out_indices', `(${describeJson(indices)}) must not repeat a stage`);
     if (positive.some((p, i) => i > 0 && p < positive[i - 1])) {
       fail('out_indices', `(${describeJson(indices)}) must be in the order of stage_names`);
     }
@@ -245,7 +282,10 @@ function alignOutputs(
   if (out_features && out_indices) {
     const named = out_indices.map((i) => stages[i]);
     if (!sameStrings(named, out_features)) {
-      fail('out_indices', `(${describeJson(indices)}) name stages ${describeJson(named)}, but out_features is ${describeJson(out_features)}`);
+      fail(
+        'out_indices',
+        `(${describeJson(indices)}) name stages ${describeJson(named)}, but out_features is ${describeJson(out_features)}`,
+      );
     }
   }
   out_features ??= out_indices ? out_indices.map((i) => stages[i]) : [stages[n - 1]];
@@ -254,9 +294,13 @@ function alignOutputs(
 }
 
 /** PretrainedConfig's id2label / label2id / num_labels, with id2label's ids required to be 0..num_labels-1. */
-function labels(raw: Record<string, unknown>, fail: Fail): Pick<Dinov2Config, 'id2label' | 'label2id' | 'num_labels'> {
+function labels(
+  raw: Record<string, unknown>,
+  fail: Fail,
+): Pick<Dinov2Config, 'id2label' | 'label2id' | 'num_labels'> {
   const given = (field: string) => raw[field] !== undefined && raw[field] !== null;
-  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
   let num_labels: number;
   const id2label: Record<number, string> = {};
   if (given('id2label')) {
@@ -264,13 +308,19 @@ function labels(raw: Record<string, unknown>, fail: Fail): Pick<Dinov2Config, 'i
     const entries = Object.entries(raw.id2label);
     num_labels = entries.length;
     for (const [id, label] of entries) {
-      if (!/^(0|[1-9]\d*)$/.test(id)) fail('id2label', `key ${describeJson(id)} is not a non-negative integer`);
-      if (Number(id) >= num_labels) fail('id2label', `key ${id} is out of range: ids must be 0..${num_labels - 1}`);
-      if (typeof label !== 'string') fail('id2label', `label of ${id} (${describeJson(label)}) is not a string`);
+      if (!/^(0|[1-9]\d*)$/.test(id))
+        fail('id2label', `key ${describeJson(id)} is not a non-negative integer`);
+      if (Number(id) >= num_labels)
+        fail('id2label', `key ${id} is out of range: ids must be 0..${num_labels - 1}`);
+      if (typeof label !== 'string')
+        fail('id2label', `label of ${id} (${describeJson(label)}) is not a string`);
       id2label[Number(id)] = label as string;
     }
     if (given('num_labels') && raw.num_labels !== num_labels) {
-      fail('num_labels', `(${describeJson(raw.num_labels)}) must equal the ${num_labels} entries of id2label`);
+      fail(
+        'num_labels',
+        `(${describeJson(raw.num_labels)}) must equal the ${num_labels} entries of id2label`,
+      );
     }
   } else {
     const n = given('num_labels') ? raw.num_labels : DEFAULTS.num_labels;
@@ -278,7 +328,10 @@ function labels(raw: Record<string, unknown>, fail: Fail): Pick<Dinov2Config, 'i
       return fail('num_labels', `(${describeJson(n)}) must be a non-negative integer`);
     }
     if (n > MAX_DEFAULT_LABELS) {
-      return fail('num_labels', `(${n}) without id2label must be at most ${MAX_DEFAULT_LABELS}; give id2label for more labels`);
+      return fail(
+        'num_labels',
+        `(${n}) without id2label must be at most ${MAX_DEFAULT_LABELS}; give id2label for more labels`,
+      );
     }
     num_labels = n;
     for (let i = 0; i < n; i++) id2label[i] = `LABEL_${i}`;
@@ -296,7 +349,11 @@ function labels(raw: Record<string, unknown>, fail: Fail): Pick<Dinov2Config, 'i
   }
   const missing = Object.keys(derived).find((label) => !Object.hasOwn(label2id, label));
   if (missing !== undefined) fail('label2id', `lacks the label ${describeJson(missing)} of id2label`);
-  return { id2label, label2id: Object.fromEntries(Object.entries(label2id)) as Record<string, number>, num_labels };
+  return {
+    id2label,
+    label2id: Object.fromEntries(Object.entries(label2id)) as Record<string, number>,
+    num_labels,
+  };
 }
 
 /** Per-head size. */

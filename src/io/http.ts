@@ -37,7 +37,8 @@ export interface HttpOptions {
 function describeCause(e: unknown): string {
   const err = e as { message?: string; cause?: { code?: string; message?: string } };
   const cause = err.cause;
-  if (cause?.code) return `${cause.code}${cause.message && !cause.message.includes(cause.code) ? `: ${cause.message}` : ''}`;
+  if (cause?.code)
+    return `${cause.code}${cause.message && !cause.message.includes(cause.code) ? `: ${cause.message}` : ''}`;
   return cause?.message ?? err.message ?? String(e);
 }
 
@@ -57,8 +58,18 @@ export async function request(url: string, init: RequestInit, signal?: AbortSign
 
 export function statusError(res: Response, url: string, what = url): HttpError {
   const code = res.headers.get('x-error-code') ?? undefined;
-  const reason = res.status === 401 || res.status === 403 ? ' (private or gated: pass a token, or set HF_TOKEN)' : res.status === 404 ? ' (not found)' : '';
-  return new HttpError(`${what}: HTTP ${res.status}${code ? ` ${code}` : ''}${reason}`, url, res.status, code);
+  const reason =
+    res.status === 401 || res.status === 403
+      ? ' (private or gated: pass a token, or set HF_TOKEN)'
+      : res.status === 404
+        ? ' (not found)'
+        : '';
+  return new HttpError(
+    `${what}: HTTP ${res.status}${code ? ` ${code}` : ''}${reason}`,
+    url,
+    res.status,
+    code,
+  );
 }
 
 /** "bytes 0-65535/123456" -> 123456 */
@@ -68,7 +79,13 @@ function totalFromContentRange(value: string | null): number | undefined {
 }
 
 /** Reads a response body piece by piece, counting bytes; a cut connection becomes an error naming the byte. */
-async function* bodyPieces(res: Response, url: string, start: number, size: number, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+async function* bodyPieces(
+  res: Response,
+  url: string,
+  start: number,
+  size: number,
+  signal?: AbortSignal,
+): AsyncGenerator<Uint8Array> {
   if (!res.body) throw new NetworkError(`${url}: the response has no body`, url);
   const reader = res.body.getReader();
   let at = start;
@@ -79,7 +96,10 @@ async function* bodyPieces(res: Response, url: string, start: number, size: numb
         r = await reader.read();
       } catch (e) {
         if (isAbort(e, signal)) throw signal?.reason ?? e;
-        throw new NetworkError(`the connection for ${url} broke after ${at} of ${size} bytes (${describeCause(e)})`, url);
+        throw new NetworkError(
+          `the connection for ${url} broke after ${at} of ${size} bytes (${describeCause(e)})`,
+          url,
+        );
       }
       if (r.done) break;
       at += r.value.byteLength;
@@ -128,8 +148,12 @@ export class HttpByteSource implements ByteSource {
   }
 
   private sizeFrom(res: Response): number {
-    const size = (res.status === 206 ? totalFromContentRange(res.headers.get('content-range')) : undefined) ?? this.size ?? Number(res.headers.get('content-length') ?? NaN);
-    if (!Number.isSafeInteger(size) || size < 0) throw new NetworkError(`${this.url}: the server did not say how large the file is`, this.url);
+    const size =
+      (res.status === 206 ? totalFromContentRange(res.headers.get('content-range')) : undefined) ??
+      this.size ??
+      Number(res.headers.get('content-length') ?? NaN);
+    if (!Number.isSafeInteger(size) || size < 0)
+      throw new NetworkError(`${this.url}: the server did not say how large the file is`, this.url);
     return size;
   }
 
@@ -144,7 +168,11 @@ export class HttpByteSource implements ByteSource {
         this.size = this.sizeFrom(res);
         const want = Math.min(n, this.size) - from;
         const bytes = new Uint8Array(await res.arrayBuffer());
-        if (bytes.byteLength !== want) throw new NetworkError(`${this.url}: asked for ${want} bytes at ${from}, got ${bytes.byteLength}`, this.url);
+        if (bytes.byteLength !== want)
+          throw new NetworkError(
+            `${this.url}: asked for ${want} bytes at ${from}, got ${bytes.byteLength}`,
+            this.url,
+          );
         this.append(bytes);
         return { bytes: this.prefix.subarray(0, n), size: this.size };
       }

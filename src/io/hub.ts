@@ -64,7 +64,8 @@ export interface ResolvedHubOptions extends HubOptions {
 }
 
 export function resolveHubOptions(o: HubOptions = {}): ResolvedHubOptions {
-  const offline = o.offline ?? ['1', 'ON', 'YES', 'TRUE'].includes((env('HF_HUB_OFFLINE') ?? '').toUpperCase());
+  const offline =
+    o.offline ?? ['1', 'ON', 'YES', 'TRUE'].includes((env('HF_HUB_OFFLINE') ?? '').toUpperCase());
   return {
     ...o,
     endpoint: (o.endpoint ?? env('HF_ENDPOINT') ?? DEFAULT_ENDPOINT).replace(/\/+$/, ''),
@@ -84,7 +85,9 @@ export function parseRepoId(id: string): { repo: string; revision?: string } {
   const repo = at < 0 ? id : id.slice(0, at);
   const revision = at < 0 ? undefined : id.slice(at + 1);
   if (!REPO_ID.test(repo) || repo.includes('--') || repo.includes('..') || revision === '') {
-    throw new Error(`${JSON.stringify(id)} is not a hub id (org/name, optionally @revision), an http(s) URL or a folder`);
+    throw new Error(
+      `${JSON.stringify(id)} is not a hub id (org/name, optionally @revision), an http(s) URL or a folder`,
+    );
   }
   return { repo, revision };
 }
@@ -135,7 +138,8 @@ export class CachingByteSource implements ByteSource {
     try {
       if (offset > 0) {
         const { bytes } = await this.remote.head(offset, signal);
-        if (bytes.byteLength < offset) throw new Error(`${this.name}: only ${bytes.byteLength} bytes before offset ${offset}`);
+        if (bytes.byteLength < offset)
+          throw new Error(`${this.name}: only ${bytes.byteLength} bytes before offset ${offset}`);
         await sink.write(bytes.subarray(0, offset));
       }
       for await (const piece of this.remote.chunks(offset, signal)) {
@@ -168,24 +172,32 @@ export class HttpFolder implements CheckpointFiles {
       if (hit === 'absent') return undefined;
       if (hit) return hit;
     }
-    if (this.options.offline) throw new Error(`${this.label}: ${file} is not cached and the network is off (offline)`);
+    if (this.options.offline)
+      throw new Error(`${this.label}: ${file} is not cached and the network is off (offline)`);
     const headers = url.startsWith(`${this.options.endpoint}/`) ? authHeaders(this.options.token) : {};
     const res = await request(url, { method: 'HEAD', headers }, signal);
     if (res.status === 404) {
-      if (this.browserCache && (res.headers.get('x-error-code') ?? 'EntryNotFound') === 'EntryNotFound') await cacheAbsent(url);
+      if (this.browserCache && (res.headers.get('x-error-code') ?? 'EntryNotFound') === 'EntryNotFound')
+        await cacheAbsent(url);
       return undefined;
     }
     if (!res.ok) throw statusError(res, url, `${this.label}: ${file}`);
     // Content-Length only counts the file when the response is not compressed.
     const encoded = !['', 'identity'].includes(res.headers.get('content-encoding') ?? '');
-    const size = Number(res.headers.get('x-linked-size') ?? (encoded ? null : res.headers.get('content-length')) ?? NaN);
+    const size = Number(
+      res.headers.get('x-linked-size') ?? (encoded ? null : res.headers.get('content-length')) ?? NaN,
+    );
     const known = Number.isSafeInteger(size) ? size : undefined;
     const remote = new HttpByteSource(url, { headers, signal }, known);
     if (!this.browserCache) return remote;
-    const etag = (res.headers.get('x-linked-etag') ?? res.headers.get('etag') ?? '').replace(/^W\//, '').replace(/"/g, '');
+    const etag = (res.headers.get('x-linked-etag') ?? res.headers.get('etag') ?? '')
+      .replace(/^W\//, '')
+      .replace(/"/g, '');
     const sha256 = /^[0-9a-f]{64}$/.test(etag) ? etag : undefined;
     const commit = res.headers.get('x-repo-commit');
-    return new CachingByteSource(remote, () => CacheEntryWriter.create(url, known, sha256, commit ? { 'x-repo-commit': commit } : {}));
+    return new CachingByteSource(remote, () =>
+      CacheEntryWriter.create(url, known, sha256, commit ? { 'x-repo-commit': commit } : {}),
+    );
   }
 }
 
@@ -208,7 +220,8 @@ export class DirectoryHandleFiles implements CheckpointFiles {
       const handle = await dir.getFileHandle(parts[parts.length - 1]);
       return new BlobByteSource(`${this.dir.name}/${file}`, await handle.getFile(), this.chunkBytes);
     } catch (e) {
-      if ((e as DOMException).name === 'NotFoundError' || (e as DOMException).name === 'TypeMismatchError') return undefined;
+      if ((e as DOMException).name === 'NotFoundError' || (e as DOMException).name === 'TypeMismatchError')
+        return undefined;
       throw e;
     }
   }
@@ -233,7 +246,9 @@ export class FileListFiles implements CheckpointFiles {
       this.byPath.set(path, f);
       if (!this.byPath.has(f.name)) this.byPath.set(f.name, f);
     }
-    const first = (list[0] as (File & { webkitRelativePath?: string }) | undefined)?.webkitRelativePath?.split('/')[0];
+    const first = (
+      list[0] as (File & { webkitRelativePath?: string }) | undefined
+    )?.webkitRelativePath?.split('/')[0];
     this.label = first || `${list.length} files`;
   }
 
@@ -244,11 +259,19 @@ export class FileListFiles implements CheckpointFiles {
 }
 
 function isDirectoryHandle(v: unknown): v is FileSystemDirectoryHandle {
-  return typeof v === 'object' && v !== null && (v as FileSystemDirectoryHandle).kind === 'directory' && typeof (v as FileSystemDirectoryHandle).getFileHandle === 'function';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    (v as FileSystemDirectoryHandle).kind === 'directory' &&
+    typeof (v as FileSystemDirectoryHandle).getFileHandle === 'function'
+  );
 }
 
 /** The CheckpointFiles for `source` (see the top of this file). */
-export async function checkpointFiles(source: PretrainedSource, options: HubOptions = {}): Promise<CheckpointFiles> {
+export async function checkpointFiles(
+  source: PretrainedSource,
+  options: HubOptions = {},
+): Promise<CheckpointFiles> {
   const o = resolveHubOptions(options);
   if (isDirectoryHandle(source)) return new DirectoryHandleFiles(source, o.chunkBytes);
   if (typeof source !== 'string') return new FileListFiles(source, o.chunkBytes);
@@ -266,5 +289,10 @@ export async function checkpointFiles(source: PretrainedSource, options: HubOpti
   }
   const { repo, revision } = parseRepoId(source);
   const rev = revision ?? o.revision;
-  return new HttpFolder(`${o.endpoint}/${repo}/resolve/${encodeURIComponent(rev)}`, `${repo}@${rev}`, o, browserCache);
+  return new HttpFolder(
+    `${o.endpoint}/${repo}/resolve/${encodeURIComponent(rev)}`,
+    `${repo}@${rev}`,
+    o,
+    browserCache,
+  );
 }

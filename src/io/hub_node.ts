@@ -9,17 +9,25 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { hubCacheDir, NodeFileByteSource, NodeHubCache, normalizeEtag } from './cache_node.js';
 import { HttpByteSource, HttpError, NetworkError, request, statusError } from './http.js';
-import { authHeaders, CachingByteSource, CheckpointFiles, ResolvedHubOptions, resolveUrl } from './hub.js';
+import {
+  authHeaders,
+  CachingByteSource,
+  type CheckpointFiles,
+  type ResolvedHubOptions,
+  resolveUrl,
+} from './hub.js';
 import type { ByteSource } from './stream.js';
 
 /** A local checkpoint folder, or undefined when `path` is no folder (then it may be a hub id). */
 export async function localFolder(path: string, chunkBytes?: number): Promise<CheckpointFiles | undefined> {
   const st = await stat(path).catch(() => undefined);
   if (!st) {
-    if (/^(\.{1,2}|~)?[\\/]/.test(path) || path.includes('\\') || /^\.{1,2}$/.test(path)) throw new Error(`${path}: no such folder`);
+    if (/^(\.{1,2}|~)?[\\/]/.test(path) || path.includes('\\') || /^\.{1,2}$/.test(path))
+      throw new Error(`${path}: no such folder`);
     return undefined;
   }
-  if (!st.isDirectory()) throw new Error(`${path} is a file; give the folder that holds config.json and the weights`);
+  if (!st.isDirectory())
+    throw new Error(`${path} is a file; give the folder that holds config.json and the weights`);
   const dir = resolve(path);
   return {
     label: path,
@@ -104,13 +112,17 @@ export class NodeHubRepo implements CheckpointFiles {
       return undefined;
     }
     this.commit ??= meta.commit;
-    const headers = new URL(meta.url).origin === new URL(this.options.endpoint).origin ? authHeaders(this.options.token) : {};
+    const headers =
+      new URL(meta.url).origin === new URL(this.options.endpoint).origin
+        ? authHeaders(this.options.token)
+        : {};
     const remote = new HttpByteSource(meta.url, { headers, signal: this.options.signal }, meta.size);
     if (!cache) return remote;
     await this.cache.writeRef(revision, meta.commit);
     const cached = await this.cache.cached(meta.commit, file);
     if (cached) return this.local(cached);
-    if (await this.cache.hasBlob(meta.etag)) return this.local(await this.cache.link(meta.commit, file, meta.etag));
+    if (await this.cache.hasBlob(meta.etag))
+      return this.local(await this.cache.link(meta.commit, file, meta.etag));
     const { commit, etag, size } = meta;
     return new CachingByteSource(remote, () => this.cache.writer(etag, { etag, size }, commit, file));
   }
@@ -121,7 +133,15 @@ export class NodeHubRepo implements CheckpointFiles {
     let url = resolveUrl(endpoint, this.repo, revision, file);
     const what = `${this.label}: ${file}`;
     for (let hops = 0; ; hops++) {
-      const res = await request(url, { method: 'HEAD', headers: { ...authHeaders(token), 'accept-encoding': 'identity' }, redirect: 'manual' }, signal);
+      const res = await request(
+        url,
+        {
+          method: 'HEAD',
+          headers: { ...authHeaders(token), 'accept-encoding': 'identity' },
+          redirect: 'manual',
+        },
+        signal,
+      );
       const location = res.headers.get('location');
       if (res.status >= 300 && res.status < 400 && location) {
         const next = new URL(location, url);
@@ -134,8 +154,14 @@ export class NodeHubRepo implements CheckpointFiles {
       }
       if (res.status === 404) {
         const code = res.headers.get('x-error-code');
-        if (code && code !== 'EntryNotFound') throw new HttpError(notFoundMessage(code, this.repo, revision, endpoint), url, 404, code);
-        return { missing: true, commit: COMMIT.test(res.headers.get('x-repo-commit') ?? '') ? res.headers.get('x-repo-commit')! : undefined };
+        if (code && code !== 'EntryNotFound')
+          throw new HttpError(notFoundMessage(code, this.repo, revision, endpoint), url, 404, code);
+        return {
+          missing: true,
+          commit: COMMIT.test(res.headers.get('x-repo-commit') ?? '')
+            ? res.headers.get('x-repo-commit')!
+            : undefined,
+        };
       }
       if (!res.ok) throw statusError(res, url, what);
       return this.describe(res, url, what);
@@ -147,15 +173,19 @@ export class NodeHubRepo implements CheckpointFiles {
     const etag = normalizeEtag(res.headers.get('x-linked-etag') ?? res.headers.get('etag'));
     const sizeText = res.headers.get('x-linked-size') ?? res.headers.get('content-length');
     if (!COMMIT.test(commit) || !etag) {
-      throw new Error(`${what}: ${res.url || url} answered without X-Repo-Commit and ETag; is ${this.options.endpoint} a Hugging Face hub?`);
+      throw new Error(
+        `${what}: ${res.url || url} answered without X-Repo-Commit and ETag; is ${this.options.endpoint} a Hugging Face hub?`,
+      );
     }
-    if (!/^[A-Za-z0-9._-]+$/.test(etag)) throw new Error(`${what}: refusing ETag ${JSON.stringify(etag)} as a cache file name`);
+    if (!/^[A-Za-z0-9._-]+$/.test(etag))
+      throw new Error(`${what}: refusing ETag ${JSON.stringify(etag)} as a cache file name`);
     return { commit, etag, size: sizeText === null ? undefined : Number(sizeText), url };
   }
 }
 
 function notFoundMessage(code: string, repo: string, revision: string, endpoint: string): string {
-  if (code === 'RepoNotFound') return `${repo}: no such repository on ${endpoint} (or it is private: pass a token, or set HF_TOKEN)`;
+  if (code === 'RepoNotFound')
+    return `${repo}: no such repository on ${endpoint} (or it is private: pass a token, or set HF_TOKEN)`;
   if (code === 'RevisionNotFound') return `${repo}: no revision ${revision}`;
   return `${repo}@${revision}: HTTP 404 ${code}`;
 }

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TensorSource } from '../model/parameters.js';
-import { Dinov2Config, parseConfig } from './config.js';
+import { type Dinov2Config, parseConfig } from './config.js';
 import { SafetensorsFile } from './safetensors.js';
 import { parseShardIndex, ShardedSource } from './sharded.js';
 
@@ -32,16 +32,26 @@ export async function readSafetensorsFile(path: string): Promise<SafetensorsFile
 
 export async function readLocalCheckpoint(dir: string): Promise<LocalCheckpoint> {
   const configPath = join(dir, 'config.json');
-  if (!existsSync(configPath)) throw new Error(`${dir}: no config.json (expected a checkpoint folder in the Hugging Face layout)`);
+  if (!existsSync(configPath))
+    throw new Error(`${dir}: no config.json (expected a checkpoint folder in the Hugging Face layout)`);
   const config = parseConfig(await readJson(configPath), configPath);
   const preprocessorPath = join(dir, 'preprocessor_config.json');
   const preprocessorConfig = existsSync(preprocessorPath) ? await readJson(preprocessorPath) : undefined;
   const single = join(dir, 'model.safetensors');
-  if (existsSync(single)) return { dir, config, source: await readSafetensorsFile(single), file: single, preprocessorConfig };
+  if (existsSync(single))
+    return { dir, config, source: await readSafetensorsFile(single), file: single, preprocessorConfig };
   const indexPath = join(dir, 'model.safetensors.index.json');
-  if (!existsSync(indexPath)) throw new Error(`${dir}: neither model.safetensors nor model.safetensors.index.json`);
+  if (!existsSync(indexPath))
+    throw new Error(`${dir}: neither model.safetensors nor model.safetensors.index.json`);
   const index = parseShardIndex(await readJson(indexPath), indexPath);
   const shards = new Map<string, SafetensorsFile>();
-  for (const shard of new Set(Object.values(index.weight_map))) shards.set(shard, await readSafetensorsFile(join(dir, shard)));
-  return { dir, config, source: new ShardedSource(index, shards, indexPath), file: indexPath, preprocessorConfig };
+  for (const shard of new Set(Object.values(index.weight_map)))
+    shards.set(shard, await readSafetensorsFile(join(dir, shard)));
+  return {
+    dir,
+    config,
+    source: new ShardedSource(index, shards, indexPath),
+    file: indexPath,
+    preprocessorConfig,
+  };
 }

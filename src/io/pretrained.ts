@@ -1,11 +1,24 @@
 // Opening a pretrained checkpoint: config.json, preprocessor_config.json when present, and the
 // headers of model.safetensors (or of every shard of model.safetensors.index.json). The tensor
 // bytes are not read here: the returned StreamedCheckpoint streams them into the model's buffers.
-import { Dinov2Config, parseConfig } from './config.js';
+import { type Dinov2Config, parseConfig } from './config.js';
 import { HttpByteSource } from './http.js';
-import { CachingByteSource, checkpointFiles, CheckpointFiles, HubOptions, PretrainedSource } from './hub.js';
+import {
+  CachingByteSource,
+  checkpointFiles,
+  type CheckpointFiles,
+  type HubOptions,
+  type PretrainedSource,
+} from './hub.js';
 import { checkShardName } from './sharded.js';
-import { type ByteSource, openSafetensors, readAll, shardFiles, StreamedCheckpoint, StreamedFile } from './stream.js';
+import {
+  type ByteSource,
+  openSafetensors,
+  readAll,
+  shardFiles,
+  StreamedCheckpoint,
+  type StreamedFile,
+} from './stream.js';
 
 export interface OpenedCheckpoint {
   files: CheckpointFiles;
@@ -17,7 +30,12 @@ export interface OpenedCheckpoint {
   weightsLabel: string;
 }
 
-async function json(files: CheckpointFiles, file: string, options: HubOptions, required: boolean): Promise<unknown> {
+async function json(
+  files: CheckpointFiles,
+  file: string,
+  options: HubOptions,
+  required: boolean,
+): Promise<unknown> {
   const source = await files.open(file);
   if (!source) {
     if (required) throw new Error(`${files.label}: no ${file}${files.note ? ` (${files.note})` : ''}`);
@@ -32,28 +50,37 @@ async function json(files: CheckpointFiles, file: string, options: HubOptions, r
   }
 }
 
-export async function openPretrained(source: PretrainedSource, options: HubOptions = {}): Promise<OpenedCheckpoint> {
+export async function openPretrained(
+  source: PretrainedSource,
+  options: HubOptions = {},
+): Promise<OpenedCheckpoint> {
   options.signal?.throwIfAborted();
   const files = await checkpointFiles(source, options);
   const config = parseConfig(await json(files, 'config.json', options, true), `${files.label}/config.json`);
   const preprocessorConfig = await json(files, 'preprocessor_config.json', options, false);
 
   const parts: StreamedFile[] = [];
-  let index;
+  let index: ReturnType<typeof shardFiles>['index'] | undefined;
   let weightsLabel = `${files.label}/model.safetensors`;
   const single = await files.open('model.safetensors');
   if (single) parts.push(await openSafetensors('model.safetensors', single, options.signal));
   else {
     const indexName = 'model.safetensors.index.json';
     const indexJson = await json(files, indexName, options, false);
-    if (indexJson === undefined) throw new Error(`${files.label}: neither model.safetensors nor ${indexName}${files.note ? ` (${files.note})` : ''}`);
+    if (indexJson === undefined)
+      throw new Error(
+        `${files.label}: neither model.safetensors nor ${indexName}${files.note ? ` (${files.note})` : ''}`,
+      );
     weightsLabel = `${files.label}/${indexName}`;
     const sharded = shardFiles(indexJson, weightsLabel);
     index = sharded.index;
     for (const shard of sharded.shards) {
       checkShardName(shard, weightsLabel);
       const s = await files.open(shard);
-      if (!s) throw new Error(`${weightsLabel} names ${shard}, which ${files.label} does not have${files.note ? ` (${files.note})` : ''}`);
+      if (!s)
+        throw new Error(
+          `${weightsLabel} names ${shard}, which ${files.label} does not have${files.note ? ` (${files.note})` : ''}`,
+        );
       parts.push(await openSafetensors(shard, s, options.signal));
     }
   }
@@ -73,7 +100,10 @@ export interface DownloadedFile {
  * present, model.safetensors or the index and its shards) into the cache, without loading a
  * model; `progress` reports each file. Returns where the files are (Node: the snapshot folder).
  */
-export async function downloadPretrained(source: PretrainedSource, options: HubOptions = {}): Promise<{ label: string; location?: string; files: DownloadedFile[] }> {
+export async function downloadPretrained(
+  source: PretrainedSource,
+  options: HubOptions = {},
+): Promise<{ label: string; location?: string; files: DownloadedFile[] }> {
   const files = await checkpointFiles(source, options);
   const done: DownloadedFile[] = [];
   const fetchFile = async (file: string, keep: boolean): Promise<Uint8Array | undefined> => {
@@ -108,7 +138,10 @@ export async function downloadPretrained(source: PretrainedSource, options: HubO
   if (!(await fetchFile('model.safetensors', false))) {
     const indexName = 'model.safetensors.index.json';
     const index = await fetchFile(indexName, true);
-    if (!index) throw new Error(`${files.label}: neither model.safetensors nor ${indexName}${files.note ? ` (${files.note})` : ''}`);
+    if (!index)
+      throw new Error(
+        `${files.label}: neither model.safetensors nor ${indexName}${files.note ? ` (${files.note})` : ''}`,
+      );
     let json: unknown;
     try {
       json = JSON.parse(new TextDecoder().decode(index));
@@ -116,7 +149,8 @@ export async function downloadPretrained(source: PretrainedSource, options: HubO
       throw new Error(`${files.label}/${indexName}: not valid JSON (${(e as Error).message})`);
     }
     for (const shard of shardFiles(json, `${files.label}/${indexName}`).shards) {
-      if (!(await fetchFile(checkShardName(shard), false))) throw new Error(`${files.label}/${indexName} names ${shard}, which ${files.label} does not have`);
+      if (!(await fetchFile(checkShardName(shard), false)))
+        throw new Error(`${files.label}/${indexName} names ${shard}, which ${files.label} does not have`);
     }
   }
   return { label: files.label, location: files.location, files: done };

@@ -9,16 +9,38 @@
 import { bf16ToF32, f16ToF32 } from './dtype.js';
 
 export type Dtype =
-  | 'F64' | 'F32' | 'F16' | 'BF16'
-  | 'I64' | 'I32' | 'I16' | 'I8'
-  | 'U64' | 'U32' | 'U16' | 'U8'
-  | 'BOOL' | 'F8_E4M3' | 'F8_E5M2';
+  | 'F64'
+  | 'F32'
+  | 'F16'
+  | 'BF16'
+  | 'I64'
+  | 'I32'
+  | 'I16'
+  | 'I8'
+  | 'U64'
+  | 'U32'
+  | 'U16'
+  | 'U8'
+  | 'BOOL'
+  | 'F8_E4M3'
+  | 'F8_E5M2';
 
 export const DTYPE_BYTES: Record<Dtype, number> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2,
-  I64: 8, I32: 4, I16: 2, I8: 1,
-  U64: 8, U32: 4, U16: 2, U8: 1,
-  BOOL: 1, F8_E4M3: 1, F8_E5M2: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U64: 8,
+  U32: 4,
+  U16: 2,
+  U8: 1,
+  BOOL: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
 };
 
 export interface TensorInfo {
@@ -80,7 +102,8 @@ export function headerByteLength(prefix: Uint8Array, fileSize: number, file = DE
   if (!Number.isSafeInteger(fileSize) || fileSize < 0) {
     throw new SafetensorsError(file, `invalid file size ${fileSize}`);
   }
-  if (fileSize < 8) throw new SafetensorsError(file, `file is ${fileSize} bytes, shorter than the 8-byte header length`);
+  if (fileSize < 8)
+    throw new SafetensorsError(file, `file is ${fileSize} bytes, shorter than the 8-byte header length`);
   if (prefix.length < 8) throw new SafetensorsError(file, `need the first 8 bytes, got ${prefix.length}`);
   const view = new DataView(prefix.buffer, prefix.byteOffset, 8);
   const n = view.getUint32(4, true) * 2 ** 32 + view.getUint32(0, true); // exact below 2^53, and huge above
@@ -93,10 +116,17 @@ export function headerByteLength(prefix: Uint8Array, fileSize: number, file = DE
   return 8 + n;
 }
 
-export function parseSafetensorsHeader(prefix: Uint8Array, fileSize: number, file = DEFAULT_FILE): SafetensorsHeader {
+export function parseSafetensorsHeader(
+  prefix: Uint8Array,
+  fileSize: number,
+  file = DEFAULT_FILE,
+): SafetensorsHeader {
   const dataOffset = headerByteLength(prefix, fileSize, file);
   if (prefix.length < dataOffset) {
-    throw new SafetensorsError(file, `need the first ${dataOffset} bytes to read the header, got ${prefix.length}`);
+    throw new SafetensorsError(
+      file,
+      `need the first ${dataOffset} bytes to read the header, got ${prefix.length}`,
+    );
   }
   let text: string;
   try {
@@ -125,14 +155,25 @@ export function parseSafetensorsHeader(prefix: Uint8Array, fileSize: number, fil
   let expected = 0;
   for (const t of tensors) {
     if (t.begin !== expected) {
-      const what = t.begin > expected ? `a gap of ${t.begin - expected} bytes` : `an overlap of ${expected - t.begin} bytes`;
-      throw new SafetensorsError(file, `data_offsets [${t.begin}, ${t.end}] leave ${what} before it (expected begin ${expected})`, t.name);
+      const what =
+        t.begin > expected
+          ? `a gap of ${t.begin - expected} bytes`
+          : `an overlap of ${expected - t.begin} bytes`;
+      throw new SafetensorsError(
+        file,
+        `data_offsets [${t.begin}, ${t.end}] leave ${what} before it (expected begin ${expected})`,
+        t.name,
+      );
     }
     expected = t.end;
   }
   if (expected !== dataSize) {
     const last = tensors[tensors.length - 1]?.name;
-    throw new SafetensorsError(file, `tensors end at byte ${expected} of the ${dataSize}-byte data section (trailing bytes)`, last);
+    throw new SafetensorsError(
+      file,
+      `tensors end at byte ${expected} of the ${dataSize}-byte data section (trailing bytes)`,
+      last,
+    );
   }
   return { file, tensors: new Map(tensors.map((t) => [t.name, t])), metadata, dataOffset, fileSize };
 }
@@ -155,7 +196,8 @@ function parseEntry(name: string, entry: unknown, dataSize: number, file: string
   };
   if (!isPlainObject(entry)) return fail('entry is not an object');
   const { dtype, shape, data_offsets: offsets } = entry;
-  if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype)) return fail(`unknown dtype ${describeJson(dtype)}`);
+  if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype))
+    return fail(`unknown dtype ${describeJson(dtype)}`);
   if (!Array.isArray(shape) || !shape.every(isCount)) {
     return fail(`shape ${describeJson(shape)} is not a list of non-negative integers`);
   }
@@ -164,19 +206,25 @@ function parseEntry(name: string, entry: unknown, dataSize: number, file: string
   }
   const [begin, end] = offsets as [number, number];
   if (begin > end) return fail(`data_offsets [${begin}, ${end}] end before they begin`);
-  if (end > dataSize) return fail(`data_offsets [${begin}, ${end}] run past the ${dataSize}-byte data section`);
+  if (end > dataSize)
+    return fail(`data_offsets [${begin}, ${end}] run past the ${dataSize}-byte data section`);
   // Left to right like the Rust crate's checked_mul: a later zero does not excuse an overflow.
   let count = 1;
   for (const d of shape as number[]) {
     count *= d;
-    if (count > Number.MAX_SAFE_INTEGER) return fail(`shape ${describeJson(shape)} overflows the element count`);
+    if (count > Number.MAX_SAFE_INTEGER)
+      return fail(`shape ${describeJson(shape)} overflows the element count`);
   }
   const size = DTYPE_BYTES[dtype as Dtype];
   if (count * size > dataSize) {
-    return fail(`shape ${describeJson(shape)} of ${dtype} needs ${count * size} bytes, more than the ${dataSize}-byte data section`);
+    return fail(
+      `shape ${describeJson(shape)} of ${dtype} needs ${count * size} bytes, more than the ${dataSize}-byte data section`,
+    );
   }
   if (count * size !== end - begin) {
-    return fail(`shape ${describeJson(shape)} of ${dtype} needs ${count * size} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`);
+    return fail(
+      `shape ${describeJson(shape)} of ${dtype} needs ${count * size} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`,
+    );
   }
   return { name, dtype: dtype as Dtype, shape: [...(shape as number[])], begin, end };
 }
@@ -209,7 +257,11 @@ function checkDuplicateKeys(text: string, file: string): void {
         const key = JSON.parse(text.slice(i, j + 1)) as string; // unescaped, so "\u0061" equals "a"
         if (top.keys.has(key)) {
           const tensor = stack.length === 1 ? key : topKey;
-          throw new SafetensorsError(file, `duplicate key ${describeJson(key)} in the header`, tensor === METADATA_KEY ? undefined : tensor);
+          throw new SafetensorsError(
+            file,
+            `duplicate key ${describeJson(key)} in the header`,
+            tensor === METADATA_KEY ? undefined : tensor,
+          );
         }
         top.keys.add(key);
         top.expectKey = false;
@@ -258,11 +310,16 @@ export class SafetensorsFile {
     const { dtype } = this.info(name);
     const bytes = this.bytes(name);
     switch (dtype) {
-      case 'F32': return typedView(Float32Array, bytes);
-      case 'F16': return f16ToF32(typedView(Uint16Array, bytes));
-      case 'BF16': return bf16ToF32(typedView(Uint16Array, bytes));
-      case 'F64': return new Float32Array(typedView(Float64Array, bytes));
-      default: throw this.notFloat(name, dtype);
+      case 'F32':
+        return typedView(Float32Array, bytes);
+      case 'F16':
+        return f16ToF32(typedView(Uint16Array, bytes));
+      case 'BF16':
+        return bf16ToF32(typedView(Uint16Array, bytes));
+      case 'F64':
+        return new Float32Array(typedView(Float64Array, bytes));
+      default:
+        throw this.notFloat(name, dtype);
     }
   }
 
@@ -275,7 +332,11 @@ export class SafetensorsFile {
   }
 
   private notFloat(name: string, dtype: Dtype): SafetensorsError {
-    return new SafetensorsError(this.header.file, `dtype ${dtype} is not a float type (F64, F32, F16, BF16)`, name);
+    return new SafetensorsError(
+      this.header.file,
+      `dtype ${dtype} is not a float type (F64, F32, F16, BF16)`,
+      name,
+    );
   }
 }
 
@@ -299,11 +360,30 @@ export type WritableTensor = {
 };
 
 // The Rust crate's Dtype declaration order; it writes tensors by descending order, then by name.
-const DTYPE_ORDER: Dtype[] = ['BOOL', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'I16', 'U16', 'F16', 'BF16', 'I32', 'U32', 'F32', 'F64', 'I64', 'U64'];
+const DTYPE_ORDER: Dtype[] = [
+  'BOOL',
+  'U8',
+  'I8',
+  'F8_E5M2',
+  'F8_E4M3',
+  'I16',
+  'U16',
+  'F16',
+  'BF16',
+  'I32',
+  'U32',
+  'F32',
+  'F64',
+  'I64',
+  'U64',
+];
 const WRITABLE = new Set<string>(['F32', 'F16', 'BF16', 'F64', 'U8', 'BOOL', 'I64', 'I32']);
 
 /** Serializes like the Python library: same tensor order, contiguous offsets, header padded with spaces to 8 bytes. */
-export function writeSafetensors(tensors: Record<string, WritableTensor>, metadata?: Record<string, string>): Uint8Array {
+export function writeSafetensors(
+  tensors: Record<string, WritableTensor>,
+  metadata?: Record<string, string>,
+): Uint8Array {
   const file = 'writeSafetensors';
   const entries = Object.entries(tensors);
   for (const [name, { dtype, shape, data }] of entries) {
@@ -312,14 +392,19 @@ export function writeSafetensors(tensors: Record<string, WritableTensor>, metada
     };
     if (name === METADATA_KEY) fail(`${METADATA_KEY} is reserved`);
     if (!WRITABLE.has(dtype)) fail(`cannot write dtype ${describeJson(dtype)}`);
-    if (!Array.isArray(shape) || !shape.every(isCount)) fail(`shape ${describeJson(shape)} is not a list of non-negative integers`);
+    if (!Array.isArray(shape) || !shape.every(isCount))
+      fail(`shape ${describeJson(shape)} is not a list of non-negative integers`);
     const bytes = shape.reduce((a, b) => a * b, DTYPE_BYTES[dtype]);
-    if (data.byteLength !== bytes) fail(`shape ${describeJson(shape)} of ${dtype} needs ${bytes} bytes, data has ${data.byteLength}`);
+    if (data.byteLength !== bytes)
+      fail(`shape ${describeJson(shape)} of ${dtype} needs ${bytes} bytes, data has ${data.byteLength}`);
   }
   for (const [k, v] of Object.entries(metadata ?? {})) {
     if (typeof v !== 'string') throw new SafetensorsError(file, `${METADATA_KEY}.${k} is not a string`);
   }
-  entries.sort(([an, a], [bn, b]) => DTYPE_ORDER.indexOf(b.dtype) - DTYPE_ORDER.indexOf(a.dtype) || compareCodePoints(an, bn));
+  entries.sort(
+    ([an, a], [bn, b]) =>
+      DTYPE_ORDER.indexOf(b.dtype) - DTYPE_ORDER.indexOf(a.dtype) || compareCodePoints(an, bn),
+  );
 
   // Written by hand: JSON.stringify of an object would move integer-like names ("0") to the front.
   const fields = metadata ? [`${JSON.stringify(METADATA_KEY)}:${JSON.stringify(metadata)}`] : [];

@@ -4,8 +4,13 @@
 // (ParameterSet.uploadStream), which moves it straight into a GPU buffer. Nothing here holds more
 // than one piece (plus the headers).
 import type { TensorSink, TensorStream } from '../model/parameters.js';
-import { headerByteLength, parseSafetensorsHeader, SafetensorsHeader, TensorInfo } from './safetensors.js';
-import { parseShardIndex, ShardIndex } from './sharded.js';
+import {
+  headerByteLength,
+  parseSafetensorsHeader,
+  type SafetensorsHeader,
+  type TensorInfo,
+} from './safetensors.js';
+import { parseShardIndex, type ShardIndex } from './sharded.js';
 
 /** A file's bytes, wherever they are. */
 export interface ByteSource {
@@ -56,7 +61,9 @@ export class BlobByteSource implements ByteSource {
   async *chunks(offset: number, signal?: AbortSignal) {
     for (let at = offset; at < this.blob.size; at += this.chunkBytes) {
       signal?.throwIfAborted();
-      yield new Uint8Array(await this.blob.slice(at, Math.min(at + this.chunkBytes, this.blob.size)).arrayBuffer());
+      yield new Uint8Array(
+        await this.blob.slice(at, Math.min(at + this.chunkBytes, this.blob.size)).arrayBuffer(),
+      );
     }
   }
 }
@@ -96,18 +103,32 @@ export interface StreamedFile {
 }
 
 /** Reads and validates a safetensors header from the front of `source`. */
-export async function openSafetensors(file: string, source: ByteSource, signal?: AbortSignal): Promise<StreamedFile> {
+export async function openSafetensors(
+  file: string,
+  source: ByteSource,
+  signal?: AbortSignal,
+): Promise<StreamedFile> {
   const probe = await source.head(HEADER_PROBE_BYTES, signal);
   const dataOffset = headerByteLength(probe.bytes, probe.size, source.name);
-  const prefix = probe.bytes.byteLength >= dataOffset ? probe.bytes : (await source.head(dataOffset, signal)).bytes;
-  return { file, source, header: parseSafetensorsHeader(prefix.subarray(0, dataOffset), probe.size, source.name) };
+  const prefix =
+    probe.bytes.byteLength >= dataOffset ? probe.bytes : (await source.head(dataOffset, signal)).bytes;
+  return {
+    file,
+    source,
+    header: parseSafetensorsHeader(prefix.subarray(0, dataOffset), probe.size, source.name),
+  };
 }
 
 /**
  * Splits a file's data section, arriving in pieces from its first byte, at tensor boundaries:
  * `sink(name, offsetInTensor, bytes)` for every piece of every tensor, in file order.
  */
-export async function streamTensors(f: StreamedFile, sink: TensorSink, signal?: AbortSignal, onBytes?: (loaded: number) => void): Promise<void> {
+export async function streamTensors(
+  f: StreamedFile,
+  sink: TensorSink,
+  signal?: AbortSignal,
+  onBytes?: (loaded: number) => void,
+): Promise<void> {
   const tensors: TensorInfo[] = [...f.header.tensors.values()]; // in data order
   const dataSize = f.header.fileSize - f.header.dataOffset;
   let k = 0;
@@ -122,7 +143,8 @@ export async function streamTensors(f: StreamedFile, sink: TensorSink, signal?: 
   for await (const chunk of f.source.chunks(f.header.dataOffset, signal)) {
     let piece = chunk;
     while (piece.byteLength > 0) {
-      if (k >= tensors.length) throw new Error(`${f.source.name}: more bytes than its header describes (${f.header.fileSize})`);
+      if (k >= tensors.length)
+        throw new Error(`${f.source.name}: more bytes than its header describes (${f.header.fileSize})`);
       const t = tensors[k];
       const n = Math.min(piece.byteLength, t.end - at);
       await sink(t.name, at - t.begin, piece.subarray(0, n));
@@ -132,7 +154,10 @@ export async function streamTensors(f: StreamedFile, sink: TensorSink, signal?: 
     }
     onBytes?.(f.header.dataOffset + at);
   }
-  if (at !== dataSize) throw new Error(`${f.source.name}: the data ended after ${f.header.dataOffset + at} of ${f.header.fileSize} bytes`);
+  if (at !== dataSize)
+    throw new Error(
+      `${f.source.name}: the data ended after ${f.header.dataOffset + at} of ${f.header.fileSize} bytes`,
+    );
 }
 
 /** Several streamed safetensors files (one, or the shards of an index) as one checkpoint. */
@@ -148,8 +173,12 @@ export class StreamedCheckpoint implements TensorStream {
   ) {
     for (const f of files) {
       for (const name of f.header.tensors.keys()) {
-        if (this.owner.has(name)) throw new Error(`${f.file}: tensor ${name} is also in ${this.owner.get(name)!.file}`);
-        if (index && index.weight_map[name] !== f.file) throw new Error(`${label} puts ${name} in ${index.weight_map[name] ?? 'no shard'}, found in ${f.file}`);
+        if (this.owner.has(name))
+          throw new Error(`${f.file}: tensor ${name} is also in ${this.owner.get(name)!.file}`);
+        if (index && index.weight_map[name] !== f.file)
+          throw new Error(
+            `${label} puts ${name} in ${index.weight_map[name] ?? 'no shard'}, found in ${f.file}`,
+          );
         this.owner.set(name, f);
       }
     }

@@ -1,7 +1,7 @@
-import { Recorder } from '../gpu/recorder.js';
+import type { Recorder } from '../gpu/recorder.js';
 import type { StorageType } from '../gpu/shaders.js';
 import { Linear } from './linear.js';
-import { ParameterSet } from './parameters.js';
+import type { ParameterSet } from './parameters.js';
 
 /** Threads per workgroup of `attention.probs`; the widest query block `attention.flash` tries, in groups of 4. */
 const PROBS_THREADS = 256;
@@ -29,7 +29,9 @@ export class Attention {
   readonly dense: Linear;
   readonly headDim: number;
   /** The last plan and the limits it was made for (the same for every forward on one device). */
-  private planned: { limits: GPUSupportedLimits; plan: { constants: Record<string, number>; queryBlock: number } } | undefined;
+  private planned:
+    | { limits: GPUSupportedLimits; plan: { constants: Record<string, number>; queryBlock: number } }
+    | undefined;
 
   constructor(
     params: ParameterSet,
@@ -70,7 +72,11 @@ export class Attention {
     const maxThreads = Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
     for (let qg = MAX_QUERY_GROUPS; qg >= 1; qg /= 2) {
       for (let kg = 4; kg >= 1; kg /= 2) {
-        if (bytes(qg, kg) > limits.maxComputeWorkgroupStorageSize || qg * Math.max(kg, dimColumns) > maxThreads) continue;
+        if (
+          bytes(qg, kg) > limits.maxComputeWorkgroupStorageSize ||
+          qg * Math.max(kg, dimColumns) > maxThreads
+        )
+          continue;
         const constants = {
           HEADS: this.heads,
           HEAD_DIM: hd,
@@ -113,11 +119,14 @@ export class Attention {
       types,
     );
     for (const chunk of probs ?? []) {
-      rec.dispatch('attention', 'probs', { ...c, BLOCK0: chunk.firstBlock }, { qkv, head_mask: headMask, stats, probs_out: chunk.buffer, shape: uniform }, [
-        Math.ceil(shape.tokens / PROBS_THREADS),
-        shape.tokens,
-        chunk.blocks,
-      ], types);
+      rec.dispatch(
+        'attention',
+        'probs',
+        { ...c, BLOCK0: chunk.firstBlock },
+        { qkv, head_mask: headMask, stats, probs_out: chunk.buffer, shape: uniform },
+        [Math.ceil(shape.tokens / PROBS_THREADS), shape.tokens, chunk.blocks],
+        types,
+      );
     }
   }
 }

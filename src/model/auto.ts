@@ -3,15 +3,18 @@ import {
   Dinov2WithRegistersBackbone,
   Dinov2WithRegistersForImageClassification,
   Dinov2WithRegistersModel,
-  LoadOptions,
+  type LoadOptions,
 } from './modeling.js';
-import { TensorSource } from './parameters.js';
+import type { TensorSource } from './parameters.js';
 import { BitImageProcessor, parseImageProcessorConfig } from '../image/processor.js';
 import { checkpointFiles, type HubOptions, type PretrainedSource } from '../io/hub.js';
 import { readJson } from '../io/stream.js';
 import { openChecked, type PretrainedOptions } from './from_pretrained.js';
 
-export type AnyDinov2Model = Dinov2WithRegistersModel | Dinov2WithRegistersForImageClassification | Dinov2WithRegistersBackbone;
+export type AnyDinov2Model =
+  | Dinov2WithRegistersModel
+  | Dinov2WithRegistersForImageClassification
+  | Dinov2WithRegistersBackbone;
 
 /** transformers' architectures names -> our classes (plain Dinov2 names map to the same classes). */
 export const ARCHITECTURES = {
@@ -27,11 +30,18 @@ export const ARCHITECTURES = {
 export function modelClassFor(config: Dinov2Config) {
   const name = config.architectures[0] ?? 'Dinov2WithRegistersModel';
   const cls = (ARCHITECTURES as Record<string, (typeof ARCHITECTURES)[keyof typeof ARCHITECTURES]>)[name];
-  if (!cls) throw new Error(`config.json: architectures names ${name}; supported: ${Object.keys(ARCHITECTURES).join(', ')}`);
+  if (!cls)
+    throw new Error(
+      `config.json: architectures names ${name}; supported: ${Object.keys(ARCHITECTURES).join(', ')}`,
+    );
   return cls;
 }
 
-export async function loadModel(config: Dinov2Config, source: TensorSource, options: LoadOptions = {}): Promise<AnyDinov2Model> {
+export async function loadModel(
+  config: Dinov2Config,
+  source: TensorSource,
+  options: LoadOptions = {},
+): Promise<AnyDinov2Model> {
   return modelClassFor(config).fromCheckpoint(config, source, options);
 }
 
@@ -58,5 +68,7 @@ export const AutoImageProcessor = {
 
 /** A BitImageProcessor from preprocessor_config.json (parsed JSON; undefined: DINOv2's defaults). */
 export function processorFor(json: unknown, source = 'preprocessor_config.json'): BitImageProcessor {
-  return json === undefined ? new BitImageProcessor() : new BitImageProcessor(parseImageProcessorConfig(json, source));
+  return json === undefined
+    ? new BitImageProcessor()
+    : new BitImageProcessor(parseImageProcessorConfig(json, source));
 }

@@ -38,7 +38,11 @@ export interface PlannedBuffer {
  * Every size of buffer one forward creates (each size once: `hidden` stands for every [B*T, D]
  * buffer: the residual stream, hidden_states.i, last_hidden_state, feature maps).
  */
-export function forwardBuffers(config: Dinov2Config, shape: CallShape, outputs: CallOutputs = {}): PlannedBuffer[] {
+export function forwardBuffers(
+  config: Dinov2Config,
+  shape: CallShape,
+  outputs: CallOutputs = {},
+): PlannedBuffer[] {
   const { batch: b, height, width, patches, tokens: t } = shape;
   const d = config.hidden_size;
   const c = config.num_channels;
@@ -60,14 +64,23 @@ export function forwardBuffers(config: Dinov2Config, shape: CallShape, outputs: 
   // Attention maps are split across buffers of whole (image, head) blocks: one block must fit.
   if (outputs.output_attentions) planned.push(['attentions (one head of one image)', [t, t]]);
   if (outputs.classifier) planned.push(['classifier input', [b, 2 * d]], ['logits', [b, config.num_labels]]);
-  return planned.map(([name, dims, bytes = 4]) => ({ name, dims, bytes: Math.max(16, Math.ceil((bytes * dims.reduce((x, y) => x * y, 1)) / 16) * 16) }));
+  return planned.map(([name, dims, bytes = 4]) => ({
+    name,
+    dims,
+    bytes: Math.max(16, Math.ceil((bytes * dims.reduce((x, y) => x * y, 1)) / 16) * 16),
+  }));
 }
 
 /**
  * Throws a GpuLimitError naming the largest buffer of the call that exceeds the device's
  * maxStorageBufferBindingSize or maxBufferSize (every buffer of a forward is bound as storage).
  */
-export function checkForwardFits(config: Dinov2Config, shape: CallShape, outputs: CallOutputs, limits: BufferLimits): void {
+export function checkForwardFits(
+  config: Dinov2Config,
+  shape: CallShape,
+  outputs: CallOutputs,
+  limits: BufferLimits,
+): void {
   const binding = limits.maxStorageBufferBindingSize;
   const buffer = limits.maxBufferSize;
   const over = forwardBuffers(config, shape, outputs)

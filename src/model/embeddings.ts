@@ -1,8 +1,8 @@
-import { GpuMemory } from '../gpu/buffers.js';
-import { Recorder } from '../gpu/recorder.js';
+import type { GpuMemory } from '../gpu/buffers.js';
+import type { Recorder } from '../gpu/recorder.js';
 import type { Dinov2Config } from '../io/config.js';
 import { Linear } from './linear.js';
-import { Parameter, ParameterSet } from './parameters.js';
+import type { Parameter, ParameterSet } from './parameters.js';
 import { positionEmbeddingsFor } from './position_embeddings.js';
 
 const THREADS = 256;
@@ -52,7 +52,9 @@ export class Embeddings {
         ? params.tensor(`${key}.register_tokens`, [1, config.num_register_tokens, d])
         : undefined;
     this.positions = params.tensor(`${key}.position_embeddings`, [1, gridPositions + 1, d], true);
-    this.projection = new Linear(params, `${key}.patch_embeddings.projection`, d, c * p * p, { weightShape: [d, c, p, p] });
+    this.projection = new Linear(params, `${key}.patch_embeddings.projection`, d, c * p * p, {
+      weightShape: [d, c, p, p],
+    });
   }
 
   grid(shape: ImageShape): { gridH: number; gridW: number; patches: number; tokens: number } {
@@ -71,7 +73,14 @@ export class Embeddings {
     } else {
       const host = this.positions.host;
       if (!host) throw new Error('embeddings.position_embeddings is not loaded');
-      const table = positionEmbeddingsFor(host, this.hidden, this.patch, shape.height, shape.width, this.antialias);
+      const table = positionEmbeddingsFor(
+        host,
+        this.hidden,
+        this.patch,
+        shape.height,
+        shape.width,
+        this.antialias,
+      );
       buffer = memory.upload(`embeddings.position_embeddings ${key}`, table);
       if (this.positionCache.size >= POSITION_CACHE_SIZE) {
         // Destroying a table that submitted work still reads is safe: WebGPU frees it after that work.
@@ -85,7 +94,13 @@ export class Embeddings {
   }
 
   /** hidden [B * T, D] = the embeddings output (hidden_states[0]). */
-  forward(rec: Recorder, pixels: GPUBuffer, shape: ImageShape, boolMaskedPos: GPUBuffer, hidden: GPUBuffer): void {
+  forward(
+    rec: Recorder,
+    pixels: GPUBuffer,
+    shape: ImageShape,
+    boolMaskedPos: GPUBuffer,
+    hidden: GPUBuffer,
+  ): void {
     const { patches, tokens } = this.grid(shape);
     const constants = {
       CHANNELS: this.channels,

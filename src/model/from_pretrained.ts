@@ -2,7 +2,7 @@
 // safetensors headers) becomes a model whose weights stream from the source into the GPU: the
 // module tree is built from config.json, checked against the headers, then every tensor's bytes
 // go to the GPU as they arrive (ParameterSet.uploadStream) and are packed there.
-import { DeviceInfo, defaultDevice } from '../gpu/device.js';
+import { type DeviceInfo, defaultDevice } from '../gpu/device.js';
 import type { Dinov2Config } from '../io/config.js';
 import type { HubOptions } from '../io/hub.js';
 import type { PretrainedSource } from '../io/hub.js';
@@ -29,18 +29,35 @@ export interface PretrainedOptions extends HubOptions {
 }
 
 /** Builds the module tree for a checkpoint whose tensor names are `names`; `ignore` names checkpoint keys the class leaves unused. */
-export type ModelBuilder<M> = (config: Dinov2Config, device: DeviceInfo, names: string[], storage: StorageType) => { model: M; ignore?: (key: string) => boolean };
+export type ModelBuilder<M> = (
+  config: Dinov2Config,
+  device: DeviceInfo,
+  names: string[],
+  storage: StorageType,
+) => { model: M; ignore?: (key: string) => boolean };
 
 /** Checks the options, then opens the checkpoint (config, preprocessor config, safetensors headers). */
-export async function openChecked(source: PretrainedSource, options: PretrainedOptions): Promise<OpenedCheckpoint> {
+export async function openChecked(
+  source: PretrainedSource,
+  options: PretrainedOptions,
+): Promise<OpenedCheckpoint> {
   parseDtype(options.dtype); // a wrong dtype fails before anything is downloaded
   return openPretrained(source, options);
 }
 
-export async function loadOpened<M extends Dinov2PreTrainedModel>(opened: OpenedCheckpoint, options: PretrainedOptions, build: ModelBuilder<M>): Promise<M> {
+export async function loadOpened<M extends Dinov2PreTrainedModel>(
+  opened: OpenedCheckpoint,
+  options: PretrainedOptions,
+  build: ModelBuilder<M>,
+): Promise<M> {
   const dtype = parseDtype(options.dtype);
   const device = options.device ?? (await defaultDevice());
-  const { model, ignore } = build(opened.config, device, opened.weights.names, blockStorage(dtype, device.device));
+  const { model, ignore } = build(
+    opened.config,
+    device,
+    opened.weights.names,
+    blockStorage(dtype, device.device),
+  );
   try {
     model.params.validate(opened.weights, opened.weightsLabel, ignore);
     await model.params.uploadStream(model.memory, opened.weights, opened.weightsLabel, {

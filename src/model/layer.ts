@@ -1,10 +1,10 @@
-import { Recorder } from '../gpu/recorder.js';
+import type { Recorder } from '../gpu/recorder.js';
 import type { StorageType } from '../gpu/shaders.js';
 import type { Dinov2Config } from '../io/config.js';
-import { Attention, AttentionShape, ProbsChunk } from './attention.js';
+import { Attention, type AttentionShape, type ProbsChunk } from './attention.js';
 import { LayerNorm } from './layernorm.js';
 import { Mlp } from './mlp.js';
-import { Parameter, ParameterSet } from './parameters.js';
+import type { Parameter, ParameterSet } from './parameters.js';
 
 /** Scratch shared by the layers of one forward (from the workspace of its input shape, see Recorder). */
 export interface LayerScratch {
@@ -39,7 +39,14 @@ export class Layer {
   ) {
     const d = config.hidden_size;
     this.norm1 = new LayerNorm(params, `${key}.norm1`, d, config.layer_norm_eps);
-    this.attention = new Attention(params, `${key}.attention`, d, config.num_attention_heads, config.qkv_bias, storage);
+    this.attention = new Attention(
+      params,
+      `${key}.attention`,
+      d,
+      config.num_attention_heads,
+      config.qkv_bias,
+      storage,
+    );
     this.layerScale1 = params.vector4(`${key}.layer_scale1.lambda1`, d);
     this.norm2 = new LayerNorm(params, `${key}.norm2`, d, config.layer_norm_eps);
     this.mlp = new Mlp(params, `${key}.mlp`, config, storage);
@@ -47,12 +54,22 @@ export class Layer {
   }
 
   /** Updates the residual stream `x` [B * T, D] in place; writes the probabilities to `probs` when given. */
-  forward(rec: Recorder, x: GPUBuffer, shape: AttentionShape, headMask: GPUBufferBinding, s: LayerScratch, probs?: ProbsChunk[]): void {
+  forward(
+    rec: Recorder,
+    x: GPUBuffer,
+    shape: AttentionShape,
+    headMask: GPUBufferBinding,
+    s: LayerScratch,
+    probs?: ProbsChunk[],
+  ): void {
     const rows = shape.batch * shape.tokens;
     const half = this.storage;
     this.attention.qkv.forward(rec, x, rows, s.qkv, { norm: this.norm1, types: { Y: half } });
     this.attention.attend(rec, s.qkv, headMask, shape, s.context, s.stats, probs);
-    this.attention.dense.forward(rec, s.context, rows, x, { residualScale: this.layerScale1, types: { X: half } });
+    this.attention.dense.forward(rec, s.context, rows, x, {
+      residualScale: this.layerScale1,
+      types: { X: half },
+    });
     this.mlp.forward(rec, x, rows, s.mlpHidden, x, this.layerScale2, this.norm2);
   }
 }

@@ -1,5 +1,5 @@
-import { Recorder, rowsGrid } from '../gpu/recorder.js';
-import { Parameter, ParameterSet } from './parameters.js';
+import { type Recorder, rowsGrid } from '../gpu/recorder.js';
+import type { Parameter, ParameterSet } from './parameters.js';
 
 /** nn.LayerNorm(dim, eps): `key.weight`, `key.bias`. */
 export class LayerNorm {

@@ -1,7 +1,7 @@
-import { Recorder } from '../gpu/recorder.js';
+import type { Recorder } from '../gpu/recorder.js';
 import type { StorageType } from '../gpu/shaders.js';
 import type { LayerNorm } from './layernorm.js';
-import { Parameter, ParameterSet } from './parameters.js';
+import type { Parameter, ParameterSet } from './parameters.js';
 
 /**
  * Tiles of linear.wgsl, largest first: a TILE_M x TILE_N block of the output per workgroup (threads
@@ -18,7 +18,8 @@ const WORKGROUPS_TO_FILL = 256;
 
 /** The largest tile that still gives enough workgroups; batch-1 shapes get smaller tiles. */
 export function chooseTile(rows: number, outFeatures: number): (typeof LINEAR_TILES)[number] {
-  const count = (t: (typeof LINEAR_TILES)[number]) => Math.ceil(rows / t.TILE_M) * Math.ceil(outFeatures / t.TILE_N);
+  const count = (t: (typeof LINEAR_TILES)[number]) =>
+    Math.ceil(rows / t.TILE_M) * Math.ceil(outFeatures / t.TILE_N);
   return LINEAR_TILES.find((t) => count(t) >= WORKGROUPS_TO_FILL) ?? LINEAR_TILES[LINEAR_TILES.length - 1];
 }
 

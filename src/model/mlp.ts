@@ -1,11 +1,11 @@
-import { Recorder } from '../gpu/recorder.js';
+import type { Recorder } from '../gpu/recorder.js';
 import type { StorageType } from '../gpu/shaders.js';
 import { ACTIVATION_CODES } from './activations.js';
 import type { Dinov2Config } from '../io/config.js';
 import { mlpHiddenSize } from '../io/config.js';
 import type { LayerNorm } from './layernorm.js';
 import { Linear } from './linear.js';
-import { Parameter, ParameterSet } from './parameters.js';
+import type { Parameter, ParameterSet } from './parameters.js';
 
 /**
  * `encoder.layer.N.mlp`: fc1 -> hidden_act -> fc2 (Dinov2WithRegistersMLP), or, with
@@ -40,8 +40,24 @@ export class Mlp {
   }
 
   /** residual += layerScale * mlp(norm(x)); `hidden` holds [rows, hiddenFeatures] scratch. */
-  forward(rec: Recorder, x: GPUBuffer, rows: number, hidden: GPUBuffer, residual: GPUBuffer, layerScale: Parameter, norm: LayerNorm): void {
-    this.fcIn.forward(rec, x, rows, hidden, { act: this.act, glu: this.swiglu, norm, types: { Y: this.storage } });
-    this.fcOut.forward(rec, hidden, rows, residual, { residualScale: layerScale, types: { X: this.storage } });
+  forward(
+    rec: Recorder,
+    x: GPUBuffer,
+    rows: number,
+    hidden: GPUBuffer,
+    residual: GPUBuffer,
+    layerScale: Parameter,
+    norm: LayerNorm,
+  ): void {
+    this.fcIn.forward(rec, x, rows, hidden, {
+      act: this.act,
+      glu: this.swiglu,
+      norm,
+      types: { Y: this.storage },
+    });
+    this.fcOut.forward(rec, hidden, rows, residual, {
+      residualScale: layerScale,
+      types: { X: this.storage },
+    });
   }
 }

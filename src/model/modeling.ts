@@ -2,23 +2,30 @@
 // (embeddings, encoder.layer.N, layernorm); the classifier and the backbone add their heads.
 import { GpuLimitError, GpuMemory } from '../gpu/buffers.js';
 import { watchDevice } from '../gpu/errors.js';
-import { DeviceInfo, defaultDevice } from '../gpu/device.js';
+import { type DeviceInfo, defaultDevice } from '../gpu/device.js';
 import { KernelCache } from '../gpu/kernel.js';
 import { Recorder, Workspace } from '../gpu/recorder.js';
 import { storageBytes, type StorageType } from '../gpu/shaders.js';
 import { GpuTensor } from '../gpu/tensor.js';
 import type { Dinov2Config } from '../io/config.js';
 import { Embeddings } from './embeddings.js';
-import { checkHeadMask, checkMask, checkPixelValues, ForwardOptions, InputError, TensorLike } from './inputs.js';
-import { ProbsChunk } from './attention.js';
+import {
+  checkHeadMask,
+  checkMask,
+  checkPixelValues,
+  type ForwardOptions,
+  InputError,
+  type TensorLike,
+} from './inputs.js';
+import type { ProbsChunk } from './attention.js';
 import { checkForwardFits } from './budget.js';
-import { Layer, LayerScratch } from './layer.js';
+import { Layer, type LayerScratch } from './layer.js';
 import { LayerNorm } from './layernorm.js';
 import { Linear } from './linear.js';
-import { ParameterSet, TensorSource } from './parameters.js';
+import { ParameterSet, type TensorSource } from './parameters.js';
 import type { PretrainedSource } from '../io/hub.js';
 import type { OpenedCheckpoint } from '../io/pretrained.js';
-import { loadOpened, ModelBuilder, openChecked, PretrainedOptions } from './from_pretrained.js';
+import { loadOpened, type ModelBuilder, openChecked, type PretrainedOptions } from './from_pretrained.js';
 import { blockStorage, dtypeOf, type DtypeOption, type ModelDtype, parseDtype } from './precision.js';
 
 export interface LoadOptions {
@@ -119,7 +126,11 @@ export abstract class Dinov2PreTrainedModel {
    * optional), an http(s) folder URL, a local folder (Node) or a FileSystemDirectoryHandle /
    * File list (browser), streaming its weights into the GPU (src/model/from_pretrained.ts).
    */
-  static async from_pretrained<M>(this: { fromOpened(opened: OpenedCheckpoint, options: PretrainedOptions): Promise<M> }, source: PretrainedSource, options: PretrainedOptions = {}): Promise<M> {
+  static async from_pretrained<M>(
+    this: { fromOpened(opened: OpenedCheckpoint, options: PretrainedOptions): Promise<M> },
+    source: PretrainedSource,
+    options: PretrainedOptions = {},
+  ): Promise<M> {
     return this.fromOpened(await openChecked(source, options), options);
   }
 
@@ -134,7 +145,10 @@ export abstract class Dinov2PreTrainedModel {
     this.kernels = KernelCache.forDevice(deviceInfo.device);
     this.params = new ParameterSet(basePrefix);
     this.embeddings = new Embeddings(this.params, 'embeddings', config);
-    this.layers = Array.from({ length: config.num_hidden_layers }, (_, i) => new Layer(this.params, `encoder.layer.${i}`, config, storage));
+    this.layers = Array.from(
+      { length: config.num_hidden_layers },
+      (_, i) => new Layer(this.params, `encoder.layer.${i}`, config, storage),
+    );
     this.layernorm = new LayerNorm(this.params, 'layernorm', config.hidden_size, config.layer_norm_eps);
   }
 
@@ -210,7 +224,11 @@ export abstract class Dinov2PreTrainedModel {
    * while packing rejects). Returning earlier would leave pack work running, and a process that
    * exits with it in flight can crash Dawn.
    */
-  async loadWeights(source: TensorSource, options: LoadOptions, ignore?: (key: string) => boolean): Promise<void> {
+  async loadWeights(
+    source: TensorSource,
+    options: LoadOptions,
+    ignore?: (key: string) => boolean,
+  ): Promise<void> {
     this.loadedFrom = options.file ?? this.loadedFrom;
     this.ignoreKeys = ignore;
     this.params.validate(source, this.loadedFrom, ignore);
@@ -238,10 +256,27 @@ export abstract class Dinov2PreTrainedModel {
     checkForwardFits(
       c,
       { batch, height, width, patches, tokens },
-      { output_attentions: options.output_attentions, classifier: options.classifier !== undefined, blockBytes: storageBytes(this.storage) },
+      {
+        output_attentions: options.output_attentions,
+        classifier: options.classifier !== undefined,
+        blockBytes: storageBytes(this.storage),
+      },
       this.device.limits,
     );
-    return { data, batch, height, width, gridH, gridW, patches, tokens, rows: batch * tokens, mask, headMask, headRow };
+    return {
+      data,
+      batch,
+      height,
+      width,
+      gridH,
+      gridW,
+      patches,
+      tokens,
+      rows: batch * tokens,
+      mask,
+      headMask,
+      headRow,
+    };
   }
 
   /**
@@ -251,24 +286,46 @@ export abstract class Dinov2PreTrainedModel {
   private attentionChunks(alloc: Alloc, name: string, p: Prepared): ProbsChunk[] {
     const limits = this.device.limits;
     const blockBytes = p.tokens * p.tokens * 4;
-    const perChunk = Math.floor(Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize) / blockBytes);
+    const perChunk = Math.floor(
+      Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize) / blockBytes,
+    );
     if (perChunk < 1) {
-      throw new GpuLimitError(`${name}: one head's ${p.tokens}x${p.tokens} attention map (${blockBytes} bytes) exceeds this device's binding limit`);
+      throw new GpuLimitError(
+        `${name}: one head's ${p.tokens}x${p.tokens} attention map (${blockBytes} bytes) exceeds this device's binding limit`,
+      );
     }
     const total = p.batch * this.config.num_attention_heads;
     const chunks: ProbsChunk[] = [];
     for (let first = 0; first < total; first += perChunk) {
       const blocks = Math.min(perChunk, total - first);
-      chunks.push({ buffer: alloc(`${name}[${first}..${first + blocks})`, blocks * p.tokens * p.tokens), firstBlock: first, blocks });
+      chunks.push({
+        buffer: alloc(`${name}[${first}..${first + blocks})`, blocks * p.tokens * p.tokens),
+        firstBlock: first,
+        blocks,
+      });
     }
     return chunks;
   }
 
   /** Records embeddings + every layer into `rec`; hidden_states copies for `stages`. */
-  private encode(rec: Recorder, alloc: Alloc, p: Prepared, options: RunOptions, stages: Set<number>): EncoderRun {
+  private encode(
+    rec: Recorder,
+    alloc: Alloc,
+    p: Prepared,
+    options: RunOptions,
+    stages: Set<number>,
+  ): EncoderRun {
     const c = this.config;
     const d = c.hidden_size;
-    rec.setInput({ batch: p.batch, tokens: p.tokens, height: p.height, width: p.width, grid_h: p.gridH, grid_w: p.gridW, patches: p.patches });
+    rec.setInput({
+      batch: p.batch,
+      tokens: p.tokens,
+      height: p.height,
+      width: p.width,
+      grid_h: p.gridH,
+      grid_w: p.gridW,
+      patches: p.patches,
+    });
     const upload = (label: string, values: Float32Array | Uint32Array) => {
       const buffer = rec.scratchBuffer(label, values.byteLength);
       this.memory.write(buffer, values);
@@ -300,7 +357,11 @@ export abstract class Dinov2PreTrainedModel {
     this.layers.forEach((layer, i) => {
       const probs = options.output_attentions ? this.attentionChunks(alloc, `attentions.${i}`, p) : undefined;
       if (probs) attentions.push(probs);
-      const headMaskRow = { buffer: headMaskBuffer, offset: i * p.headRow * 4, size: c.num_attention_heads * 4 };
+      const headMaskRow = {
+        buffer: headMaskBuffer,
+        offset: i * p.headRow * 4,
+        size: c.num_attention_heads * 4,
+      };
       layer.forward(rec, hidden, { batch: p.batch, tokens: p.tokens }, headMaskRow, scratch, probs);
       keepStage(i + 1);
     });
@@ -336,7 +397,10 @@ export abstract class Dinov2PreTrainedModel {
     const workspace = this.takeWorkspace(workspaceKey);
     const rec = new Recorder(this.memory, this.kernels, label, workspace);
     const prefix = 1 + c.num_register_tokens; // cls and registers precede the patch tokens
-    let tensors: Omit<AllOutputs, 'hidden_states' | 'attentions'> & { stages: Map<number, GPUBuffer>; attentions: ProbsChunk[][] };
+    let tensors: Omit<AllOutputs, 'hidden_states' | 'attentions'> & {
+      stages: Map<number, GPUBuffer>;
+      attentions: ProbsChunk[][];
+    };
     try {
       const run = this.encode(rec, alloc, p, options, stages);
       const last = alloc('last_hidden_state', p.rows * d);
@@ -384,7 +448,8 @@ export abstract class Dinov2PreTrainedModel {
         return { buffer: map, dims: [p.batch, d, p.gridH, p.gridW] };
       });
       const failure = rec.submit();
-      const out = (buffer: GPUBuffer, dims: number[], name: string) => new GpuTensor(this.memory, buffer, dims, name, failure);
+      const out = (buffer: GPUBuffer, dims: number[], name: string) =>
+        new GpuTensor(this.memory, buffer, dims, name, failure);
       tensors = {
         last_hidden_state: out(last, [p.batch, p.tokens, d], 'last_hidden_state'),
         pooler_output: out(pooled, [p.batch, d], 'pooler_output'),
@@ -407,14 +472,22 @@ export abstract class Dinov2PreTrainedModel {
     let hidden_states: GpuTensor[] | undefined;
     if (options.output_hidden_states) {
       const dims = [p.batch, p.tokens, d];
-      hidden_states = [...stageBuffers.keys()].sort((a, b) => a - b).map((i) => new GpuTensor(this.memory, stageBuffers.get(i)!, dims, `hidden_states.${i}`));
+      hidden_states = [...stageBuffers.keys()]
+        .sort((a, b) => a - b)
+        .map((i) => new GpuTensor(this.memory, stageBuffers.get(i)!, dims, `hidden_states.${i}`));
     } else {
       for (const b of stageBuffers.values()) this.memory.destroy(b);
     }
     const attentionDims = [p.batch, c.num_attention_heads, p.tokens, p.tokens];
     const attentions = options.output_attentions
       ? attentionChunks.map(
-          (chunks, i) => new GpuTensor(this.memory, chunks.map((ch) => ({ buffer: ch.buffer, length: ch.blocks * p.tokens * p.tokens })), attentionDims, `attentions.${i}`),
+          (chunks, i) =>
+            new GpuTensor(
+              this.memory,
+              chunks.map((ch) => ({ buffer: ch.buffer, length: ch.blocks * p.tokens * p.tokens })),
+              attentionDims,
+              `attentions.${i}`,
+            ),
         )
       : undefined;
     return { ...rest, hidden_states, attentions };
@@ -473,16 +546,26 @@ async function loadBase<M extends Dinov2PreTrainedModel>(
 ): Promise<M> {
   const prefixed = source.names.some((n) => n.startsWith(`${basePrefix(config)}.`));
   const device = options.device ?? (await defaultDevice());
-  const model = new cls(config, device, prefixed ? `${basePrefix(config)}.` : '', blockStorage(parseDtype(options.dtype), device.device));
+  const model = new cls(
+    config,
+    device,
+    prefixed ? `${basePrefix(config)}.` : '',
+    blockStorage(parseDtype(options.dtype), device.device),
+  );
   await model.loadWeights(source, options, (k) => prefixed && k.startsWith('classifier.'));
   return model;
 }
 
 /** loadBase's choice of prefix and ignored keys, for a checkpoint streamed by from_pretrained. */
-function baseBuilder<M extends Dinov2PreTrainedModel>(cls: new (config: Dinov2Config, deviceInfo: DeviceInfo, prefix: string, storage: StorageType) => M): ModelBuilder<M> {
+function baseBuilder<M extends Dinov2PreTrainedModel>(
+  cls: new (config: Dinov2Config, deviceInfo: DeviceInfo, prefix: string, storage: StorageType) => M,
+): ModelBuilder<M> {
   return (config, device, names, storage) => {
     const prefixed = names.some((n) => n.startsWith(`${basePrefix(config)}.`));
-    return { model: new cls(config, device, prefixed ? `${basePrefix(config)}.` : '', storage), ignore: (k) => prefixed && k.startsWith('classifier.') };
+    return {
+      model: new cls(config, device, prefixed ? `${basePrefix(config)}.` : '', storage),
+      ignore: (k) => prefixed && k.startsWith('classifier.'),
+    };
   };
 }
 
@@ -498,20 +581,35 @@ function pick<K extends keyof AllOutputs>(all: AllOutputs, keep: K[]): Pick<AllO
 
 /** The bare encoder: last_hidden_state and pooler_output (hidden_states and attentions when asked). */
 export class Dinov2WithRegistersModel extends Dinov2PreTrainedModel {
-  static async fromCheckpoint(config: Dinov2Config, source: TensorSource, options: LoadOptions = {}): Promise<Dinov2WithRegistersModel> {
+  static async fromCheckpoint(
+    config: Dinov2Config,
+    source: TensorSource,
+    options: LoadOptions = {},
+  ): Promise<Dinov2WithRegistersModel> {
     return loadBase(this, config, source, options);
   }
 
-  static async fromOpened(opened: OpenedCheckpoint, options: PretrainedOptions = {}): Promise<Dinov2WithRegistersModel> {
+  static async fromOpened(
+    opened: OpenedCheckpoint,
+    options: PretrainedOptions = {},
+  ): Promise<Dinov2WithRegistersModel> {
     return loadOpened(opened, options, baseBuilder(this));
   }
 
   async forward(pixel_values: TensorLike, options: ForwardOptions = {}): Promise<BaseModelOutput> {
-    return pick(await this.run('Dinov2WithRegistersModel.forward', pixel_values, options), ['last_hidden_state', 'pooler_output', 'hidden_states', 'attentions']);
+    return pick(await this.run('Dinov2WithRegistersModel.forward', pixel_values, options), [
+      'last_hidden_state',
+      'pooler_output',
+      'hidden_states',
+      'attentions',
+    ]);
   }
 
   /** The base outputs plus feature maps for `out_indices` (the command line's `infer`). */
-  async forwardAll(pixel_values: TensorLike, options: ForwardOptions & { out_indices?: number[] } = {}): Promise<AllOutputs> {
+  async forwardAll(
+    pixel_values: TensorLike,
+    options: ForwardOptions & { out_indices?: number[] } = {},
+  ): Promise<AllOutputs> {
     return this.run('Dinov2WithRegistersModel.forwardAll', pixel_values, options);
   }
 }
@@ -525,28 +623,51 @@ export class Dinov2WithRegistersForImageClassification extends Dinov2PreTrainedM
 
   constructor(config: Dinov2Config, deviceInfo: DeviceInfo, storage: StorageType = 'f32') {
     super(config, deviceInfo, `${basePrefix(config)}.`, storage);
-    this.classifier = new Linear(this.params.withPrefix(''), 'classifier', config.num_labels, 2 * config.hidden_size);
+    this.classifier = new Linear(
+      this.params.withPrefix(''),
+      'classifier',
+      config.num_labels,
+      2 * config.hidden_size,
+    );
   }
 
-  static async fromCheckpoint(config: Dinov2Config, source: TensorSource, options: LoadOptions = {}): Promise<Dinov2WithRegistersForImageClassification> {
+  static async fromCheckpoint(
+    config: Dinov2Config,
+    source: TensorSource,
+    options: LoadOptions = {},
+  ): Promise<Dinov2WithRegistersForImageClassification> {
     const device = options.device ?? (await defaultDevice());
     const model = new this(config, device, blockStorage(parseDtype(options.dtype), device.device));
     await model.loadWeights(source, options);
     return model;
   }
 
-  static async fromOpened(opened: OpenedCheckpoint, options: PretrainedOptions = {}): Promise<Dinov2WithRegistersForImageClassification> {
-    return loadOpened(opened, options, (config, device, _names, storage) => ({ model: new this(config, device, storage) }));
+  static async fromOpened(
+    opened: OpenedCheckpoint,
+    options: PretrainedOptions = {},
+  ): Promise<Dinov2WithRegistersForImageClassification> {
+    return loadOpened(opened, options, (config, device, _names, storage) => ({
+      model: new this(config, device, storage),
+    }));
   }
 
   async forward(pixel_values: TensorLike, options: ForwardOptions = {}): Promise<ImageClassifierOutput> {
-    const all = await this.run('Dinov2WithRegistersForImageClassification.forward', pixel_values, { ...options, classifier: this.classifier });
+    const all = await this.run('Dinov2WithRegistersForImageClassification.forward', pixel_values, {
+      ...options,
+      classifier: this.classifier,
+    });
     return pick(all, ['logits', 'hidden_states', 'attentions']) as ImageClassifierOutput;
   }
 
   /** Logits with the base outputs and feature maps for `out_indices` (the command line's `infer`). */
-  async forwardAll(pixel_values: TensorLike, options: ForwardOptions & { out_indices?: number[] } = {}): Promise<AllOutputs> {
-    return this.run('Dinov2WithRegistersForImageClassification.forwardAll', pixel_values, { ...options, classifier: this.classifier });
+  async forwardAll(
+    pixel_values: TensorLike,
+    options: ForwardOptions & { out_indices?: number[] } = {},
+  ): Promise<AllOutputs> {
+    return this.run('Dinov2WithRegistersForImageClassification.forwardAll', pixel_values, {
+      ...options,
+      classifier: this.classifier,
+    });
   }
 
   /** The k most likely labels per image (softmax of the logits, read back). */
@@ -561,7 +682,11 @@ export class Dinov2WithRegistersForImageClassification extends Dinov2PreTrainedM
       const sum = exps.reduce((a, v) => a + v, 0);
       out.push(
         exps
-          .map((e, index) => ({ index, score: e / sum, label: this.config.id2label[index] ?? `LABEL_${index}` }))
+          .map((e, index) => ({
+            index,
+            score: e / sum,
+            label: this.config.id2label[index] ?? `LABEL_${index}`,
+          }))
           .sort((a, b) => b.score - a.score)
           .slice(0, k),
       );
@@ -576,22 +701,41 @@ export class Dinov2WithRegistersForImageClassification extends Dinov2PreTrainedM
  * tokens (cls and registers dropped) as [B, D, H/p, W/p].
  */
 export class Dinov2WithRegistersBackbone extends Dinov2PreTrainedModel {
-  static async fromCheckpoint(config: Dinov2Config, source: TensorSource, options: LoadOptions = {}): Promise<Dinov2WithRegistersBackbone> {
+  static async fromCheckpoint(
+    config: Dinov2Config,
+    source: TensorSource,
+    options: LoadOptions = {},
+  ): Promise<Dinov2WithRegistersBackbone> {
     return loadBase(this, config, source, options);
   }
 
-  static async fromOpened(opened: OpenedCheckpoint, options: PretrainedOptions = {}): Promise<Dinov2WithRegistersBackbone> {
+  static async fromOpened(
+    opened: OpenedCheckpoint,
+    options: PretrainedOptions = {},
+  ): Promise<Dinov2WithRegistersBackbone> {
     return loadOpened(opened, options, baseBuilder(this));
   }
 
   /** `out_indices` overrides the config's for this call (indices into stage_names). */
-  async forward(pixel_values: TensorLike, options: ForwardOptions & { out_indices?: number[] } = {}): Promise<BackboneOutput> {
-    const all = await this.run('Dinov2WithRegistersBackbone.forward', pixel_values, { ...options, out_indices: options.out_indices ?? this.config.out_indices });
+  async forward(
+    pixel_values: TensorLike,
+    options: ForwardOptions & { out_indices?: number[] } = {},
+  ): Promise<BackboneOutput> {
+    const all = await this.run('Dinov2WithRegistersBackbone.forward', pixel_values, {
+      ...options,
+      out_indices: options.out_indices ?? this.config.out_indices,
+    });
     return pick(all, ['feature_maps', 'hidden_states', 'attentions']);
   }
 
-  async forwardAll(pixel_values: TensorLike, options: ForwardOptions & { out_indices?: number[] } = {}): Promise<AllOutputs> {
-    return this.run('Dinov2WithRegistersBackbone.forwardAll', pixel_values, { ...options, out_indices: options.out_indices ?? this.config.out_indices });
+  async forwardAll(
+    pixel_values: TensorLike,
+    options: ForwardOptions & { out_indices?: number[] } = {},
+  ): Promise<AllOutputs> {
+    return this.run('Dinov2WithRegistersBackbone.forwardAll', pixel_values, {
+      ...options,
+      out_indices: options.out_indices ?? this.config.out_indices,
+    });
   }
 }
 

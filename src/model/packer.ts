@@ -9,13 +9,30 @@
 // weight (`split` in its Packing) larger than one binding is split along its rows (output features)
 // into pieces that fit (splitRows); a tensor's stored bytes are staged in chunks of whole rows that
 // fit, each packed once full.
-import { bufferSize, COPY_DST, GpuLimitError, GpuMemory, STORAGE, storageLimit, UNIFORM } from '../gpu/buffers.js';
+import {
+  bufferSize,
+  COPY_DST,
+  GpuLimitError,
+  type GpuMemory,
+  STORAGE,
+  storageLimit,
+  UNIFORM,
+} from '../gpu/buffers.js';
 import type { GpuError } from '../gpu/errors.js';
-import { KernelCache } from '../gpu/kernel.js';
+import type { KernelCache } from '../gpu/kernel.js';
 import { Recorder } from '../gpu/recorder.js';
 import { storageBytes, type StorageType } from '../gpu/shaders.js';
 import { DTYPE_BYTES, type Dtype } from '../io/safetensors.js';
-import { bytesToFloat32, PackLayout, packedLength, packOnCpu, Parameter, pieceUnit, splitRows, TensorIndex } from './parameters.js';
+import {
+  bytesToFloat32,
+  type PackLayout,
+  packedLength,
+  packOnCpu,
+  type Parameter,
+  pieceUnit,
+  splitRows,
+  type TensorIndex,
+} from './parameters.js';
 
 /** shaders/pack.wgsl's DTYPE codes. */
 const DTYPE_CODES: Record<string, number> = { F32: 0, F16: 1, BF16: 2, F64: 3 };
@@ -89,7 +106,9 @@ export class TensorPacker {
           received: 0,
           row0,
           layout,
-          chunkRows: layout ? this.chunkRows(s.key, elements / layout.cols, layout.cols * DTYPE_BYTES[dtype as Dtype], limit) : 0,
+          chunkRows: layout
+            ? this.chunkRows(s.key, elements / layout.cols, layout.cols * DTYPE_BYTES[dtype as Dtype], limit)
+            : 0,
           staging: [],
           written: 0,
           carry: new Uint8Array(4),
@@ -99,7 +118,9 @@ export class TensorPacker {
         if (layout) row0 += elements / layout.cols;
       });
       if (layout && row0 !== layout.rows) {
-        throw new Error(`${p.label}: its sources hold ${row0} rows of ${layout.cols}, its packing declares ${layout.rows}`);
+        throw new Error(
+          `${p.label}: its sources hold ${row0} rows of ${layout.cols}, its packing declares ${layout.rows}`,
+        );
       }
       this.states.set(p, { remaining: p.sources.length, parts: [] });
     }
@@ -112,7 +133,10 @@ export class TensorPacker {
         p.pieces = plan.map(({ row0, rows }) => ({
           row0,
           rows,
-          buffer: memory.create(`${p.label} rows ${row0}..${row0 + rows}`, packedLength({ ...layout, rows }) * PACKED_BYTES),
+          buffer: memory.create(
+            `${p.label} rows ${row0}..${row0 + rows}`,
+            packedLength({ ...layout, rows }) * PACKED_BYTES,
+          ),
         }));
       }
       if (p.sources.length === 0) this.paramComplete(p);
@@ -120,7 +144,11 @@ export class TensorPacker {
   }
 
   /** Row ranges of a parameter's buffers: the whole, or the pieces of a weight that may be split. */
-  private planPieces(label: string, layout: PackLayout, limit: { bytes: number; name: string }): { row0: number; rows: number }[] {
+  private planPieces(
+    label: string,
+    layout: PackLayout,
+    limit: { bytes: number; name: string },
+  ): { row0: number; rows: number }[] {
     if (!layout.split) {
       this.memory.check(label, packedLength(layout) * PACKED_BYTES);
       return [{ row0: 0, rows: layout.rows }];
@@ -139,14 +167,21 @@ export class TensorPacker {
   }
 
   /** Source rows per staging buffer: all, or the most whole rows that fit with a size that is a multiple of 4 bytes. */
-  private chunkRows(key: string, rows: number, rowBytes: number, limit: { bytes: number; name: string }): number {
+  private chunkRows(
+    key: string,
+    rows: number,
+    rowBytes: number,
+    limit: { bytes: number; name: string },
+  ): number {
     const fit = Math.floor(limit.bytes / 16) * 16;
     if (rows * rowBytes <= fit) return rows;
     let aligned = 1;
     while ((aligned * rowBytes) % 4 !== 0) aligned *= 2;
     const chunk = Math.floor(fit / (aligned * rowBytes)) * aligned;
     if (chunk === 0) {
-      throw new GpuLimitError(`${key}: ${aligned} row(s) of its stored bytes (${aligned * rowBytes} bytes) exceed this device's ${limit.name} (${limit.bytes})`);
+      throw new GpuLimitError(
+        `${key}: ${aligned} row(s) of its stored bytes (${aligned * rowBytes} bytes) exceed this device's ${limit.name} (${limit.bytes})`,
+      );
     }
     return chunk;
   }
@@ -161,8 +196,10 @@ export class TensorPacker {
     const t = this.incoming.get(key);
     if (!t) throw new Error(`${key} is not a declared parameter`);
     if (dtype !== t.dtype) throw new Error(`${key}: dtype ${dtype}, the index said ${t.dtype}`);
-    if (offset !== t.received) throw new Error(`${key}: bytes at ${offset} arrived while ${t.received} were expected next`);
-    if (t.received + bytes.byteLength > t.total) throw new Error(`${key}: more than its ${t.total} bytes arrived`);
+    if (offset !== t.received)
+      throw new Error(`${key}: bytes at ${offset} arrived while ${t.received} were expected next`);
+    if (t.received + bytes.byteLength > t.total)
+      throw new Error(`${key}: more than its ${t.total} bytes arrived`);
     if (t.layout) this.stage(t, bytes);
     else {
       t.host ??= new Uint8Array(t.total);
@@ -202,10 +239,17 @@ export class TensorPacker {
       const c = Math.floor(t.written / chunkBytes);
       const start = c * chunkBytes;
       const size = Math.min(chunkBytes, end - start);
-      const label = chunks === 1 ? `${t.key} (stored bytes)` : `${t.key} (stored bytes of rows ${c * t.chunkRows}..)`;
+      const label =
+        chunks === 1 ? `${t.key} (stored bytes)` : `${t.key} (stored bytes of rows ${c * t.chunkRows}..)`;
       const staging = (t.staging[c] ??= this.memory.create(label, size, STORAGE | COPY_DST));
       const n = Math.min(data.byteLength - at, start + size - t.written);
-      this.memory.device.queue.writeBuffer(staging, t.written - start, data.buffer as ArrayBuffer, data.byteOffset + at, n);
+      this.memory.device.queue.writeBuffer(
+        staging,
+        t.written - start,
+        data.buffer as ArrayBuffer,
+        data.byteOffset + at,
+        n,
+      );
       t.written += n;
       at += n;
       if (t.written === start + size) this.pack(t, c);
@@ -246,7 +290,15 @@ export class TensorPacker {
       for (const piece of t.param.gpuPieces) {
         if (piece.row0 >= hi || piece.row0 + piece.rows <= lo) continue;
         // shaders/pack.wgsl's Part: rows, cols, row0, out_rows4, glu_half, piece_row0, piece_rows.
-        const part = Uint32Array.of(rows, layout.cols, row0, Math.ceil(piece.rows / 4) * 4, layout.glu ? layout.rows / 2 : 0, piece.row0, piece.rows);
+        const part = Uint32Array.of(
+          rows,
+          layout.cols,
+          row0,
+          Math.ceil(piece.rows / 4) * 4,
+          layout.glu ? layout.rows / 2 : 0,
+          piece.row0,
+          piece.rows,
+        );
         const uniform = this.memory.create(`${t.key} pack sizes`, part.byteLength, UNIFORM | COPY_DST, false);
         uniforms.push(uniform);
         this.memory.write(uniform, part);
@@ -287,7 +339,8 @@ export class TensorPacker {
   private finishBuffers(p: Parameter, layout: PackLayout): void {
     const storage = layout.storage;
     if (storage === 'f32') return;
-    const half = (wide: GPUBuffer, rows: number) => this.toHalf(wide.label, wide, packedLength({ ...layout, rows }), storage);
+    const half = (wide: GPUBuffer, rows: number) =>
+      this.toHalf(wide.label, wide, packedLength({ ...layout, rows }), storage);
     if (p.pieces) for (const piece of p.pieces) piece.buffer = half(piece.buffer, piece.rows);
     else if (p.buffer) p.buffer = half(p.buffer, layout.rows);
   }
@@ -296,7 +349,12 @@ export class TensorPacker {
    * A packed f32 buffer of `floats` into half precision (shaders/pack.wgsl to_half / round_half), queued
    * after its pack work: 'f16' moves it into a buffer of half the size, 'f16-emulated' rounds it in place.
    */
-  private toHalf(label: string, wide: GPUBuffer, floats: number, storage: Exclude<StorageType, 'f32'>): GPUBuffer {
+  private toHalf(
+    label: string,
+    wide: GPUBuffer,
+    floats: number,
+    storage: Exclude<StorageType, 'f32'>,
+  ): GPUBuffer {
     const words = storage === 'f16' ? Math.ceil(floats / 2) : floats;
     const groups = Math.ceil(words / THREADS);
     const grid: [number, number] = [Math.min(groups, MAX_GROUPS), Math.ceil(groups / MAX_GROUPS)];
@@ -333,7 +391,9 @@ export class TensorPacker {
     const short = [...this.incoming.values()].filter((t) => !t.complete);
     if (short.length) {
       const list = short.slice(0, 5).map((t) => `${t.key} (${t.received} of ${t.total} bytes)`);
-      throw new Error(`${file}: the data ended before ${short.length} tensors were complete: ${list.join(', ')}${short.length > 5 ? ', ...' : ''}`);
+      throw new Error(
+        `${file}: the data ended before ${short.length} tensors were complete: ${list.join(', ')}${short.length > 5 ? ', ...' : ''}`,
+      );
     }
     return this.flush();
   }
@@ -356,6 +416,7 @@ function packedRows(s0: number, s1: number, layout: PackLayout): [number, number
   let lo = Infinity;
   let hi = -Infinity;
   if (s0 < Math.min(s1, half)) [lo, hi] = [2 * s0, 2 * (Math.min(s1, half) - 1) + 1];
-  if (Math.max(s0, half) < s1) [lo, hi] = [Math.min(lo, 2 * (Math.max(s0, half) - half) + 1), Math.max(hi, 2 * (s1 - 1 - half) + 2)];
+  if (Math.max(s0, half) < s1)
+    [lo, hi] = [Math.min(lo, 2 * (Math.max(s0, half) - half) + 1), Math.max(hi, 2 * (s1 - 1 - half) + 2)];
   return [lo, hi];
 }

@@ -5,7 +5,7 @@
 // (src/model/packer.ts, shaders/pack.wgsl), so a checkpoint streamed in chunks never needs a whole
 // tensor on the host; only host-side parameters (position embeddings) are assembled in memory.
 import type { StorageType } from '../gpu/shaders.js';
-import { GpuMemory } from '../gpu/buffers.js';
+import type { GpuMemory } from '../gpu/buffers.js';
 import type { GpuError } from '../gpu/errors.js';
 import { KernelCache } from '../gpu/kernel.js';
 import { bf16ToF32, f16ToF32 } from '../io/dtype.js';
@@ -104,7 +104,8 @@ export class Parameter {
   ) {}
 
   get gpu(): GPUBuffer {
-    if (this.pieces) throw new Error(`${this.label} is split into ${this.pieces.length} pieces: bind gpuPieces`);
+    if (this.pieces)
+      throw new Error(`${this.label} is split into ${this.pieces.length} pieces: bind gpuPieces`);
     if (!this.buffer) throw new Error(`${this.label} is not loaded`);
     return this.buffer;
   }
@@ -126,10 +127,22 @@ export function packLayout(packing: Packing | Pack, sources: { shape: number[] }
   if (typeof packing === 'function') return undefined;
   switch (packing.kind) {
     case 'linear':
-      return { rows: packing.rows, cols: packing.cols, glu: packing.glu ?? false, storage: packing.storage ?? 'f32', split: packing.split ?? false };
+      return {
+        rows: packing.rows,
+        cols: packing.cols,
+        glu: packing.glu ?? false,
+        storage: packing.storage ?? 'f32',
+        split: packing.split ?? false,
+      };
     case 'tensor':
     case 'vector4':
-      return { rows: sources.reduce((n, s) => n + count(s.shape), 0), cols: 1, glu: false, storage: 'f32', split: false };
+      return {
+        rows: sources.reduce((n, s) => n + count(s.shape), 0),
+        cols: 1,
+        glu: false,
+        storage: 'f32',
+        split: false,
+      };
     case 'constant':
       return undefined;
   }
@@ -150,14 +163,19 @@ export function pieceUnit(layout: PackLayout): number {
  * to 16 bytes as GpuMemory.create does), fits `limit` bytes: the whole when it fits, else pieces of
  * the most whole units that fit and a smaller last one. Undefined when not even one unit fits.
  */
-export function splitRows(layout: PackLayout, limit: number, elementBytes = 4): { row0: number; rows: number }[] | undefined {
+export function splitRows(
+  layout: PackLayout,
+  limit: number,
+  elementBytes = 4,
+): { row0: number; rows: number }[] | undefined {
   const fit = Math.floor(limit / 16) * 16; // ceil(b / 16) * 16 <= limit  <=>  b <= fit
   if (packedLength(layout) * elementBytes <= fit) return [{ row0: 0, rows: layout.rows }];
   const unit = pieceUnit(layout);
   const per = Math.floor(fit / (layout.cols * unit * elementBytes)) * unit;
   if (per === 0) return undefined;
   const pieces: { row0: number; rows: number }[] = [];
-  for (let row0 = 0; row0 < layout.rows; row0 += per) pieces.push({ row0, rows: Math.min(per, layout.rows - row0) });
+  for (let row0 = 0; row0 < layout.rows; row0 += per)
+    pieces.push({ row0, rows: Math.min(per, layout.rows - row0) });
   return pieces;
 }
 
@@ -210,7 +228,11 @@ export function packOnCpu(packing: Packing | Pack, tensors: Float32Array[]): Flo
       return packing.value;
     case 'linear': {
       const w = concat(tensors);
-      return transposePadded(packing.glu ? interleaveHalves(w, packing.rows, packing.cols) : w, packing.rows, packing.cols);
+      return transposePadded(
+        packing.glu ? interleaveHalves(w, packing.rows, packing.cols) : w,
+        packing.rows,
+        packing.cols,
+      );
     }
   }
 }
@@ -260,7 +282,12 @@ export class ParameterSet {
     return new ParameterSet(prefix, this.params, this.keys);
   }
 
-  declare(label: string, sources: { key: string; shape: number[] }[], packing: Packing | Pack, hostOnly = false): Parameter {
+  declare(
+    label: string,
+    sources: { key: string; shape: number[] }[],
+    packing: Packing | Pack,
+    hostOnly = false,
+  ): Parameter {
     for (const s of sources) this.keys.set(s.key, s.shape);
     const p = new Parameter(label, sources, packing, hostOnly);
     this.params.push(p);
@@ -315,7 +342,12 @@ export class ParameterSet {
       if (missing.length) parts.push(`missing ${missing.length}: ${missing.join(', ')}`);
       if (unexpected.length) parts.push(`unexpected ${unexpected.length}: ${unexpected.join(', ')}`);
       if (mismatched.length) parts.push(`mis-shaped ${mismatched.length}: ${mismatched.join('; ')}`);
-      throw new CheckpointError(`${file} does not match config.json: ${parts.join('. ')}`, missing, unexpected, mismatched);
+      throw new CheckpointError(
+        `${file} does not match config.json: ${parts.join('. ')}`,
+        missing,
+        unexpected,
+        mismatched,
+      );
     }
   }
 
@@ -325,7 +357,9 @@ export class ParameterSet {
       .map((k) => [k, source.info(k).dtype] as const)
       .filter(([, dtype]) => !(FLOAT_DTYPES as readonly string[]).includes(dtype));
     if (bad.length) {
-      throw new CheckpointError(`${file}: ${bad.length} tensors are not float (F32, F16, BF16, F64): ${bad.map(([k, d]) => `${k} ${d}`).join(', ')}`);
+      throw new CheckpointError(
+        `${file}: ${bad.length} tensors are not float (F32, F16, BF16, F64): ${bad.map(([k, d]) => `${k} ${d}`).join(', ')}`,
+      );
     }
   }
 
@@ -333,9 +367,20 @@ export class ParameterSet {
    * Upload every parameter from tensors in memory; `onTensor` reports progress. Stored bytes
    * (when the source offers them) are converted and packed on the GPU, as a stream's would be.
    */
-  upload(memory: GpuMemory, source: TensorSource, onTensor?: (done: number, total: number) => void, kernels?: KernelCache): Promise<GpuError | undefined> {
+  upload(
+    memory: GpuMemory,
+    source: TensorSource,
+    onTensor?: (done: number, total: number) => void,
+    kernels?: KernelCache,
+  ): Promise<GpuError | undefined> {
     this.checkDtypes(source, 'checkpoint');
-    const packer = new TensorPacker(memory, kernels ?? KernelCache.forDevice(memory.device), this.params, source, onTensor);
+    const packer = new TensorPacker(
+      memory,
+      kernels ?? KernelCache.forDevice(memory.device),
+      this.params,
+      source,
+      onTensor,
+    );
     try {
       for (const p of this.params) {
         for (const { key } of p.sources) {
@@ -359,9 +404,20 @@ export class ParameterSet {
    * arrive and are packed there once complete, so the host holds one piece at a time (plus the
    * host-only parameters). The checkpoint must have been validated against this set.
    */
-  async uploadStream(memory: GpuMemory, stream: TensorStream, file: string, options: StreamUploadOptions = {}): Promise<void> {
+  async uploadStream(
+    memory: GpuMemory,
+    stream: TensorStream,
+    file: string,
+    options: StreamUploadOptions = {},
+  ): Promise<void> {
     this.checkDtypes(stream, file);
-    const packer = new TensorPacker(memory, options.kernels ?? KernelCache.forDevice(memory.device), this.params, stream, options.onTensor);
+    const packer = new TensorPacker(
+      memory,
+      options.kernels ?? KernelCache.forDevice(memory.device),
+      this.params,
+      stream,
+      options.onTensor,
+    );
     const flushBytes = options.flushBytes ?? 64 * 2 ** 20;
     let sinceFlush = 0;
     const settle = async (submitted: Promise<GpuError | undefined>) => {

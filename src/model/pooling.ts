@@ -13,10 +13,17 @@ export function pooledSize(pooling: Pooling, hidden: number): number {
 }
 
 /** [B, T, D] -> [B, pooledSize]; `prefix` = 1 + registers (the tokens before the patches). */
-export function poolEmbeddings(hidden: Float32Array, dims: number[], prefix: number, pooling: Pooling): Float32Array {
+export function poolEmbeddings(
+  hidden: Float32Array,
+  dims: number[],
+  prefix: number,
+  pooling: Pooling,
+): Float32Array {
   const [batch, tokens, d] = dims;
-  if (hidden.length !== batch * tokens * d) throw new Error(`poolEmbeddings: ${hidden.length} values for [${dims.join(', ')}]`);
-  if (tokens <= prefix) throw new Error(`poolEmbeddings: ${tokens} tokens leave no patch tokens after ${prefix}`);
+  if (hidden.length !== batch * tokens * d)
+    throw new Error(`poolEmbeddings: ${hidden.length} values for [${dims.join(', ')}]`);
+  if (tokens <= prefix)
+    throw new Error(`poolEmbeddings: ${tokens} tokens leave no patch tokens after ${prefix}`);
   const width = pooledSize(pooling, d);
   const out = new Float32Array(batch * width);
   const sum = new Float64Array(d);

@@ -69,7 +69,12 @@ export function resampleWeights(inSize: number, outSize: number, antialias: bool
       // torch's guard_index_and_lambda: the base index never passes the last sample, lambda stays in [0, 1].
       const x0 = Math.min(Math.floor(real), inSize - 1);
       const t = Math.min(Math.max(real - x0, 0), 1);
-      const w = [cubicConvolution2(t + 1, a), cubicConvolution1(t, a), cubicConvolution1(1 - t, a), cubicConvolution2(2 - t, a)];
+      const w = [
+        cubicConvolution2(t + 1, a),
+        cubicConvolution1(t, a),
+        cubicConvolution1(1 - t, a),
+        cubicConvolution2(2 - t, a),
+      ];
       for (let k = 0; k < taps; k++) {
         index[i * taps + k] = Math.max(Math.min(x0 - 1 + k, inSize - 1), 0);
         weight[i * taps + k] = w[k];
@@ -107,7 +112,9 @@ export function positionGridSide(rows: number): number {
   const n0 = rows - 1;
   const side = Math.trunc(Math.sqrt(n0));
   if (n0 < 1 || side * side !== n0) {
-    throw new RangeError(`position_embeddings has ${rows} rows: 1 + ${n0} patch positions is not 1 + a square grid`);
+    throw new RangeError(
+      `position_embeddings has ${rows} rows: 1 + ${n0} patch positions is not 1 + a square grid`,
+    );
   }
   return side;
 }
@@ -117,7 +124,12 @@ export function positionGridSide(rows: number): number {
  * rows first along the width, then along the height, as torch's separable kernels do.
  */
 function resampleGrid(
-  grid: Float64Array, side: number, dim: number, outH: number, outW: number, antialias: boolean,
+  grid: Float64Array,
+  side: number,
+  dim: number,
+  outH: number,
+  outW: number,
+  antialias: boolean,
 ): Float64Array {
   const fw = resampleWeights(side, outW, antialias);
   const fh = resampleWeights(side, outH, antialias);
@@ -162,7 +174,9 @@ export function positionEmbeddingsFor64(
 ): Float64Array {
   const dim = hiddenSize;
   if (positionEmbeddings.length % dim !== 0) {
-    throw new RangeError(`position_embeddings has ${positionEmbeddings.length} values, not a multiple of hidden_size ${dim}`);
+    throw new RangeError(
+      `position_embeddings has ${positionEmbeddings.length} values, not a multiple of hidden_size ${dim}`,
+    );
   }
   const rows = positionEmbeddings.length / dim;
   const side = positionGridSide(rows);
@@ -195,5 +209,7 @@ export function positionEmbeddingsFor(
   width: number,
   antialias: boolean,
 ): Float32Array {
-  return Float32Array.from(positionEmbeddingsFor64(positionEmbeddings, hiddenSize, patchSize, height, width, antialias));
+  return Float32Array.from(
+    positionEmbeddingsFor64(positionEmbeddings, hiddenSize, patchSize, height, width, antialias),
+  );
 }

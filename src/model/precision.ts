@@ -29,7 +29,10 @@ export type DtypeOption = keyof typeof SPELLINGS;
 export function parseDtype(dtype: string | undefined): ModelDtype {
   if (dtype === undefined) return 'fp32';
   const parsed = Object.hasOwn(SPELLINGS, dtype) ? SPELLINGS[dtype as DtypeOption] : undefined;
-  if (!parsed) throw new Error(`dtype ${JSON.stringify(dtype)}: pass 'fp32' (or 'float32', 'auto'), 'fp16' (or 'float16') or 'fp16-emulated'`);
+  if (!parsed)
+    throw new Error(
+      `dtype ${JSON.stringify(dtype)}: pass 'fp32' (or 'float32', 'auto'), 'fp16' (or 'float16') or 'fp16-emulated'`,
+    );
   return parsed;
 }
 

@@ -3,13 +3,22 @@
 // SwiftShader where the machine has no GPU.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
+import {
+  createReadStream,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import puppeteer, { Browser, Page } from 'puppeteer-core';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import type { AdapterInfo } from '../../src/gpu/device.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -44,7 +53,9 @@ const CHROMIUM_CANDIDATES = [
 export function chromiumPath(): string {
   const path = process.env.CHROMIUM_PATH ?? CHROMIUM_CANDIDATES.find((p) => existsSync(p));
   if (!path || !existsSync(path)) {
-    throw new Error(`No Chromium found (tried ${process.env.CHROMIUM_PATH ?? CHROMIUM_CANDIDATES.join(', ')}): install it (Debian: apt-get install chromium) or set CHROMIUM_PATH.`);
+    throw new Error(
+      `No Chromium found (tried ${process.env.CHROMIUM_PATH ?? CHROMIUM_CANDIDATES.join(', ')}): install it (Debian: apt-get install chromium) or set CHROMIUM_PATH.`,
+    );
   }
   return path;
 }
@@ -83,14 +94,24 @@ export function ensureBuilt(root = REPO_ROOT): { built: boolean; ms: number } {
   const start = Date.now();
   const stamp = join(root, BUILD_STAMP);
   const inputs = buildInputsHash(root);
-  if (existsSync(join(root, 'dist/index.js')) && existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === inputs) {
+  if (
+    existsSync(join(root, 'dist/index.js')) &&
+    existsSync(stamp) &&
+    readFileSync(stamp, 'utf8').trim() === inputs
+  ) {
     return { built: false, ms: Date.now() - start };
   }
   const vite = join(root, 'node_modules/vite/bin/vite.js');
-  const run = spawnSync(process.execPath, [vite, 'build'], { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const run = spawnSync(process.execPath, [vite, 'build'], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+  });
   if (run.status !== 0 || !existsSync(join(root, 'dist/index.js'))) {
     const output = `${run.stdout ?? ''}${run.stderr ?? ''}`.split('\n').slice(-40).join('\n');
-    throw new Error(`vite build failed (exit ${run.status ?? run.signal}); the browser tests need dist/index.js:\n${output}`);
+    throw new Error(
+      `vite build failed (exit ${run.status ?? run.signal}); the browser tests need dist/index.js:\n${output}`,
+    );
   }
   writeFileSync(stamp, `${inputs}\n`);
   return { built: true, ms: Date.now() - start };
@@ -128,10 +149,16 @@ export async function serveStatic(root = REPO_ROOT): Promise<StaticServer> {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
     const file = resolve(base, `.${path}`);
     const inside = file === base || file.startsWith(base + sep);
-    const ok = (req.method === 'GET' || req.method === 'HEAD') && inside && existsSync(file) && statSync(file).isFile();
+    const ok =
+      (req.method === 'GET' || req.method === 'HEAD') &&
+      inside &&
+      existsSync(file) &&
+      statSync(file).isFile();
     log.push(`${ok ? 200 : 404} ${req.method} ${path}`);
     if (!ok) {
-      res.writeHead(req.method === 'GET' || req.method === 'HEAD' ? 404 : 405, { 'content-type': 'text/plain' });
+      res.writeHead(req.method === 'GET' || req.method === 'HEAD' ? 404 : 405, {
+        'content-type': 'text/plain',
+      });
       res.end(`not found: ${path}\n`);
       return;
     }
@@ -239,7 +266,8 @@ export async function launchChromium(options: LaunchOptions): Promise<ChromiumSe
     await page.setRequestInterception(true);
     page.on('request', (req) => {
       const url = req.url();
-      if (url.startsWith(`${options.origin}/`) || url.startsWith('data:') || url === 'about:blank') void req.continue();
+      if (url.startsWith(`${options.origin}/`) || url.startsWith('data:') || url === 'about:blank')
+        void req.continue();
       else {
         problems.push(`refused request to ${url}`);
         void req.abort('blockedbyclient');

@@ -22,10 +22,21 @@ import { fromNpy } from '../../demo/src/views/npy.js';
 import { loadImageNode } from '../../src/image/decode_node.js';
 import { BitImageProcessor, parseImageProcessorConfig } from '../../src/image/processor.js';
 import { readLocalCheckpoint } from '../../src/io/local_checkpoint.js';
-import { Dinov2WithRegistersForImageClassification, loadModel, type AllOutputs, type AnyDinov2Model } from '../../src/index.js';
+import {
+  Dinov2WithRegistersForImageClassification,
+  loadModel,
+  type AllOutputs,
+  type AnyDinov2Model,
+} from '../../src/index.js';
 import { expectClose } from '../helpers/compare.js';
 import { testDevice } from '../helpers/gpu.js';
-import { ChromiumSession, launchChromium, REPO_ROOT, serveStatic, StaticServer } from './chromium.js';
+import {
+  type ChromiumSession,
+  launchChromium,
+  REPO_ROOT,
+  serveStatic,
+  type StaticServer,
+} from './chromium.js';
 
 const DEMO = join(REPO_ROOT, 'demo');
 const MODEL = 'tiny-dinov2-with-registers';
@@ -51,9 +62,14 @@ interface NodeRun {
 async function runInNode(dir: string, image: string, preprocessorConfig?: unknown): Promise<NodeRun> {
   const checkpoint = await readLocalCheckpoint(dir);
   const model = await loadModel(checkpoint.config, checkpoint.source, { device: await testDevice() });
-  const processor = new BitImageProcessor(parseImageProcessorConfig(preprocessorConfig ?? checkpoint.preprocessorConfig ?? {}));
+  const processor = new BitImageProcessor(
+    parseImageProcessorConfig(preprocessorConfig ?? checkpoint.preprocessorConfig ?? {}),
+  );
   const { pixel_values, dims } = processor.preprocess(await loadImageNode(image));
-  const out = await model.forwardAll({ data: pixel_values, dims }, { output_attentions: true, output_hidden_states: true });
+  const out = await model.forwardAll(
+    { data: pixel_values, dims },
+    { output_attentions: true, output_hidden_states: true },
+  );
   return {
     model,
     out,
@@ -96,7 +112,12 @@ function canvasPixels(view: string): Promise<CanvasPixels | null> {
 }
 
 /** Each pixel's colour back to its colormap step, against the steps of the Node values: within one step everywhere. */
-async function expectScalarCanvas(view: string, values: Float64Array, range: { min: number; max: number }, grid: [number, number]): Promise<number> {
+async function expectScalarCanvas(
+  view: string,
+  values: Float64Array,
+  range: { min: number; max: number },
+  grid: [number, number],
+): Promise<number> {
   const px = await canvasPixels(view);
   expect(px, `canvas[data-view=${view}] is on the page`).not.toBeNull();
   expect([px!.height, px!.width], `${view}: one pixel per patch`).toEqual(grid);
@@ -112,12 +133,21 @@ async function expectScalarCanvas(view: string, values: Float64Array, range: { m
   }
   expect(worst, `${view}: ${bad.join('; ')}`).toBeLessThanOrEqual(1);
   // Not a flat picture: min-max scaling puts the smallest value at step 0 and the largest at 255.
-  const steps = new Set(Array.from({ length: values.length }, (_, i) => nearestStep(px!.rgba[i * 4], px!.rgba[i * 4 + 1], px!.rgba[i * 4 + 2])));
+  const steps = new Set(
+    Array.from({ length: values.length }, (_, i) =>
+      nearestStep(px!.rgba[i * 4], px!.rgba[i * 4 + 1], px!.rgba[i * 4 + 2]),
+    ),
+  );
   expect([steps.has(0), steps.has(255)], `${view}: spans the colormap`).toEqual([true, true]);
   return worst;
 }
 
-async function expectRgbCanvas(view: string, rgba: Uint8ClampedArray, grid: [number, number], tolerance = 2): Promise<number> {
+async function expectRgbCanvas(
+  view: string,
+  rgba: Uint8ClampedArray,
+  grid: [number, number],
+  tolerance = 2,
+): Promise<number> {
   const px = await canvasPixels(view);
   expect(px).not.toBeNull();
   expect([px!.height, px!.width]).toEqual(grid);
@@ -129,15 +159,28 @@ async function expectRgbCanvas(view: string, rgba: Uint8ClampedArray, grid: [num
 
 async function waitForRuns(after: number): Promise<number> {
   const page = chromium!.page;
-  await page.waitForFunction((n) => Number(document.body.dataset.runs ?? 0) > n || document.body.dataset.state === 'error', { timeout: 240_000 }, after);
-  const state = await page.evaluate(() => ({ state: document.body.dataset.state, runs: Number(document.body.dataset.runs ?? 0), status: document.getElementById('run-status')?.textContent }));
+  await page.waitForFunction(
+    (n) => Number(document.body.dataset.runs ?? 0) > n || document.body.dataset.state === 'error',
+    { timeout: 240_000 },
+    after,
+  );
+  const state = await page.evaluate(() => ({
+    state: document.body.dataset.state,
+    runs: Number(document.body.dataset.runs ?? 0),
+    status: document.getElementById('run-status')?.textContent,
+  }));
   expect(state.state, `page: ${state.status}`).not.toBe('error');
   return state.runs;
 }
 
 async function waitReady(): Promise<void> {
-  await chromium!.page.waitForFunction(() => document.body.dataset.state === 'ready' || document.body.dataset.state === 'error', { timeout: 240_000 });
-  const status = await chromium!.page.evaluate(() => `${document.body.dataset.state}: ${document.getElementById('run-status')?.textContent}`);
+  await chromium!.page.waitForFunction(
+    () => document.body.dataset.state === 'ready' || document.body.dataset.state === 'error',
+    { timeout: 240_000 },
+  );
+  const status = await chromium!.page.evaluate(
+    () => `${document.body.dataset.state}: ${document.getElementById('run-status')?.textContent}`,
+  );
   expect(status).toMatch(/^ready/);
 }
 
@@ -145,11 +188,20 @@ const runs = () => chromium!.page.evaluate(() => Number(document.body.dataset.ru
 
 beforeAll(async () => {
   outDir = mkdtempSync(join(tmpdir(), 'dinov2-demo-'));
-  await build({ configFile: join(DEMO, 'vite.config.ts'), logLevel: 'warn', build: { outDir, emptyOutDir: true, sourcemap: false } });
+  await build({
+    configFile: join(DEMO, 'vite.config.ts'),
+    logLevel: 'warn',
+    build: { outDir, emptyOutDir: true, sourcemap: false },
+  });
   server = await serveStatic(outDir);
   // A synthetic camera for the webcam test, allowed without a prompt.
   const fakeCamera = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];
-  chromium = await launchChromium({ origin: server.origin, extraFlags: fakeCamera, onConsole: (line) => (line.startsWith('error') || line.startsWith('warn') ? console.log(`[page] ${line}`) : undefined) });
+  chromium = await launchChromium({
+    origin: server.origin,
+    extraFlags: fakeCamera,
+    onConsole: (line) =>
+      line.startsWith('error') || line.startsWith('warn') ? console.log(`[page] ${line}`) : undefined,
+  });
   await chromium.page.setViewport({ width: 1440, height: 1000 });
 });
 
@@ -171,14 +223,29 @@ describe('the demo page runs the bundled model on a bundled image, and draws wha
     await waitReady();
     const pageMs = Date.now() - start;
     const shown = await chromium!.page.evaluate(() => ({
-      views: Array.from(document.querySelectorAll<HTMLCanvasElement>('canvas[data-view]')).map((c) => c.dataset.view),
+      views: Array.from(document.querySelectorAll<HTMLCanvasElement>('canvas[data-view]')).map(
+        (c) => c.dataset.view,
+      ),
       banner: document.getElementById('banner')!.hidden ? '' : document.getElementById('banner')!.textContent,
       adapter: document.getElementById('adapter')!.textContent,
       timings: document.getElementById('timings')!.textContent,
       model: document.getElementById('model-info')!.textContent,
     }));
     console.log(`page ready in ${pageMs} ms; ${shown.adapter}; timings: ${shown.timings}`);
-    expect(shown.views).toEqual(['cls-mean', 'cls-head-0', 'cls-head-1', 'cls-head-2', 'cls-head-3', 'register-0', 'register-1', 'register-2', 'register-3', 'pca', 'norms', 'similarity']);
+    expect(shown.views).toEqual([
+      'cls-mean',
+      'cls-head-0',
+      'cls-head-1',
+      'cls-head-2',
+      'cls-head-3',
+      'register-0',
+      'register-1',
+      'register-2',
+      'register-3',
+      'pca',
+      'norms',
+      'similarity',
+    ]);
     expect(shown.model).toContain('Dinov2WithRegistersModel');
     if (/swiftshader|software/i.test(shown.adapter ?? '')) expect(shown.banner).toMatch(/software renderer/);
     expect(chromium!.problems).toEqual([]);
@@ -189,16 +256,22 @@ describe('the demo page runs the bundled model on a bundled image, and draws wha
     expect(grid).toEqual([16, 16]);
     const center = 8 * 16 + 8;
     views = nodeViews(node, L - 1, center);
-    console.log(`Node forward and views in ${Date.now() - t} ms; PCA eigenvalues ${views.pca.first.eigenvalues.map((v) => v.toFixed(4)).join(', ')} (converged ${views.pca.first.converged})`);
+    console.log(
+      `Node forward and views in ${Date.now() - t} ms; PCA eigenvalues ${views.pca.first.eigenvalues.map((v) => v.toFixed(4)).join(', ')} (converged ${views.pca.first.converged})`,
+    );
   });
 
   it('the cls attention canvases (mean and each head) hold the library’s attentions[last]', async () => {
-    expect(await expectScalarCanvas('cls-mean', views.clsMean.values, views.clsMean.range, grid)).toBeLessThanOrEqual(1);
-    for (let h = 0; h < 4; h++) await expectScalarCanvas(`cls-head-${h}`, views.clsHeads[h].values, views.clsHeads[h].range, grid);
+    expect(
+      await expectScalarCanvas('cls-mean', views.clsMean.values, views.clsMean.range, grid),
+    ).toBeLessThanOrEqual(1);
+    for (let h = 0; h < 4; h++)
+      await expectScalarCanvas(`cls-head-${h}`, views.clsHeads[h].values, views.clsHeads[h].range, grid);
   });
 
   it('the register attention canvases hold rows 1..4 of attentions[last]', async () => {
-    for (let r = 0; r < 4; r++) await expectScalarCanvas(`register-${r}`, views.registers[r].values, views.registers[r].range, grid);
+    for (let r = 0; r < 4; r++)
+      await expectScalarCanvas(`register-${r}`, views.registers[r].values, views.registers[r].range, grid);
   });
 
   it('the PCA canvas holds the first three components of the library’s patch features', async () => {
@@ -221,10 +294,20 @@ describe('the demo page runs the bundled model on a bundled image, and draws wha
     const patch = row * 16 + col;
     expect((await canvasPixels('similarity'))!.patch).toBe(String(patch));
     const d = node.model.config.hidden_size;
-    const sim = cosineSimilarities(patchFeatures(node.lastHidden, node.out.last_hidden_state.dims, node.layout), node.layout.patches, d, patch);
+    const sim = cosineSimilarities(
+      patchFeatures(node.lastHidden, node.out.last_hidden_state.dims, node.layout),
+      node.layout.patches,
+      d,
+      patch,
+    );
     expect(sim[patch]).toBeCloseTo(1, 6);
     const clicked = computeViews(
-      { layout: node.layout, attention: { data: node.attentions[L - 1], dims: node.out.attentions![L - 1].dims }, lastHidden: { data: node.lastHidden, dims: node.out.last_hidden_state.dims }, normHidden: { data: node.hidden[L], dims: node.out.hidden_states![L].dims } },
+      {
+        layout: node.layout,
+        attention: { data: node.attentions[L - 1], dims: node.out.attentions![L - 1].dims },
+        lastHidden: { data: node.lastHidden, dims: node.out.last_hidden_state.dims },
+        normHidden: { data: node.hidden[L], dims: node.out.hidden_states![L].dims },
+      },
       { patch },
     ).similarity;
     expect(Array.from(clicked.values)).toEqual(Array.from(sim));
@@ -259,11 +342,15 @@ describe('the demo page runs the bundled model on a bundled image, and draws wha
     await waitForRuns(again);
   });
 
-
   it('the twin without registers, side by side: its attention and norms are the library’s for tiny-dinov2', async () => {
     const page = chromium!.page;
     await page.click('#compare');
-    await page.waitForFunction(() => !!document.querySelector('canvas[data-view="compare-twin-norms"]') || /could not/.test(document.getElementById('compare-status')!.textContent ?? ''), { timeout: 240_000 });
+    await page.waitForFunction(
+      () =>
+        !!document.querySelector('canvas[data-view="compare-twin-norms"]') ||
+        /could not/.test(document.getElementById('compare-status')!.textContent ?? ''),
+      { timeout: 240_000 },
+    );
     const twin = await runInNode(join(DEMO, 'models', TWIN), join(DEMO, 'public/samples', `${SAMPLE}.png`));
     expect(twin.layout.registers).toBe(0);
     const v = nodeViews(twin, L - 1, 8 * 16 + 8);
@@ -274,18 +361,30 @@ describe('the demo page runs the bundled model on a bundled image, and draws wha
     expect(chromium!.problems).toEqual([]);
   });
 
-
   it('per-kernel times where the engine offers its KernelTimer and the adapter timestamp-query', async () => {
     const page = chromium!.page;
-    const state = await page.evaluate(() => ({ disabled: (document.getElementById('profile') as HTMLButtonElement).disabled, note: document.getElementById('kernel-note')!.textContent }));
+    const state = await page.evaluate(() => ({
+      disabled: (document.getElementById('profile') as HTMLButtonElement).disabled,
+      note: document.getElementById('kernel-note')!.textContent,
+    }));
     console.log(`per-kernel timing: ${state.note}`);
     if (state.disabled) {
       expect(state.note).toMatch(/KernelTimer|timestamp-query/);
       return;
     }
     await page.click('#profile');
-    await page.waitForFunction(() => !!document.querySelector('#kernels')?.getAttribute('data-dispatches') || document.body.dataset.state === 'error', { timeout: 240_000 });
-    const table = await page.evaluate(() => ({ dispatches: Number(document.getElementById('kernels')!.dataset.dispatches), rows: Array.from(document.querySelectorAll('#kernels tr')).slice(1).map((tr) => tr.textContent) }));
+    await page.waitForFunction(
+      () =>
+        !!document.querySelector('#kernels')?.getAttribute('data-dispatches') ||
+        document.body.dataset.state === 'error',
+      { timeout: 240_000 },
+    );
+    const table = await page.evaluate(() => ({
+      dispatches: Number(document.getElementById('kernels')!.dataset.dispatches),
+      rows: Array.from(document.querySelectorAll('#kernels tr'))
+        .slice(1)
+        .map((tr) => tr.textContent),
+    }));
     console.log(`per-kernel times: ${table.rows.join(' | ')}`);
     expect(table.rows.length).toBeGreaterThan(0);
     expect(table.dispatches).toBeGreaterThan(0);
@@ -307,7 +406,11 @@ describe('the demo page runs the bundled model on a bundled image, and draws wha
     await page.click('#download-npy');
     const deadline = Date.now() + 30_000;
     let files: string[] = [];
-    while (Date.now() < deadline && !(files = readdirSync(downloads).filter((f) => f.endsWith('.npy'))).length) await new Promise((ok) => setTimeout(ok, 100));
+    while (
+      Date.now() < deadline &&
+      !(files = readdirSync(downloads).filter((f) => f.endsWith('.npy'))).length
+    )
+      await new Promise((ok) => setTimeout(ok, 100));
     expect(files).toEqual([`${MODEL}-${SAMPLE}-last_hidden_state.npy`]);
     const npy = fromNpy(new Uint8Array(readFileSync(join(downloads, files[0]))));
     expect(npy.shape).toEqual([1, 261, 64]);
@@ -315,21 +418,31 @@ describe('the demo page runs the bundled model on a bundled image, and draws wha
     rmSync(downloads, { recursive: true, force: true });
   });
 
-
   it('a local checkpoint folder with a classifier: loaded from the files, top-5 as the library ranks them', async () => {
     const page = chromium!.page;
     const fixture = join(REPO_ROOT, 'test/fixtures/generated/classifier-7');
     // Patch size 4: a 32x32 crop keeps the grid (8x8) small for SwiftShader.
     const dir = mkdtempSync(join(tmpdir(), 'dinov2-local-'));
     const preprocessor = { size: { shortest_edge: 32 }, crop_size: { height: 32, width: 32 } };
-    for (const f of ['config.json', 'model.safetensors']) writeFileSync(join(dir, f), readFileSync(join(fixture, f)));
+    for (const f of ['config.json', 'model.safetensors'])
+      writeFileSync(join(dir, f), readFileSync(join(fixture, f)));
     writeFileSync(join(dir, 'preprocessor_config.json'), JSON.stringify(preprocessor));
     const before = await runs();
     const input = (await page.$('input#model-files'))!;
-    await input.uploadFile(join(dir, 'config.json'), join(dir, 'model.safetensors'), join(dir, 'preprocessor_config.json'));
+    await input.uploadFile(
+      join(dir, 'config.json'),
+      join(dir, 'model.safetensors'),
+      join(dir, 'preprocessor_config.json'),
+    );
     await waitForRuns(before);
     await waitReady();
-    const page5 = await page.evaluate(() => Array.from(document.querySelectorAll('#top5 li')).map((li) => ({ index: Number((li as HTMLElement).dataset.index), label: li.querySelector('.label')!.textContent, score: li.querySelector('.score')!.textContent })));
+    const page5 = await page.evaluate(() =>
+      Array.from(document.querySelectorAll('#top5 li')).map((li) => ({
+        index: Number((li as HTMLElement).dataset.index),
+        label: li.querySelector('.label')!.textContent,
+        score: li.querySelector('.score')!.textContent,
+      })),
+    );
     const local = await runInNode(dir, join(DEMO, 'public/samples', `${SAMPLE}.png`), preprocessor);
     expect(local.model).toBeInstanceOf(Dinov2WithRegistersForImageClassification);
     const [top] = await (local.model as Dinov2WithRegistersForImageClassification).topK(local.out.logits!, 5);
@@ -353,13 +466,22 @@ describe('the webcam', () => {
     await waitForRuns(before);
     const second = await runs();
     await waitForRuns(second); // a second frame: the loop goes on by itself
-    const live = await page.evaluate(() => ({ status: document.getElementById('run-status')!.textContent, timings: document.getElementById('timings')!.textContent, button: document.getElementById('webcam')!.textContent }));
+    const live = await page.evaluate(() => ({
+      status: document.getElementById('run-status')!.textContent,
+      timings: document.getElementById('timings')!.textContent,
+      button: document.getElementById('webcam')!.textContent,
+    }));
     console.log(`webcam: ${live.status}; ${live.timings}`);
     expect(live.status).toContain('on webcam');
     expect(live.button).toBe('Stop webcam');
     expect(live.timings).toMatch(/webcam.*frames\/s|webcam…/);
     await page.click('#webcam');
-    await page.waitForFunction(() => document.getElementById('webcam')!.textContent === 'Webcam' && document.body.dataset.state === 'ready', { timeout: 60_000 });
+    await page.waitForFunction(
+      () =>
+        document.getElementById('webcam')!.textContent === 'Webcam' &&
+        document.body.dataset.state === 'ready',
+      { timeout: 60_000 },
+    );
     const stopped = await runs();
     await new Promise((ok) => setTimeout(ok, 1500));
     expect(await runs(), 'no more frames once stopped').toBeLessThanOrEqual(stopped + 1);
@@ -370,7 +492,11 @@ describe('the webcam', () => {
 describe('the demo says so clearly when WebGPU is missing', () => {
   const cases: [string, string, RegExp][] = [
     ['no navigator.gpu', 'delete Navigator.prototype.gpu;', /WebGPU is not available in this browser/],
-    ['navigator.gpu without an adapter', 'navigator.gpu.requestAdapter = async () => null;', /No WebGPU adapter/],
+    [
+      'navigator.gpu without an adapter',
+      'navigator.gpu.requestAdapter = async () => null;',
+      /No WebGPU adapter/,
+    ],
   ];
   for (const [name, script, message] of cases) {
     it(name, async () => {
@@ -381,7 +507,9 @@ describe('the demo says so clearly when WebGPU is missing', () => {
         await page.evaluateOnNewDocument(script);
         await page.goto(`${server!.origin}/index.html`);
         await page.waitForFunction(() => document.body.dataset.state === 'error', { timeout: 60_000 });
-        const banner = await page.evaluate(() => (document.getElementById('banner')!.hidden ? '' : document.getElementById('banner')!.textContent));
+        const banner = await page.evaluate(() =>
+          document.getElementById('banner')!.hidden ? '' : document.getElementById('banner')!.textContent,
+        );
         expect(banner).toMatch(message);
         expect(errors).toEqual([]);
       } finally {
@@ -396,7 +524,11 @@ describe('`npm start`: the vite dev server serves the demo and the bundled model
   afterAll(async () => dev?.close());
 
   it('serves the page, its module, the model index and the tiny checkpoint', async () => {
-    dev = await createServer({ configFile: join(DEMO, 'vite.config.ts'), logLevel: 'warn', server: { port: 0, host: '127.0.0.1' } });
+    dev = await createServer({
+      configFile: join(DEMO, 'vite.config.ts'),
+      logLevel: 'warn',
+      server: { port: 0, host: '127.0.0.1' },
+    });
     await dev.listen();
     const origin = dev.resolvedUrls!.local[0].replace(/\/$/, '');
     const get = async (path: string) => {
@@ -405,12 +537,16 @@ describe('`npm start`: the vite dev server serves the demo and the bundled model
     };
     expect(new TextDecoder().decode((await get('/')).body)).toContain('DINOv2');
     expect((await get('/src/main.ts')).status).toBe(200);
-    const index = JSON.parse(new TextDecoder().decode((await get('/models/index.json')).body)) as { models: { id: string }[] };
+    const index = JSON.parse(new TextDecoder().decode((await get('/models/index.json')).body)) as {
+      models: { id: string }[];
+    };
     expect(index.models.map((m) => m.id)).toEqual([MODEL, TWIN]);
     const weights = await get(`/models/${MODEL}/model.safetensors`);
     expect(weights.status).toBe(200);
     expect((await get(`/models/${MODEL}/nothing.bin`)).status).toBe(404);
     // Buffer.compare: an element-wise toEqual of 800 kB takes seconds, past the server's keep-alive.
-    expect(Buffer.compare(weights.body, readFileSync(join(REPO_ROOT, 'weights', MODEL, 'model.safetensors')))).toBe(0);
+    expect(
+      Buffer.compare(weights.body, readFileSync(join(REPO_ROOT, 'weights', MODEL, 'model.safetensors'))),
+    ).toBe(0);
   });
 });

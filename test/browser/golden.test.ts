@@ -8,7 +8,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as Library from '../../src/index.js';
 import { relativeError, TOLERANCE } from '../helpers/compare.js';
 import { FIXTURE_ROOTS } from '../helpers/fixtures.js';
-import { AdapterReport, ChromiumSession, ensureBuilt, launchChromium, pageAdapter, REPO_ROOT, serveStatic, StaticServer } from './chromium.js';
+import {
+  type AdapterReport,
+  type ChromiumSession,
+  ensureBuilt,
+  launchChromium,
+  pageAdapter,
+  REPO_ROOT,
+  serveStatic,
+  type StaticServer,
+} from './chromium.js';
 
 interface FixtureCase {
   model: string; // the folder, relative to the repository root
@@ -26,9 +35,21 @@ function fixtureCases(): FixtureCase[] {
     for (const name of readdirSync(join(REPO_ROOT, root)).sort()) {
       const dir = join(root, name);
       if (!existsSync(join(REPO_ROOT, dir, 'cases.json'))) continue;
-      const config = JSON.parse(readFileSync(join(REPO_ROOT, dir, 'config.json'), 'utf8')) as { architectures?: string[] };
-      const list = JSON.parse(readFileSync(join(REPO_ROOT, dir, 'cases.json'), 'utf8')) as { case: string; out_indices: number[] | null }[];
-      for (const c of list) cases.push({ model: dir, name: `${basename(root)}/${name}/${c.case}`, case: c.case, architecture: config.architectures?.[0] ?? '', out_indices: c.out_indices });
+      const config = JSON.parse(readFileSync(join(REPO_ROOT, dir, 'config.json'), 'utf8')) as {
+        architectures?: string[];
+      };
+      const list = JSON.parse(readFileSync(join(REPO_ROOT, dir, 'cases.json'), 'utf8')) as {
+        case: string;
+        out_indices: number[] | null;
+      }[];
+      for (const c of list)
+        cases.push({
+          model: dir,
+          name: `${basename(root)}/${name}/${c.case}`,
+          case: c.case,
+          architecture: config.architectures?.[0] ?? '',
+          out_indices: c.out_indices,
+        });
     }
   }
   return cases;
@@ -87,7 +108,10 @@ interface CaseRequest extends FixtureCase {
 async function runCaseInPage(req: CaseRequest): Promise<CaseResult> {
   const start = performance.now();
   const ms = { fetch: 0, load: 0, forward: 0, compare: 0, total: 0 };
-  const timed = async <T>(phase: 'fetch' | 'load' | 'forward' | 'compare', work: () => Promise<T>): Promise<T> => {
+  const timed = async <T>(
+    phase: 'fetch' | 'load' | 'forward' | 'compare',
+    work: () => Promise<T>,
+  ): Promise<T> => {
     const t = performance.now();
     try {
       return await work();
@@ -98,12 +122,17 @@ async function runCaseInPage(req: CaseRequest): Promise<CaseResult> {
   // Through Function so that no transform of this file rewrites the browser's own import().
   const importModule = new Function('url', 'return import(url)') as (url: string) => Promise<unknown>;
   const lib = (await importModule(req.libraryUrl)) as typeof Library;
-  const measure = new Function(`return (${req.relativeErrorSource});`)() as (out: ArrayLike<number>, ref: ArrayLike<number>) => number;
+  const measure = new Function(`return (${req.relativeErrorSource});`)() as (
+    out: ArrayLike<number>,
+    ref: ArrayLike<number>,
+  ) => number;
 
   const state = globalThis as { dinov2ErrorsWatched?: boolean };
   if (!state.dinov2ErrorsWatched) {
     const { device } = await lib.defaultDevice();
-    device.addEventListener('uncapturederror', (e) => console.error(`WebGPU uncaptured error: ${(e as GPUUncapturedErrorEvent).error.message}`));
+    device.addEventListener('uncapturederror', (e) =>
+      console.error(`WebGPU uncaptured error: ${(e as GPUUncapturedErrorEvent).error.message}`),
+    );
     void device.lost.then((info) => console.error(`WebGPU device lost (${info.reason}): ${info.message}`));
     state.dinov2ErrorsWatched = true;
   }
@@ -116,11 +145,15 @@ async function runCaseInPage(req: CaseRequest): Promise<CaseResult> {
   const configPath = `${req.model}/config.json`;
   const weightsPath = `${req.model}/model.safetensors`;
   const casePath = `${req.model}/${req.case}.safetensors`;
-  const [config, weights, file] = await timed('fetch', async () => [
-    lib.parseConfig(JSON.parse(new TextDecoder().decode(await bytes(configPath))), configPath),
-    lib.SafetensorsFile.parse(await bytes(weightsPath), weightsPath),
-    lib.SafetensorsFile.parse(await bytes(casePath), casePath),
-  ] as const);
+  const [config, weights, file] = await timed(
+    'fetch',
+    async () =>
+      [
+        lib.parseConfig(JSON.parse(new TextDecoder().decode(await bytes(configPath))), configPath),
+        lib.SafetensorsFile.parse(await bytes(weightsPath), weightsPath),
+        lib.SafetensorsFile.parse(await bytes(casePath), casePath),
+      ] as const,
+  );
 
   const pixel_values = { data: file.float32('pixel_values'), dims: file.info('pixel_values').shape };
   const bool_masked_pos = file.has('bool_masked_pos')
@@ -128,23 +161,33 @@ async function runCaseInPage(req: CaseRequest): Promise<CaseResult> {
     : undefined;
 
   const tensors: TensorResult[] = [];
-  const compare = (name: string, tensor: { read(): Promise<Float32Array>; dims: number[] }) => timed('compare', async () => {
-    const out = await tensor.read();
-    const ref = file.float32(name);
-    const error = measure(out, ref);
-    const firstMismatches: string[] = [];
-    if (!(error <= req.tolerance)) {
-      let maxRef = 0;
-      for (let i = 0; i < ref.length; i++) maxRef = Math.max(maxRef, Math.abs(ref[i]));
-      for (let i = 0; i < ref.length && firstMismatches.length < 5; i++) {
-        if (!(Math.abs(out[i] - ref[i]) <= req.tolerance * (maxRef || 1))) firstMismatches.push(`[${i}] got ${out[i]}, want ${ref[i]}`);
+  const compare = (name: string, tensor: { read(): Promise<Float32Array>; dims: number[] }) =>
+    timed('compare', async () => {
+      const out = await tensor.read();
+      const ref = file.float32(name);
+      const error = measure(out, ref);
+      const firstMismatches: string[] = [];
+      if (!(error <= req.tolerance)) {
+        let maxRef = 0;
+        for (let i = 0; i < ref.length; i++) maxRef = Math.max(maxRef, Math.abs(ref[i]));
+        for (let i = 0; i < ref.length && firstMismatches.length < 5; i++) {
+          if (!(Math.abs(out[i] - ref[i]) <= req.tolerance * (maxRef || 1)))
+            firstMismatches.push(`[${i}] got ${out[i]}, want ${ref[i]}`);
+        }
       }
-    }
-    tensors.push({ name, error: Number.isFinite(error) ? error : String(error), dims: [...tensor.dims], expectedDims: [...file.info(name).shape], firstMismatches });
-  });
+      tensors.push({
+        name,
+        error: Number.isFinite(error) ? error : String(error),
+        dims: [...tensor.dims],
+        expectedDims: [...file.info(name).shape],
+        firstMismatches,
+      });
+    });
 
   const model = await timed('load', () => lib.Dinov2WithRegistersModel.fromCheckpoint(config, weights));
-  const out = await timed('forward', () => model.forward(pixel_values, { bool_masked_pos, output_hidden_states: true, output_attentions: true }));
+  const out = await timed('forward', () =>
+    model.forward(pixel_values, { bool_masked_pos, output_hidden_states: true, output_attentions: true }),
+  );
   await compare('last_hidden_state', out.last_hidden_state);
   await compare('pooler_output', out.pooler_output);
   for (const [i, t] of (out.hidden_states ?? []).entries()) await compare(`hidden_states.${i}`, t);
@@ -152,15 +195,26 @@ async function runCaseInPage(req: CaseRequest): Promise<CaseResult> {
   model.dispose();
 
   if (req.architecture.endsWith('ForImageClassification')) {
-    const classifier = await timed('load', () => lib.Dinov2WithRegistersForImageClassification.fromCheckpoint(config, weights));
-    await compare('logits', (await timed('forward', () => classifier.forward(pixel_values, { bool_masked_pos }))).logits);
+    const classifier = await timed('load', () =>
+      lib.Dinov2WithRegistersForImageClassification.fromCheckpoint(config, weights),
+    );
+    await compare(
+      'logits',
+      (await timed('forward', () => classifier.forward(pixel_values, { bool_masked_pos }))).logits,
+    );
     classifier.dispose();
   }
   let featureMaps = 0;
   const outIndices = req.out_indices;
   if (outIndices) {
-    const backbone = await timed('load', () => lib.Dinov2WithRegistersBackbone.fromCheckpoint(config, weights));
-    const maps = (await timed('forward', () => backbone.forward(pixel_values, { bool_masked_pos, out_indices: outIndices }))).feature_maps;
+    const backbone = await timed('load', () =>
+      lib.Dinov2WithRegistersBackbone.fromCheckpoint(config, weights),
+    );
+    const maps = (
+      await timed('forward', () =>
+        backbone.forward(pixel_values, { bool_masked_pos, out_indices: outIndices }),
+      )
+    ).feature_maps;
     featureMaps = maps.length;
     for (const [j, t] of maps.entries()) await compare(`feature_maps.${j}`, t);
     backbone.dispose();
@@ -185,7 +239,9 @@ let adapter: AdapterReport | null = null;
 let libraryDevice: { adapterInfo: Library.DeviceInfo['adapterInfo']; isSoftware: boolean } | undefined;
 
 /** The library's own view of the page's device (defaultDevice(), as a page using the bundle gets it). */
-function libraryDeviceInPage(libraryUrl: string): Promise<{ adapterInfo: Library.DeviceInfo['adapterInfo']; isSoftware: boolean }> {
+function libraryDeviceInPage(
+  libraryUrl: string,
+): Promise<{ adapterInfo: Library.DeviceInfo['adapterInfo']; isSoftware: boolean }> {
   return chromium!.page.evaluate(async (url: string) => {
     const importModule = new Function('url', 'return import(url)') as (url: string) => Promise<unknown>;
     const lib = (await importModule(url)) as typeof Library;
@@ -210,24 +266,40 @@ beforeAll(async () => {
 
 afterAll(async () => {
   mkdirSync(join(REPO_ROOT, 'test-output'), { recursive: true });
-  writeFileSync(join(REPO_ROOT, 'test-output/browser-golden-errors.json'), `${JSON.stringify({ adapter, libraryDevice, errors }, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2)}\n`);
+  writeFileSync(
+    join(REPO_ROOT, 'test-output/browser-golden-errors.json'),
+    `${JSON.stringify({ adapter, libraryDevice, errors }, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2)}\n`,
+  );
   await chromium?.close();
   await server?.close();
 });
 
-describe('golden fixtures in headless Chromium (dist/index.js on the page\'s WebGPU)', () => {
+describe("golden fixtures in headless Chromium (dist/index.js on the page's WebGPU)", () => {
   it('navigator.gpu gives an adapter, and says what it is', () => {
-    expect(adapter, 'navigator.gpu.requestAdapter() gave null: WebGPU is off in this Chromium').not.toBeNull();
-    expect(adapter!.vendor || adapter!.architecture || adapter!.description, 'adapter info is empty').not.toBe('');
+    expect(
+      adapter,
+      'navigator.gpu.requestAdapter() gave null: WebGPU is off in this Chromium',
+    ).not.toBeNull();
+    expect(
+      adapter!.vendor || adapter!.architecture || adapter!.description,
+      'adapter info is empty',
+    ).not.toBe('');
     // The bundle's defaultDevice() takes the same adapter and says so; SwiftShader is never taken for a GPU.
-    expect(libraryDevice?.adapterInfo).toMatchObject({ vendor: adapter!.vendor, architecture: adapter!.architecture, isFallbackAdapter: adapter!.isFallbackAdapter });
-    if (adapter!.isFallbackAdapter || /swiftshader/i.test(adapter!.architecture)) expect(libraryDevice?.isSoftware).toBe(true);
+    expect(libraryDevice?.adapterInfo).toMatchObject({
+      vendor: adapter!.vendor,
+      architecture: adapter!.architecture,
+      isFallbackAdapter: adapter!.isFallbackAdapter,
+    });
+    if (adapter!.isFallbackAdapter || /swiftshader/i.test(adapter!.architecture))
+      expect(libraryDevice?.isSoftware).toBe(true);
   });
 
   it('runs a case of every fixture model folder', () => {
     const folders = FIXTURE_ROOTS.flatMap((root) =>
       existsSync(join(REPO_ROOT, root))
-        ? readdirSync(join(REPO_ROOT, root)).filter((n) => existsSync(join(REPO_ROOT, root, n, 'model.safetensors'))).map((n) => join(root, n))
+        ? readdirSync(join(REPO_ROOT, root))
+            .filter((n) => existsSync(join(REPO_ROOT, root, n, 'model.safetensors')))
+            .map((n) => join(root, n))
         : [],
     );
     expect(folders.length, 'no fixture models found').toBeGreaterThan(0);
@@ -250,7 +322,9 @@ describe('golden fixtures in headless Chromium (dist/index.js on the page\'s Web
       const measured = result.tensors.map((t) => ({ ...t, error: Number(t.error) }));
       errors[name] = Object.fromEntries(measured.map((t) => [t.name, t.error]));
       const worst = measured.reduce((a, t) => (!(t.error <= a.error) ? t : a));
-      console.log(`${name}: ${measured.length} tensors, worst ${worst.name} ${worst.error.toExponential(2)}; ms in the page ${JSON.stringify(result.ms, (_, v) => (typeof v === 'number' ? Math.round(v) : v))}`);
+      console.log(
+        `${name}: ${measured.length} tensors, worst ${worst.name} ${worst.error.toExponential(2)}; ms in the page ${JSON.stringify(result.ms, (_, v) => (typeof v === 'number' ? Math.round(v) : v))}`,
+      );
 
       expect(problems.slice(problemsBefore), 'page console errors / exceptions').toEqual([]);
       expect(result.hiddenStates).toBe(result.numHiddenLayers + 1);
@@ -261,7 +335,10 @@ describe('golden fixtures in headless Chromium (dist/index.js on the page\'s Web
       for (const t of measured) {
         expect(t.dims, `${name} ${t.name} dims`).toEqual(t.expectedDims);
         // NaN is Infinity here (relativeError) and fails `<=`.
-        expect(t.error <= TOLERANCE, `${name} ${t.name}: relative error ${t.error.toExponential(3)} > ${TOLERANCE}; first mismatches: ${t.firstMismatches.join('; ')}`).toBe(true);
+        expect(
+          t.error <= TOLERANCE,
+          `${name} ${t.name}: relative error ${t.error.toExponential(3)} > ${TOLERANCE}; first mismatches: ${t.firstMismatches.join('; ')}`,
+        ).toBe(true);
       }
     });
   }

@@ -7,9 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as Library from '../../src/index.js';
-import { relativeError } from '../helpers/compare.js';
 import { FakeHub, folderFiles } from '../hub/server.js';
-import { ChromiumSession, ensureBuilt, launchChromium, REPO_ROOT } from './chromium.js';
+import { type ChromiumSession, ensureBuilt, launchChromium, REPO_ROOT } from './chromium.js';
 import { SafetensorsFile, writeSafetensors } from '../../src/io/safetensors.js';
 
 const GOLDEN = join(REPO_ROOT, 'test/fixtures/golden');
@@ -43,12 +42,16 @@ async function loadInPage(req: LoadRequest): Promise<LoadResult> {
   const fetchFile = async (path: string) => new Uint8Array(await (await fetch(path)).arrayBuffer());
   if (typeof req.source === 'string') source = req.source;
   else if ('files' in req.source) {
-    source = await Promise.all(req.source.files.map(async (p) => new File([await fetchFile(p)], p.split('/').pop()!)));
+    source = await Promise.all(
+      req.source.files.map(async (p) => new File([await fetchFile(p)], p.split('/').pop()!)),
+    );
   } else {
     const root = await navigator.storage.getDirectory();
     const dir = await root.getDirectoryHandle('checkpoint', { create: true });
     for (const p of req.source.opfs) {
-      const writable = await (await dir.getFileHandle(p.split('/').pop()!, { create: true })).createWritable();
+      const writable = await (
+        await dir.getFileHandle(p.split('/').pop()!, { create: true })
+      ).createWritable();
       await writable.write(await fetchFile(p));
       await writable.close();
     }
@@ -61,11 +64,15 @@ async function loadInPage(req: LoadRequest): Promise<LoadResult> {
       signal: controller.signal,
       progress: (file, loaded, total) => {
         progress.push(`${file} ${loaded}/${total}`);
-        if (req.abortAfter !== undefined && file === 'model.safetensors' && loaded >= req.abortAfter) controller.abort();
+        if (req.abortAfter !== undefined && file === 'model.safetensors' && loaded >= req.abortAfter)
+          controller.abort();
       },
     });
     const file = lib.SafetensorsFile.parse(await fetchFile(req.casePath));
-    const out = await model.forward({ data: file.float32('pixel_values'), dims: file.info('pixel_values').shape });
+    const out = await model.forward({
+      data: file.float32('pixel_values'),
+      dims: file.info('pixel_values').shape,
+    });
     const got = await out.last_hidden_state.read();
     const want = file.float32('last_hidden_state');
     let maxDiff = 0;
@@ -75,9 +82,19 @@ async function loadInPage(req: LoadRequest): Promise<LoadResult> {
       maxRef = Math.max(maxRef, Math.abs(want[i]));
     }
     model.dispose();
-    return { ok: true, error1e4: got.length === want.length ? maxDiff / maxRef : Infinity, cacheKeys: await keys(), progress };
+    return {
+      ok: true,
+      error1e4: got.length === want.length ? maxDiff / maxRef : Infinity,
+      cacheKeys: await keys(),
+      progress,
+    };
   } catch (e) {
-    return { ok: false, error: { name: (e as Error).name, message: (e as Error).message }, cacheKeys: await keys(), progress };
+    return {
+      ok: false,
+      error: { name: (e as Error).name, message: (e as Error).message },
+      cacheKeys: await keys(),
+      progress,
+    };
   }
 }
 
@@ -97,16 +114,28 @@ beforeAll(async () => {
   hub.addCommit('org/tiny-gelu', gelu);
   for (const name of ['org/cut', 'org/slow', 'org/corrupt']) hub.addCommit(name, gelu);
   // Two shards and an index.
-  const whole = SafetensorsFile.parse(new Uint8Array(readFileSync(join(GOLDEN, 'tiny-gelu/model.safetensors'))));
+  const whole = SafetensorsFile.parse(
+    new Uint8Array(readFileSync(join(GOLDEN, 'tiny-gelu/model.safetensors'))),
+  );
   const half = Math.ceil(whole.names.length / 2);
   const shardFiles = [whole.names.slice(0, half), whole.names.slice(half)].map((names, i) => ({
     name: `model-0000${i + 1}-of-00002.safetensors`,
-    data: writeSafetensors(Object.fromEntries(names.map((n) => [n, { dtype: 'F32' as const, shape: whole.info(n).shape, data: whole.bytes(n) }]))),
+    data: writeSafetensors(
+      Object.fromEntries(
+        names.map((n) => [n, { dtype: 'F32' as const, shape: whole.info(n).shape, data: whole.bytes(n) }]),
+      ),
+    ),
     names,
   }));
   hub.addCommit('org/sharded', {
     'config.json': gelu['config.json'],
-    'model.safetensors.index.json': { data: new TextEncoder().encode(JSON.stringify({ weight_map: Object.fromEntries(shardFiles.flatMap((s) => s.names.map((n) => [n, s.name]))) })) },
+    'model.safetensors.index.json': {
+      data: new TextEncoder().encode(
+        JSON.stringify({
+          weight_map: Object.fromEntries(shardFiles.flatMap((s) => s.names.map((n) => [n, s.name]))),
+        }),
+      ),
+    },
     ...Object.fromEntries(shardFiles.map((s) => [s.name, { data: s.data }])),
   });
   chromium = await launchChromium({ origin: hub.origin });
@@ -126,11 +155,17 @@ describe('from_pretrained in Chromium (Cache API)', () => {
     expect(r.error).toBeUndefined();
     expect(r.error1e4!).toBeLessThan(1e-4);
     // preprocessor_config.json is cached as absent (a 404 entry), as huggingface_hub's .no_exist does.
-    expect(r.cacheKeys.sort()).toEqual(['config.json', 'model.safetensors', 'preprocessor_config.json'].map((f) => resolved('org/tiny-gelu', f)));
+    expect(r.cacheKeys.sort()).toEqual(
+      ['config.json', 'model.safetensors', 'preprocessor_config.json'].map((f) =>
+        resolved('org/tiny-gelu', f),
+      ),
+    );
     const size = hub.blob('org/tiny-gelu', 'model.safetensors').size;
     expect(r.progress).toContain(`model.safetensors ${size}/${size}`);
     // The header first, by Range request.
-    expect(hub.requests((q) => q.path.startsWith('/cdn/') && q.method === 'GET')[0].range).toBe('bytes=0-65535');
+    expect(hub.requests((q) => q.path.startsWith('/cdn/') && q.method === 'GET')[0].range).toBe(
+      'bytes=0-65535',
+    );
   });
 
   it('a second load makes no request for the repository at all', async () => {
@@ -138,7 +173,9 @@ describe('from_pretrained in Chromium (Cache API)', () => {
     const r = await load('org/tiny-gelu');
     expect(r.error).toBeUndefined();
     expect(r.error1e4!).toBeLessThan(1e-4);
-    expect(hub.log.slice(before).filter((q) => q.path.includes('tiny-gelu/resolve') || q.path.startsWith('/cdn/'))).toEqual([]);
+    expect(
+      hub.log.slice(before).filter((q) => q.path.includes('tiny-gelu/resolve') || q.path.startsWith('/cdn/')),
+    ).toEqual([]);
   });
 
   it('a connection cut half-way rejects, names the byte, and leaves no cache entry; the retry completes', async () => {

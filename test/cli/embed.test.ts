@@ -10,19 +10,29 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadImageNode } from '../../src/image/decode_node.js';
 import { SafetensorsFile } from '../../src/io/safetensors.js';
 import { processorFor } from '../../src/model/auto.js';
-import { Dinov2WithRegistersForImageClassification, Dinov2WithRegistersModel } from '../../src/model/modeling.js';
+import {
+  Dinov2WithRegistersForImageClassification,
+  Dinov2WithRegistersModel,
+} from '../../src/model/modeling.js';
 import { expectClose } from '../helpers/compare.js';
 import { testDevice } from '../helpers/gpu.js';
 import { closedPort, FakeHub, folderFiles } from '../hub/server.js';
 
 const TINY = 'weights/tiny-dinov2-with-registers';
-const IMAGES = ['img0-640x480.png', 'img1-300x500.png', 'img2-224x224.png'].map((f) => join('test/fixtures/preprocess', f));
+const IMAGES = ['img0-640x480.png', 'img1-300x500.png', 'img2-224x224.png'].map((f) =>
+  join('test/fixtures/preprocess', f),
+);
 const work = mkdtempSync(join(tmpdir(), 'dinov2-embed-'));
 const hub = new FakeHub();
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/dinov2-webgpu.js', ...args], { env: { ...process.env, HF_HUB_OFFLINE: '', ...env } });
+    const child = spawn(process.execPath, ['bin/dinov2-webgpu.js', ...args], {
+      env: { ...process.env, HF_HUB_OFFLINE: '', ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -62,7 +72,7 @@ async function reference(modelDir: string) {
   const mean = new Float64Array(b * d);
   for (let i = 0; i < b; i++) {
     for (let j = 0; j < d; j++) {
-      cls[i * d + j] = hidden[(i * t) * d + j];
+      cls[i * d + j] = hidden[i * t * d + j];
       let s = 0;
       for (let k = prefix; k < t; k++) s += hidden[(i * t + k) * d + j];
       mean[i * d + j] = s / (t - prefix);
@@ -94,7 +104,11 @@ describe('weights/make-tiny.sh', () => {
             expect(readFileSync(join(out, f)).equals(readFileSync(join(TINY, f))), f).toBe(true);
             total += readFileSync(join(TINY, f)).length;
           }
-          expect(readdirSync(out).sort()).toEqual(['config.json', 'model.safetensors', 'preprocessor_config.json']);
+          expect(readdirSync(out).sort()).toEqual([
+            'config.json',
+            'model.safetensors',
+            'preprocessor_config.json',
+          ]);
           expect(total).toBeLessThan(1e6);
           done();
         } catch (e) {
@@ -110,9 +124,20 @@ describe('dinov2-webgpu embed', () => {
     ref = await reference(TINY);
   });
 
-  it('cls+patch-mean to .npy, in batches of 2: the classifier input of the library\'s forward on the batch of 3', async () => {
+  it("cls+patch-mean to .npy, in batches of 2: the classifier input of the library's forward on the batch of 3", async () => {
     const output = join(work, 'e.npy');
-    const r = await cli(['embed', ...IMAGES, '--model', TINY, '--pooling', 'cls+patch-mean', '--batch-size', '2', '--output', output]);
+    const r = await cli([
+      'embed',
+      ...IMAGES,
+      '--model',
+      TINY,
+      '--pooling',
+      'cls+patch-mean',
+      '--batch-size',
+      '2',
+      '--output',
+      output,
+    ]);
     expect(r.stderr).toMatch(/wrote 3 x 128 float32 \(cls\+patch-mean\)/);
     expect(r.status).toBe(0);
     const { shape, data } = readNpy(output);
@@ -129,14 +154,29 @@ describe('dinov2-webgpu embed', () => {
     const json = join(work, 'e.json');
     let r = await cli(['embed', ...IMAGES, '--model', TINY, '--pooling', 'cls', '--output', json]);
     expect(r.status, r.stderr).toBe(0);
-    const parsed = JSON.parse(readFileSync(json, 'utf8')) as { pooling: string; dim: number; embeddings: { image: string; embedding: number[] }[] };
+    const parsed = JSON.parse(readFileSync(json, 'utf8')) as {
+      pooling: string;
+      dim: number;
+      embeddings: { image: string; embedding: number[] }[];
+    };
     expect(parsed.pooling).toBe('cls');
     expect(parsed.embeddings.map((e) => e.image)).toEqual(IMAGES);
     // Shortest decimals that read back as the same float32: equal bits.
     expect(Float32Array.from(parsed.embeddings.flatMap((e) => e.embedding))).toEqual(ref.pooled);
 
     const st = join(work, 'e.safetensors');
-    r = await cli(['embed', ...IMAGES, '--model', TINY, '--pooling', 'mean', '--format', 'safetensors', '--output', st]);
+    r = await cli([
+      'embed',
+      ...IMAGES,
+      '--model',
+      TINY,
+      '--pooling',
+      'mean',
+      '--format',
+      'safetensors',
+      '--output',
+      st,
+    ]);
     expect(r.status, r.stderr).toBe(0);
     const file = SafetensorsFile.parse(new Uint8Array(readFileSync(st)));
     expect(file.info('embeddings').shape).toEqual([3, ref.d]);
@@ -147,14 +187,26 @@ describe('dinov2-webgpu embed', () => {
   it('--model as a hub id, through $HF_ENDPOINT into $HF_HUB_CACHE', async () => {
     const output = join(work, 'hub.npy');
     const cache = join(work, 'hub-cache');
-    const r = await cli(['embed', IMAGES[2], '--model', 'org/tiny', '--output', output], { HF_ENDPOINT: hub.origin, HF_HUB_CACHE: cache });
+    const r = await cli(['embed', IMAGES[2], '--model', 'org/tiny', '--output', output], {
+      HF_ENDPOINT: hub.origin,
+      HF_HUB_CACHE: cache,
+    });
     expect(r.status, r.stderr).toBe(0);
     expect(readNpy(output).data).toEqual(ref.pooled.subarray(2 * ref.d, 3 * ref.d));
     expect(existsSync(join(cache, 'models--org--tiny/refs/main'))).toBe(true);
   });
 
   it('usage mistakes and unreadable images: one line, the right exit code', async () => {
-    let r = await cli(['embed', IMAGES[0], '--model', TINY, '--pooling', 'max', '--output', join(work, 'x.npy')]);
+    let r = await cli([
+      'embed',
+      IMAGES[0],
+      '--model',
+      TINY,
+      '--pooling',
+      'max',
+      '--output',
+      join(work, 'x.npy'),
+    ]);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--pooling must be one of cls, mean, cls\+patch-mean/);
     r = await cli(['embed', join(work, 'absent.png'), '--model', TINY, '--output', join(work, 'x.npy')]);
@@ -169,8 +221,13 @@ describe('dinov2-webgpu classify', () => {
     const dir = 'test/fixtures/golden/tiny-classifier';
     const r = await cli(['classify', IMAGES[0], '--model', dir, '--top-k', '3', '--json']);
     expect(r.status, r.stderr).toBe(0);
-    const got = JSON.parse(r.stdout) as { image: string; top: { label: string; index: number; score: number }[] }[];
-    const model = await Dinov2WithRegistersForImageClassification.from_pretrained(dir, { device: await testDevice() });
+    const got = JSON.parse(r.stdout) as {
+      image: string;
+      top: { label: string; index: number; score: number }[];
+    }[];
+    const model = await Dinov2WithRegistersForImageClassification.from_pretrained(dir, {
+      device: await testDevice(),
+    });
     const { pixel_values, dims } = processorFor(undefined).preprocess(await loadImageNode(IMAGES[0]));
     const [want] = await model.topK((await model.forward({ data: pixel_values, dims: [...dims] })).logits, 3);
     model.dispose();
@@ -178,7 +235,11 @@ describe('dinov2-webgpu classify', () => {
     expect(got[0].top.map((t) => t.label)).toEqual(want.map((t) => t.label));
     for (let i = 0; i < 3; i++) expect(got[0].top[i].score).toBeCloseTo(want[i].score, 6);
     const text = await cli(['classify', IMAGES[0], '--model', dir, '--top-k', '2']);
-    expect(text.stdout.split('\n')[1]).toMatch(new RegExp(`^  ${want[0].score.toFixed(4)}  ${want[0].label.replace(/[()]/g, '\\$&')} \\(${want[0].index}\\)$`));
+    expect(text.stdout.split('\n')[1]).toMatch(
+      new RegExp(
+        `^  ${want[0].score.toFixed(4)}  ${want[0].label.replace(/[()]/g, '\\$&')} \\(${want[0].index}\\)$`,
+      ),
+    );
   });
 
   it('a checkpoint without a classification head is refused', async () => {
@@ -196,8 +257,14 @@ describe('dinov2-webgpu download', () => {
     expect(r.status, r.stderr).toBe(0);
     const snapshot = r.stdout.trim();
     expect(snapshot).toMatch(/models--org--tiny\/snapshots\/[0-9a-f]{40}$/);
-    expect(readdirSync(snapshot).sort()).toEqual(['config.json', 'model.safetensors', 'preprocessor_config.json']);
-    expect(readFileSync(join(snapshot, 'model.safetensors')).equals(readFileSync(join(TINY, 'model.safetensors')))).toBe(true);
+    expect(readdirSync(snapshot).sort()).toEqual([
+      'config.json',
+      'model.safetensors',
+      'preprocessor_config.json',
+    ]);
+    expect(
+      readFileSync(join(snapshot, 'model.safetensors')).equals(readFileSync(join(TINY, 'model.safetensors'))),
+    ).toBe(true);
     expect(r.stderr).toMatch(/3 files, .* \(3 downloaded, 0 already cached\)/);
     const before = hub.log.length;
     r = await cli(['download', 'org/tiny'], env);
@@ -214,7 +281,9 @@ describe('dinov2-webgpu download', () => {
     const port = await closedPort();
     r = await cli(['download', 'org/tiny'], { HF_ENDPOINT: `http://127.0.0.1:${port}`, HF_HUB_CACHE: cache });
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`cannot reach 127\\.0\\.0\\.1:${port} \\(ECONNREFUSED.*not in the cache`));
+    expect(r.stderr).toMatch(
+      new RegExp(`cannot reach 127\\.0\\.0\\.1:${port} \\(ECONNREFUSED.*not in the cache`),
+    );
     const sha = hub.blob('org/tiny', 'model.safetensors').sha256;
     hub.faults.set(sha, { cutAfter: 300_000 });
     try {

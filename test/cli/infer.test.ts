@@ -21,10 +21,21 @@ function cli(...args: string[]) {
 describe('dinov2-webgpu infer reproduces golden cases', () => {
   for (const fixture of goldenModels()) {
     // The case with the most to check: feature maps when a case has them, else masking, else the first.
-    const c = fixture.cases.find((x) => x.out_indices) ?? fixture.cases.find((x) => x.mask) ?? fixture.cases[0];
+    const c =
+      fixture.cases.find((x) => x.out_indices) ?? fixture.cases.find((x) => x.mask) ?? fixture.cases[0];
     it(`${fixture.dir} ${c.case}`, () => {
       const out = join(work, `${fixture.name}-${c.case}.safetensors`);
-      const args = ['infer', '--model', fixture.dir, '--input', join(fixture.dir, `${c.case}.safetensors`), '--output', out, '--output-attentions', '--output-hidden-states'];
+      const args = [
+        'infer',
+        '--model',
+        fixture.dir,
+        '--input',
+        join(fixture.dir, `${c.case}.safetensors`),
+        '--output',
+        out,
+        '--output-attentions',
+        '--output-hidden-states',
+      ];
       if (c.out_indices) args.push('--out-indices', c.out_indices.join(','));
       const r = cli(...args);
       expect(r.stderr).toMatch(/wrote \d+ tensors/);
@@ -45,7 +56,17 @@ describe('dinov2-webgpu infer --dtype', () => {
     const fixture = goldenModels().find((f) => f.name === 'tiny-swiglu')!;
     const c = fixture.cases[0];
     const out = join(work, `fp16-${c.case}.safetensors`);
-    const r = cli('infer', '--model', fixture.dir, '--input', join(fixture.dir, `${c.case}.safetensors`), '--output', out, '--dtype', 'fp16-emulated');
+    const r = cli(
+      'infer',
+      '--model',
+      fixture.dir,
+      '--input',
+      join(fixture.dir, `${c.case}.safetensors`),
+      '--output',
+      out,
+      '--dtype',
+      'fp16-emulated',
+    );
     expect(r.status, r.stderr).toBe(0);
     const got = readSafetensors(out);
     for (const name of ['last_hidden_state', 'pooler_output']) {
@@ -63,18 +84,144 @@ describe('dinov2-webgpu infer on bad input: one line on stderr, non-zero exit, n
     return path;
   };
   const cases: [string, () => string[], RegExp, number][] = [
-    ['missing --input', () => ['infer', '--model', model, '--output', join(work, 'x')], /--input is required/, 2],
-    ['unknown option', () => ['infer', '--model', model, '--input', 'a', '--output', 'b', '--colour'], /unknown option --colour/, 2],
-    ['input file absent', () => ['infer', '--model', model, '--input', join(work, 'absent.safetensors'), '--output', join(work, 'x')], /absent\.safetensors/, 1],
-    ['model folder without config.json', () => ['infer', '--model', work, '--input', badInput('ok.safetensors', { pixel_values: { dtype: 'F32', shape: [1, 3, 56, 56], data: new Float32Array(3 * 56 * 56) } }), '--output', join(work, 'x')], /no config\.json/, 1],
-    ['no pixel_values', () => ['infer', '--model', model, '--input', badInput('none.safetensors', { other: { dtype: 'F32', shape: [1], data: new Float32Array(1) } }), '--output', join(work, 'x')], /no tensor named pixel_values/, 1],
-    ['wrong channel count', () => ['infer', '--model', model, '--input', badInput('c4.safetensors', { pixel_values: { dtype: 'F32', shape: [1, 4, 56, 56], data: new Float32Array(4 * 56 * 56) } }), '--output', join(work, 'x')], /4 channels/, 1],
-    ['image smaller than a patch', () => ['infer', '--model', model, '--input', badInput('small.safetensors', { pixel_values: { dtype: 'F32', shape: [1, 3, 10, 56], data: new Float32Array(3 * 10 * 56) } }), '--output', join(work, 'x')], /at least the patch size/, 1],
-    ['unknown dtype', () => ['infer', '--model', model, '--input', join(model, 'square-native.safetensors'), '--output', join(work, 'x'), '--dtype', 'int8'], /dtype "int8".*'fp16'/, 1],
-    ['out-indices beyond the stages', () => ['infer', '--model', model, '--input', join(model, 'square-native.safetensors'), '--output', join(work, 'x'), '--out-indices', '7'], /not a stage index/, 1],
+    [
+      'missing --input',
+      () => ['infer', '--model', model, '--output', join(work, 'x')],
+      /--input is required/,
+      2,
+    ],
+    [
+      'unknown option',
+      () => ['infer', '--model', model, '--input', 'a', '--output', 'b', '--colour'],
+      /unknown option --colour/,
+      2,
+    ],
+    [
+      'input file absent',
+      () => [
+        'infer',
+        '--model',
+        model,
+        '--input',
+        join(work, 'absent.safetensors'),
+        '--output',
+        join(work, 'x'),
+      ],
+      /absent\.safetensors/,
+      1,
+    ],
+    [
+      'model folder without config.json',
+      () => [
+        'infer',
+        '--model',
+        work,
+        '--input',
+        badInput('ok.safetensors', {
+          pixel_values: { dtype: 'F32', shape: [1, 3, 56, 56], data: new Float32Array(3 * 56 * 56) },
+        }),
+        '--output',
+        join(work, 'x'),
+      ],
+      /no config\.json/,
+      1,
+    ],
+    [
+      'no pixel_values',
+      () => [
+        'infer',
+        '--model',
+        model,
+        '--input',
+        badInput('none.safetensors', { other: { dtype: 'F32', shape: [1], data: new Float32Array(1) } }),
+        '--output',
+        join(work, 'x'),
+      ],
+      /no tensor named pixel_values/,
+      1,
+    ],
+    [
+      'wrong channel count',
+      () => [
+        'infer',
+        '--model',
+        model,
+        '--input',
+        badInput('c4.safetensors', {
+          pixel_values: { dtype: 'F32', shape: [1, 4, 56, 56], data: new Float32Array(4 * 56 * 56) },
+        }),
+        '--output',
+        join(work, 'x'),
+      ],
+      /4 channels/,
+      1,
+    ],
+    [
+      'image smaller than a patch',
+      () => [
+        'infer',
+        '--model',
+        model,
+        '--input',
+        badInput('small.safetensors', {
+          pixel_values: { dtype: 'F32', shape: [1, 3, 10, 56], data: new Float32Array(3 * 10 * 56) },
+        }),
+        '--output',
+        join(work, 'x'),
+      ],
+      /at least the patch size/,
+      1,
+    ],
+    [
+      'unknown dtype',
+      () => [
+        'infer',
+        '--model',
+        model,
+        '--input',
+        join(model, 'square-native.safetensors'),
+        '--output',
+        join(work, 'x'),
+        '--dtype',
+        'int8',
+      ],
+      /dtype "int8".*'fp16'/,
+      1,
+    ],
+    [
+      'out-indices beyond the stages',
+      () => [
+        'infer',
+        '--model',
+        model,
+        '--input',
+        join(model, 'square-native.safetensors'),
+        '--output',
+        join(work, 'x'),
+        '--out-indices',
+        '7',
+      ],
+      /not a stage index/,
+      1,
+    ],
   ];
   if (!hasF16) {
-    cases.push(['fp16 on an adapter without shader-f16', () => ['infer', '--model', model, '--input', join(model, 'square-native.safetensors'), '--output', join(work, 'x'), '--dtype', 'fp16'], /shader-f16/, 1]);
+    cases.push([
+      'fp16 on an adapter without shader-f16',
+      () => [
+        'infer',
+        '--model',
+        model,
+        '--input',
+        join(model, 'square-native.safetensors'),
+        '--output',
+        join(work, 'x'),
+        '--dtype',
+        'fp16',
+      ],
+      /shader-f16/,
+      1,
+    ]);
   }
   for (const [name, args, message, status] of cases) {
     it(name, () => {

@@ -10,7 +10,12 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadImageNode } from '../../src/image/decode_node.js';
-import { BitImageProcessor, DINOV2_PROCESSOR_DEFAULTS, parseImageProcessorConfig, type ImageProcessorConfig } from '../../src/image/processor.js';
+import {
+  BitImageProcessor,
+  DINOV2_PROCESSOR_DEFAULTS,
+  parseImageProcessorConfig,
+  type ImageProcessorConfig,
+} from '../../src/image/processor.js';
 import { readSafetensors } from '../helpers/fixtures.js';
 import { random } from '../helpers/gpu.js';
 
@@ -32,7 +37,11 @@ function preprocessCli(image: string, ...extra: string[]) {
   const file = readSafetensors(out);
   expect(file.names).toEqual(['pixel_values']);
   expect(file.info('pixel_values').dtype).toBe('F32');
-  return { pixel_values: file.float32('pixel_values'), dims: file.info('pixel_values').shape, stderr: r.stderr };
+  return {
+    pixel_values: file.float32('pixel_values'),
+    dims: file.info('pixel_values').shape,
+    stderr: r.stderr,
+  };
 }
 
 interface Agreement {
@@ -44,7 +53,12 @@ interface Agreement {
   maxLevels: number;
 }
 
-function agreement(out: Float32Array, ref: Float32Array, dims: number[], config: ImageProcessorConfig): Agreement {
+function agreement(
+  out: Float32Array,
+  ref: Float32Array,
+  dims: number[],
+  config: ImageProcessorConfig,
+): Agreement {
   expect(out.length).toBe(ref.length);
   const plane = dims[2] * dims[3];
   const level = config.image_std.map((s) => config.rescale_factor / s);
@@ -63,7 +77,9 @@ function agreement(out: Float32Array, ref: Float32Array, dims: number[], config:
 /** The acceptance bound: within one uint8 level everywhere, exact on at least 99% of values. */
 function expectWithinOneLevel(name: string, a: Agreement, against: string): void {
   measured[`${name} vs ${against}`] = { ...a, against };
-  console.log(`${name} vs ${against}: exact ${(100 * a.exact).toFixed(4)}%, identical ${(100 * a.identical).toFixed(4)}%, max ${a.maxLevels.toFixed(3)} levels`);
+  console.log(
+    `${name} vs ${against}: exact ${(100 * a.exact).toFixed(4)}%, identical ${(100 * a.identical).toFixed(4)}%, max ${a.maxLevels.toFixed(3)} levels`,
+  );
   expect(a.maxLevels, `${name}: max difference in levels`).toBeLessThanOrEqual(1 + 1e-6);
   expect(a.exact, `${name}: share of exact values`).toBeGreaterThanOrEqual(0.99);
 }
@@ -74,7 +90,10 @@ afterAll(() => {
 });
 
 describe('dinov2-webgpu preprocess reproduces the golden pixel_values (transformers, PIL path)', () => {
-  const golden = JSON.parse(readFileSync(`${DIR}/cases.json`, 'utf8')) as { processor: unknown; cases: { name: string; width: number; height: number }[] };
+  const golden = JSON.parse(readFileSync(`${DIR}/cases.json`, 'utf8')) as {
+    processor: unknown;
+    cases: { name: string; width: number; height: number }[];
+  };
   const config = parseImageProcessorConfig(golden.processor, 'cases.json processor');
   for (const c of golden.cases) {
     it(`${c.name}.png (${c.width}x${c.height}), default settings`, () => {
@@ -114,7 +133,12 @@ function drawPixels(u: Unseen, seed: number): Uint8Array {
   const rand = random(seed);
   const { width, height, channels } = u;
   const out = new Uint8Array(width * height * channels);
-  const discs = Array.from({ length: 6 }, () => ({ x: rand(0, width), y: rand(0, height), r: rand(3, Math.max(4, Math.min(width, height) / 2)), c: [rand(0, 255), rand(0, 255), rand(0, 255)] }));
+  const discs = Array.from({ length: 6 }, () => ({
+    x: rand(0, width),
+    y: rand(0, height),
+    r: rand(3, Math.max(4, Math.min(width, height) / 2)),
+    c: [rand(0, 255), rand(0, 255), rand(0, 255)],
+  }));
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       let rgb = [(255 * x) / width, (255 * y) / height, 128 + 100 * Math.sin((x + y) / 9)];
@@ -126,7 +150,7 @@ function drawPixels(u: Unseen, seed: number): Uint8Array {
       if (channels === 1) out[o] = Math.round((px[0] + px[1] + px[2]) / 3);
       else {
         out.set(px, o);
-        if (channels === 4) out[o + 3] = Math.round(255 * ((x * 7 + y * 3) % 256) / 255); // colour under every alpha survives convert('RGB')
+        if (channels === 4) out[o + 3] = Math.round((255 * ((x * 7 + y * 3) % 256)) / 255); // colour under every alpha survives convert('RGB')
       }
     }
   }
@@ -135,7 +159,9 @@ function drawPixels(u: Unseen, seed: number): Uint8Array {
 
 async function writeUnseen(u: Unseen, seed: number): Promise<string> {
   const path = join(work, `${u.name}.${u.format}`);
-  const img = sharp(Buffer.from(drawPixels(u, seed)), { raw: { width: u.width, height: u.height, channels: u.channels } });
+  const img = sharp(Buffer.from(drawPixels(u, seed)), {
+    raw: { width: u.width, height: u.height, channels: u.channels },
+  });
   await (u.format === 'png' ? img.png() : img.jpeg({ quality: 90 })).toFile(path);
   return path;
 }
@@ -143,7 +169,8 @@ async function writeUnseen(u: Unseen, seed: number): Promise<string> {
 function hasPillow(): { ok: boolean; why: string } {
   const r = spawnSync('python3', ['-c', 'import PIL; print(PIL.__version__)'], { encoding: 'utf8' });
   if (r.error) return { ok: false, why: `python3 is not installed (${r.error.message})` };
-  if (r.status !== 0) return { ok: false, why: 'Python Pillow is not installed (python3 -c "import PIL" fails)' };
+  if (r.status !== 0)
+    return { ok: false, why: 'Python Pillow is not installed (python3 -c "import PIL" fails)' };
   return { ok: true, why: `Pillow ${r.stdout.trim()}` };
 }
 
@@ -151,7 +178,19 @@ function hasPillow(): { ok: boolean; why: string } {
 function pilPixelValues(path: string, config: ImageProcessorConfig): Float32Array {
   const { height, width } = config.crop_size;
   const raw = join(work, `${path.split('/').pop()}.pil.raw`);
-  const r = spawnSync('python3', ['test/cli/pil_preprocess.py', path, String(config.size.shortest_edge), String(height), String(width), String(config.resample), raw], { encoding: 'utf8' });
+  const r = spawnSync(
+    'python3',
+    [
+      'test/cli/pil_preprocess.py',
+      path,
+      String(config.size.shortest_edge),
+      String(height),
+      String(width),
+      String(config.resample),
+      raw,
+    ],
+    { encoding: 'utf8' },
+  );
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
   const cropped = new Uint8Array(readFileSync(raw));
@@ -190,7 +229,11 @@ describe('dinov2-webgpu preprocess on images it has not seen', () => {
       it(`${u.name}.${u.format}: within one level of PIL (${pillow.why}), >= 99% exact`, async () => {
         const path = await imagePath(u, i);
         const { pixel_values, dims } = preprocessCli(path);
-        expectWithinOneLevel(u.name, agreement(pixel_values, pilPixelValues(path, defaults), dims, defaults), pillow.why);
+        expectWithinOneLevel(
+          u.name,
+          agreement(pixel_values, pilPixelValues(path, defaults), dims, defaults),
+          pillow.why,
+        );
       });
     });
   }
@@ -242,11 +285,36 @@ describe('dinov2-webgpu preprocess on bad input: one line on stderr, non-zero ex
     ['no IMAGE', () => ['preprocess', '--output', join(work, 'x')], /IMAGE is required/, 2],
     ['two images', () => ['preprocess', image, image, '--output', join(work, 'x')], /one IMAGE, got 2/, 2],
     ['missing --output', () => ['preprocess', image], /--output is required/, 2],
-    ['unknown option', () => ['preprocess', image, '--output', join(work, 'x'), '--size', '3'], /unknown option --size/, 2],
-    ['image absent', () => ['preprocess', join(work, 'absent.png'), '--output', join(work, 'x')], /absent\.png: no such file/, 1],
-    ['not an image', () => ['preprocess', notAnImage(), '--output', join(work, 'x')], /not-an-image\.png|unsupported image format/i, 1],
-    ['--model folder absent', () => ['preprocess', image, '--output', join(work, 'x'), '--model', join(work, 'nowhere')], /nowhere: no such folder/, 1],
-    ['bad preprocessor_config.json', () => ['preprocess', image, '--output', join(work, 'x'), '--model', badConfig()], /resample must be a PIL resampling filter/, 1],
+    [
+      'unknown option',
+      () => ['preprocess', image, '--output', join(work, 'x'), '--size', '3'],
+      /unknown option --size/,
+      2,
+    ],
+    [
+      'image absent',
+      () => ['preprocess', join(work, 'absent.png'), '--output', join(work, 'x')],
+      /absent\.png: no such file/,
+      1,
+    ],
+    [
+      'not an image',
+      () => ['preprocess', notAnImage(), '--output', join(work, 'x')],
+      /not-an-image\.png|unsupported image format/i,
+      1,
+    ],
+    [
+      '--model folder absent',
+      () => ['preprocess', image, '--output', join(work, 'x'), '--model', join(work, 'nowhere')],
+      /nowhere: no such folder/,
+      1,
+    ],
+    [
+      'bad preprocessor_config.json',
+      () => ['preprocess', image, '--output', join(work, 'x'), '--model', badConfig()],
+      /resample must be a PIL resampling filter/,
+      1,
+    ],
   ];
   for (const [name, args, message, status] of cases) {
     it(name, () => {

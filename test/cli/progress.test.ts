@@ -4,7 +4,10 @@ import { formatBytes, Progress } from '../../src/cli/progress.js';
 
 function fakeStream(isTTY: boolean) {
   const written: string[] = [];
-  return { written, stream: { isTTY, columns: 80, write: (s: string) => written.push(s) } as unknown as NodeJS.WriteStream };
+  return {
+    written,
+    stream: { isTTY, columns: 80, write: (s: string) => written.push(s) } as unknown as NodeJS.WriteStream,
+  };
 }
 
 describe('Progress', () => {
@@ -13,8 +16,10 @@ describe('Progress', () => {
     const p = new Progress(stream, () => undefined);
     p.update('model.safetensors', 0, 4 * 2 ** 20);
     p.update('model.safetensors', 4 * 2 ** 20, 4 * 2 ** 20);
-    expect(written[0]).toMatch(/^\r\x1b\[2Kmodel\.safetensors \[-{24}\]   0% 0 B \/ 4\.00 MiB$/);
-    expect(written[1]).toMatch(/^\r\x1b\[2Kmodel\.safetensors \[#{24}\] 100% 4\.00 MiB \/ 4\.00 MiB$/);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the ANSI erase-line sequence is what is tested
+    expect(written[0]).toMatch(/^\r\u001b\[2Kmodel\.safetensors \[-{24}\] {3}0% 0 B \/ 4\.00 MiB$/);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the ANSI erase-line sequence is what is tested
+    expect(written[1]).toMatch(/^\r\u001b\[2Kmodel\.safetensors \[#{24}\] 100% 4\.00 MiB \/ 4\.00 MiB$/);
     expect(written[2]).toBe('\n');
   });
 

@@ -1,13 +1,21 @@
 // The demo's attention maps: which row and which columns of attentions[layer] [B, heads, T, T]
 // each map reads, with T = 1 cls + R registers + h*w patches.
 import { describe, expect, it } from 'vitest';
-import { attentionShares, attentionToPatches, clsAttention, registerAttention } from '../../demo/src/views/attention.js';
+import {
+  attentionShares,
+  attentionToPatches,
+  clsAttention,
+  registerAttention,
+} from '../../demo/src/views/attention.js';
 import { tokenLayout } from '../../demo/src/views/tokens.js';
 
 /** A tensor whose every value names its position: v(b, h, q, k) = b*1e6 + h*1e4 + q*100 + k (k < 100). */
 function labelled(batch: number, heads: number, t: number): Float32Array {
   const out = new Float32Array(batch * heads * t * t);
-  for (let b = 0; b < batch; b++) for (let h = 0; h < heads; h++) for (let q = 0; q < t; q++) for (let k = 0; k < t; k++) out[((b * heads + h) * t + q) * t + k] = b * 1e6 + h * 1e4 + q * 100 + k;
+  for (let b = 0; b < batch; b++)
+    for (let h = 0; h < heads; h++)
+      for (let q = 0; q < t; q++)
+        for (let k = 0; k < t; k++) out[((b * heads + h) * t + q) * t + k] = b * 1e6 + h * 1e4 + q * 100 + k;
   return out;
 }
 
@@ -38,7 +46,8 @@ describe('attention maps read the right row and the patch columns, on a 3x5 grid
   it('cls of head h: row 0, columns 3..17 in row-major grid order', () => {
     const map = clsAttention(att, dims, layout, 1, 1);
     expect(map.length).toBe(15);
-    for (let r = 0; r < 3; r++) for (let c = 0; c < 5; c++) expect(map[r * 5 + c]).toBe(1e6 + 1e4 + 0 * 100 + (3 + r * 5 + c));
+    for (let r = 0; r < 3; r++)
+      for (let c = 0; c < 5; c++) expect(map[r * 5 + c]).toBe(1e6 + 1e4 + 0 * 100 + (3 + r * 5 + c));
   });
 
   it('the mean over heads is the mean of the per-head maps, in float64', () => {

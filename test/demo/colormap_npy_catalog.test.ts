@@ -1,7 +1,13 @@
 // The demo's colouring, its .npy and .json downloads, and its model catalogue.
 import { describe, expect, it } from 'vitest';
 import { bundledEntry, hubEntries, twinOf } from '../../demo/src/catalog.js';
-import { describeProgress, hubLoader, loadHub, looksLikeCheckpoint, HubUnavailableError } from '../../demo/src/loaders.js';
+import {
+  describeProgress,
+  hubLoader,
+  loadHub,
+  looksLikeCheckpoint,
+  HubUnavailableError,
+} from '../../demo/src/loaders.js';
 import { nearestStep, scalarToRgba, step, valueRange, VIRIDIS } from '../../demo/src/views/colormap.js';
 import { embeddingsJson } from '../../demo/src/views/embeddings.js';
 import { fromNpy, toNpy } from '../../demo/src/views/npy.js';
@@ -10,7 +16,8 @@ import { tokenLayout } from '../../demo/src/views/tokens.js';
 describe('viridis', () => {
   it("is a fit of matplotlib's viridis: within 4 levels at five of its stops", () => {
     const at = (s: number) => Array.from(VIRIDIS.subarray(s * 3, s * 3 + 3));
-    const close = (got: number[], want: number[]) => got.forEach((v, i) => expect(Math.abs(v - want[i])).toBeLessThanOrEqual(4));
+    const close = (got: number[], want: number[]) =>
+      got.forEach((v, i) => expect(Math.abs(v - want[i])).toBeLessThanOrEqual(4));
     close(at(0), [68, 1, 84]); // #440154
     close(at(64), [59, 82, 139]); // #3b528b
     close(at(128), [33, 145, 140]); // #21918c
@@ -18,7 +25,8 @@ describe('viridis', () => {
     close(at(255), [253, 231, 37]); // #fde725
   });
   it('is one-to-one: every step is read back from its colour', () => {
-    for (let s = 0; s < 256; s++) expect(nearestStep(VIRIDIS[s * 3], VIRIDIS[s * 3 + 1], VIRIDIS[s * 3 + 2])).toBe(s);
+    for (let s = 0; s < 256; s++)
+      expect(nearestStep(VIRIDIS[s * 3], VIRIDIS[s * 3 + 1], VIRIDIS[s * 3 + 2])).toBe(s);
   });
   it('scalarToRgba: min-max to 256 steps, opaque; a flat map is step 0; NaN is step 0', () => {
     const { rgba, range } = scalarToRgba([2, 4, 3, NaN]);
@@ -62,8 +70,18 @@ describe('.json download', () => {
     const hidden = Float32Array.from({ length: 9 * d }, (_, i) => i);
     const j = embeddingsJson('m', 'img.png', hidden, [1, 9, d], layout);
     expect(j.pooler_output).toEqual([0, 1]);
-    expect(j.register_tokens).toEqual([[2, 3], [4, 5]]);
-    expect(j.patch_tokens).toEqual([[6, 7], [8, 9], [10, 11], [12, 13], [14, 15], [16, 17]]);
+    expect(j.register_tokens).toEqual([
+      [2, 3],
+      [4, 5],
+    ]);
+    expect(j.patch_tokens).toEqual([
+      [6, 7],
+      [8, 9],
+      [10, 11],
+      [12, 13],
+      [14, 15],
+      [16, 17],
+    ]);
     expect(j.patch_mean).toEqual([11, 12]);
     expect(j.layout).toMatchObject({ tokens: 9, registers: 2, grid: [2, 3], hidden_size: 2 });
     expect(() => embeddingsJson('m', 'i', hidden, [1, 8, d], layout)).toThrow(/9 tokens/);
@@ -103,20 +121,38 @@ describe('loaders', () => {
   it('recognise a checkpoint among dropped files', () => {
     const f = (name: string) => new File(['{}'], name);
     expect(looksLikeCheckpoint([f('config.json'), f('model.safetensors')])).toBe(true);
-    expect(looksLikeCheckpoint([f('config.json'), f('model.safetensors.index.json'), f('model-00001-of-00002.safetensors')])).toBe(true);
+    expect(
+      looksLikeCheckpoint([
+        f('config.json'),
+        f('model.safetensors.index.json'),
+        f('model-00001-of-00002.safetensors'),
+      ]),
+    ).toBe(true);
     expect(looksLikeCheckpoint([f('model.safetensors')])).toBe(false);
     expect(looksLikeCheckpoint([f('cat.png')])).toBe(false);
   });
   it('describe from_pretrained progress given as (done, total) or as an event', () => {
     expect(describeProgress([3, 4])).toEqual({ text: '3 of 4', fraction: 0.75 });
-    expect(describeProgress(['model.safetensors', 2 ** 20, 2 ** 22])).toEqual({ text: 'model.safetensors: 1.0 MB of 4.0 MB', fraction: 0.25 });
-    expect(describeProgress([{ status: 'download', file: 'model.safetensors', loaded: 2 ** 20, total: 2 ** 21 }])).toEqual({ text: 'download model.safetensors: 1.0 MB of 2.0 MB', fraction: 0.5 });
-    expect(describeProgress([{ status: 'progress', progress: 40 }])).toEqual({ text: 'progress: 40%', fraction: 0.4 });
+    expect(describeProgress(['model.safetensors', 2 ** 20, 2 ** 22])).toEqual({
+      text: 'model.safetensors: 1.0 MB of 4.0 MB',
+      fraction: 0.25,
+    });
+    expect(
+      describeProgress([{ status: 'download', file: 'model.safetensors', loaded: 2 ** 20, total: 2 ** 21 }]),
+    ).toEqual({ text: 'download model.safetensors: 1.0 MB of 2.0 MB', fraction: 0.5 });
+    expect(describeProgress([{ status: 'progress', progress: 40 }])).toEqual({
+      text: 'progress: 40%',
+      fraction: 0.4,
+    });
     expect(describeProgress([])).toEqual({ text: 'loading…' });
   });
   it('the hub entries fail with a clear message where the library has no from_pretrained', async () => {
     if (hubLoader(false)) return; // the hub loader has landed: nothing to guard
-    await expect(loadHub('facebook/dinov2-with-registers-small', false, {} as never, () => {})).rejects.toThrow(HubUnavailableError);
-    await expect(loadHub('facebook/dinov2-with-registers-small', false, {} as never, () => {})).rejects.toThrow(/needs from_pretrained.*bundled tiny model.*local folder/);
+    await expect(
+      loadHub('facebook/dinov2-with-registers-small', false, {} as never, () => {}),
+    ).rejects.toThrow(HubUnavailableError);
+    await expect(
+      loadHub('facebook/dinov2-with-registers-small', false, {} as never, () => {}),
+    ).rejects.toThrow(/needs from_pretrained.*bundled tiny model.*local folder/);
   });
 });

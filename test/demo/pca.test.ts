@@ -35,7 +35,9 @@ function covariance(x: Float64Array, n: number, d: number): { cov: Float64Array;
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += x[i * d + j] / n;
   const xc = x.map((v, i) => v - mean[i % d]);
   const cov = new Float64Array(d * d);
-  for (let i = 0; i < n; i++) for (let r = 0; r < d; r++) for (let c = 0; c < d; c++) cov[r * d + c] += (xc[i * d + r] * xc[i * d + c]) / (n - 1);
+  for (let i = 0; i < n; i++)
+    for (let r = 0; r < d; r++)
+      for (let c = 0; c < d; c++) cov[r * d + c] += (xc[i * d + r] * xc[i * d + c]) / (n - 1);
   return { cov, xc };
 }
 
@@ -153,7 +155,8 @@ describe("pcaPicture: the DINOv2 paper's RGB of the first three components", () 
     // The second PCA is that of the foreground rows alone.
     const fg = x.slice(0, 12 * d);
     expect(pic.second!.eigenvalues).toEqual(pca(fg, 12, d).eigenvalues);
-    for (let i = 12; i < n; i++) expect(Array.from(pic.rgba.subarray(i * 4, i * 4 + 4))).toEqual([0, 0, 0, 255]);
+    for (let i = 12; i < n; i++)
+      expect(Array.from(pic.rgba.subarray(i * 4, i * 4 + 4))).toEqual([0, 0, 0, 255]);
   });
 
   it('a threshold that keeps fewer than two patches paints those with the first PCA', () => {

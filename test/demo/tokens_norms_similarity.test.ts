@@ -6,8 +6,18 @@ import { layoutFor, patchFeatures, tokenLayout } from '../../demo/src/views/toke
 
 describe('token layout', () => {
   it('follows the image size and patch size (floor, as the patch embedding does)', () => {
-    expect(layoutFor({ num_register_tokens: 4, patch_size: 14 }, 224, 224)).toMatchObject({ gridH: 16, gridW: 16, tokens: 261, firstPatch: 5 });
-    expect(layoutFor({ num_register_tokens: 0, patch_size: 14 }, 230, 100)).toMatchObject({ gridH: 16, gridW: 7, tokens: 113, firstPatch: 1 });
+    expect(layoutFor({ num_register_tokens: 4, patch_size: 14 }, 224, 224)).toMatchObject({
+      gridH: 16,
+      gridW: 16,
+      tokens: 261,
+      firstPatch: 5,
+    });
+    expect(layoutFor({ num_register_tokens: 0, patch_size: 14 }, 230, 100)).toMatchObject({
+      gridH: 16,
+      gridW: 7,
+      tokens: 113,
+      firstPatch: 1,
+    });
   });
   it('rejects what is not a grid', () => {
     expect(() => tokenLayout(-1, 2, 2)).toThrow(/registers/);

@@ -21,7 +21,10 @@ afterAll(() => {
 });
 
 const device = await testDevice();
-const dtypes: ModelDtype[] = ['fp16-emulated', ...(device.device.features.has('shader-f16') ? (['fp16'] as const) : [])];
+const dtypes: ModelDtype[] = [
+  'fp16-emulated',
+  ...(device.device.features.has('shader-f16') ? (['fp16'] as const) : []),
+];
 
 for (const dtype of dtypes) {
   for (const fixture of goldenModels()) {
@@ -39,15 +42,28 @@ for (const dtype of dtypes) {
 }
 
 describe("dtype 'fp16' without shader-f16", () => {
-  it.skipIf(device.device.features.has('shader-f16'))('is refused naming the missing feature and the alternatives', async () => {
-    const fixture = goldenModels()[0];
-    await expect(Dinov2WithRegistersModel.fromCheckpoint(fixture.config, fixture.weights, { device, dtype: 'fp16' })).rejects.toThrow(/shader-f16.*'fp32'.*'fp16-emulated'/s);
-  });
+  it.skipIf(device.device.features.has('shader-f16'))(
+    'is refused naming the missing feature and the alternatives',
+    async () => {
+      const fixture = goldenModels()[0];
+      await expect(
+        Dinov2WithRegistersModel.fromCheckpoint(fixture.config, fixture.weights, { device, dtype: 'fp16' }),
+      ).rejects.toThrow(/shader-f16.*'fp32'.*'fp16-emulated'/s);
+    },
+  );
 
   it('model.dtype is what it was loaded with, in any spelling', async () => {
     const fixture = goldenModels()[0];
-    for (const [dtype, want] of [[undefined, 'fp32'], ['float32', 'fp32'], ['auto', 'fp32'], ['fp16-emulated', 'fp16-emulated']] as const) {
-      const model = await Dinov2WithRegistersModel.fromCheckpoint(fixture.config, fixture.weights, { device, dtype });
+    for (const [dtype, want] of [
+      [undefined, 'fp32'],
+      ['float32', 'fp32'],
+      ['auto', 'fp32'],
+      ['fp16-emulated', 'fp16-emulated'],
+    ] as const) {
+      const model = await Dinov2WithRegistersModel.fromCheckpoint(fixture.config, fixture.weights, {
+        device,
+        dtype,
+      });
       expect(model.dtype).toBe(want);
       model.dispose();
     }
@@ -55,6 +71,11 @@ describe("dtype 'fp16' without shader-f16", () => {
 
   it('an unknown dtype is refused with the accepted spellings', async () => {
     const fixture = goldenModels()[0];
-    await expect(Dinov2WithRegistersModel.fromCheckpoint(fixture.config, fixture.weights, { device, dtype: 'int8' as never })).rejects.toThrow(/'fp32'.*'fp16'/s);
+    await expect(
+      Dinov2WithRegistersModel.fromCheckpoint(fixture.config, fixture.weights, {
+        device,
+        dtype: 'int8' as never,
+      }),
+    ).rejects.toThrow(/'fp32'.*'fp16'/s);
   });
 });

@@ -19,7 +19,12 @@ for (const fixture of goldenModels()) {
   describe(`${fixture.name} (${fixture.config.architectures[0]})`, () => {
     for (const c of fixture.cases) {
       it(`${c.case}: every output within 1e-4`, async () => {
-        errors[`${fixture.name}/${c.case}`] = await checkGoldenCase(fixture, c, { device: await testDevice() }, TOLERANCE);
+        errors[`${fixture.name}/${c.case}`] = await checkGoldenCase(
+          fixture,
+          c,
+          { device: await testDevice() },
+          TOLERANCE,
+        );
       });
     }
   });

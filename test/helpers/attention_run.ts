@@ -1,5 +1,5 @@
 import type { Attention } from '../../src/model/attention.js';
-import { Harness, runOnGpu } from './gpu.js';
+import { type Harness, runOnGpu } from './gpu.js';
 
 /** attn.attend on `qkv` [batch * tokens, 3 * D] with one head-mask row; reads back the context and every probability. */
 export function runAttention(
@@ -18,7 +18,15 @@ export function runAttention(
       const ctx = memory.create('context', batch * tokens * d * 4);
       const stats = memory.create('stats', batch * heads * tokens * 8);
       const p = memory.create('probs', batch * heads * tokens * tokens * 4);
-      attn.attend(rec, qkvBuf, { buffer: maskBuf, offset: 0, size: heads * 4 }, { batch, tokens }, ctx, stats, [{ buffer: p, firstBlock: 0, blocks: batch * heads }]);
+      attn.attend(
+        rec,
+        qkvBuf,
+        { buffer: maskBuf, offset: 0, size: heads * 4 },
+        { batch, tokens },
+        ctx,
+        stats,
+        [{ buffer: p, firstBlock: 0, blocks: batch * heads }],
+      );
       return { context: ctx, probs: p };
     },
     { context: batch * tokens * d, probs: batch * heads * tokens * tokens },

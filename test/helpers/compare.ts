@@ -17,7 +17,12 @@ export function relativeError(out: ArrayLike<number>, ref: ArrayLike<number>): n
 }
 
 /** Fails with the first mismatching indices when the relative error exceeds `tolerance`. */
-export function expectClose(out: ArrayLike<number>, ref: ArrayLike<number>, name: string, tolerance = TOLERANCE): number {
+export function expectClose(
+  out: ArrayLike<number>,
+  ref: ArrayLike<number>,
+  name: string,
+  tolerance = TOLERANCE,
+): number {
   expect(out.length, `${name}: length`).toBe(ref.length);
   const err = relativeError(out, ref);
   if (!(err <= tolerance)) {
@@ -28,7 +33,9 @@ export function expectClose(out: ArrayLike<number>, ref: ArrayLike<number>, name
       const diff = Math.abs(out[i] - ref[i]);
       if (!(diff <= tolerance * (maxRef || 1))) bad.push(`[${i}] got ${out[i]}, want ${ref[i]}`);
     }
-    expect.fail(`${name}: relative error ${err.toExponential(3)} > ${tolerance}; first mismatches: ${bad.join('; ')}`);
+    expect.fail(
+      `${name}: relative error ${err.toExponential(3)} > ${tolerance}; first mismatches: ${bad.join('; ')}`,
+    );
   }
   return err;
 }

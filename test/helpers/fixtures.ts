@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseConfig, Dinov2Config } from '../../src/io/config.js';
+import { parseConfig, type Dinov2Config } from '../../src/io/config.js';
 import { SafetensorsFile } from '../../src/io/safetensors.js';
 
 export const FIXTURE_ROOTS = ['test/fixtures/golden', 'test/fixtures/generated'];
@@ -33,8 +33,13 @@ export function goldenModels(): GoldenModel[] {
     for (const name of readdirSync(root).sort()) {
       const dir = join(root, name);
       if (!existsSync(join(dir, 'cases.json'))) continue;
-      const config = parseConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')), join(dir, 'config.json'));
-      const cases = (JSON.parse(readFileSync(join(dir, 'cases.json'), 'utf8')) as Omit<GoldenCase, 'file'>[]).map((c) => ({
+      const config = parseConfig(
+        JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')),
+        join(dir, 'config.json'),
+      );
+      const cases = (
+        JSON.parse(readFileSync(join(dir, 'cases.json'), 'utf8')) as Omit<GoldenCase, 'file'>[]
+      ).map((c) => ({
         ...c,
         file: readSafetensors(join(dir, `${c.case}.safetensors`)),
       }));

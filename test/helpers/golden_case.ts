@@ -11,18 +11,35 @@ import { expectClose } from './compare.js';
 import type { GoldenCase, GoldenModel } from './fixtures.js';
 
 /** Runs `c` with `options` and returns the relative error of every output it compared. */
-export async function checkGoldenCase(fixture: GoldenModel, c: GoldenCase, options: LoadOptions, tolerance: number, label = ''): Promise<Record<string, number>> {
+export async function checkGoldenCase(
+  fixture: GoldenModel,
+  c: GoldenCase,
+  options: LoadOptions,
+  tolerance: number,
+  label = '',
+): Promise<Record<string, number>> {
   const file = c.file;
   const pixel_values = { data: file.float32('pixel_values'), dims: file.info('pixel_values').shape };
-  const bool_masked_pos = file.has('bool_masked_pos') ? { data: file.bytes('bool_masked_pos'), dims: file.info('bool_masked_pos').shape } : undefined;
+  const bool_masked_pos = file.has('bool_masked_pos')
+    ? { data: file.bytes('bool_masked_pos'), dims: file.info('bool_masked_pos').shape }
+    : undefined;
   const measured: Record<string, number> = {};
   const compare = async (name: string, tensor: { read(): Promise<Float32Array>; dims: number[] }) => {
     expect(tensor.dims, `${name} dims`).toEqual(file.info(name).shape);
-    measured[name] = expectClose(await tensor.read(), file.float32(name), `${label}${fixture.name}/${c.case} ${name}`, tolerance);
+    measured[name] = expectClose(
+      await tensor.read(),
+      file.float32(name),
+      `${label}${fixture.name}/${c.case} ${name}`,
+      tolerance,
+    );
   };
 
   const model = await Dinov2WithRegistersModel.fromCheckpoint(fixture.config, fixture.weights, options);
-  const out = await model.forward(pixel_values, { bool_masked_pos, output_hidden_states: true, output_attentions: true });
+  const out = await model.forward(pixel_values, {
+    bool_masked_pos,
+    output_hidden_states: true,
+    output_attentions: true,
+  });
   await compare('last_hidden_state', out.last_hidden_state);
   await compare('pooler_output', out.pooler_output);
   const hiddenNames = file.names.filter((n) => n.startsWith('hidden_states.'));
@@ -35,13 +52,22 @@ export async function checkGoldenCase(fixture: GoldenModel, c: GoldenCase, optio
   model.dispose();
 
   if (fixture.config.architectures[0].endsWith('ForImageClassification')) {
-    const classifier = await Dinov2WithRegistersForImageClassification.fromCheckpoint(fixture.config, fixture.weights, options);
+    const classifier = await Dinov2WithRegistersForImageClassification.fromCheckpoint(
+      fixture.config,
+      fixture.weights,
+      options,
+    );
     await compare('logits', (await classifier.forward(pixel_values, { bool_masked_pos })).logits);
     classifier.dispose();
   }
   if (c.out_indices) {
-    const backbone = await Dinov2WithRegistersBackbone.fromCheckpoint(fixture.config, fixture.weights, options);
-    const maps = (await backbone.forward(pixel_values, { bool_masked_pos, out_indices: c.out_indices })).feature_maps;
+    const backbone = await Dinov2WithRegistersBackbone.fromCheckpoint(
+      fixture.config,
+      fixture.weights,
+      options,
+    );
+    const maps = (await backbone.forward(pixel_values, { bool_masked_pos, out_indices: c.out_indices }))
+      .feature_maps;
     expect(maps.length).toBe(c.out_indices.length);
     for (const [j, t] of maps.entries()) await compare(`feature_maps.${j}`, t);
     backbone.dispose();

@@ -1,9 +1,9 @@
 import { GpuMemory } from '../../src/gpu/buffers.js';
-import { DeviceInfo, requestDevice } from '../../src/gpu/device.js';
+import { type DeviceInfo, requestDevice } from '../../src/gpu/device.js';
 import { KernelCache } from '../../src/gpu/kernel.js';
 import { Recorder } from '../../src/gpu/recorder.js';
 import { GpuTensor } from '../../src/gpu/tensor.js';
-import { TensorSource } from '../../src/model/parameters.js';
+import type { TensorSource } from '../../src/model/parameters.js';
 
 let device: Promise<DeviceInfo> | undefined;
 
@@ -63,13 +63,20 @@ export function random(seed: number): (lo?: number, hi?: number) => number {
   };
 }
 
-export function randomArray(n: number, rand: (lo?: number, hi?: number) => number, lo = -1, hi = 1): Float32Array {
+export function randomArray(
+  n: number,
+  rand: (lo?: number, hi?: number) => number,
+  lo = -1,
+  hi = 1,
+): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = rand(lo, hi);
   return out;
 }
 
-export type BufferLimitOverrides = Partial<Pick<GPUSupportedLimits, 'maxBufferSize' | 'maxStorageBufferBindingSize'>>;
+export type BufferLimitOverrides = Partial<
+  Pick<GPUSupportedLimits, 'maxBufferSize' | 'maxStorageBufferBindingSize'>
+>;
 
 /**
  * Makes `device` report smaller buffer limits (every other limit as it is), the way a smaller GPU

@@ -16,7 +16,7 @@ export function erf(x: number): number {
   }
   // erfc x = exp(-x²)/√π · 1/(x + 1/2/(x + 1/(x + 3/2/(x + ...)))) (Lentz-free backward evaluation)
   let f = 0;
-  for (let n = 60; n >= 1; n--) f = (n / 2) / (ax + f);
+  for (let n = 60; n >= 1; n--) f = n / 2 / (ax + f);
   const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / (ax + f);
   return Math.sign(x) * (1 - erfc);
 }
@@ -32,7 +32,14 @@ export const ACTIVATIONS: Record<number, (x: number) => number> = {
 };
 
 /** y[r, n] = x[r, :] · w[n, :] + b[n] (w as nn.Linear stores it: [out, in]). */
-export function linear(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number> | undefined, rows: number, out: number, k: number): Float64Array {
+export function linear(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number> | undefined,
+  rows: number,
+  out: number,
+  k: number,
+): Float64Array {
   const y = new Float64Array(rows * out);
   for (let r = 0; r < rows; r++) {
     for (let n = 0; n < out; n++) {
@@ -44,7 +51,14 @@ export function linear(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<
   return y;
 }
 
-export function layerNorm(x: ArrayLike<number>, weight: ArrayLike<number>, bias: ArrayLike<number>, rows: number, d: number, eps: number): Float64Array {
+export function layerNorm(
+  x: ArrayLike<number>,
+  weight: ArrayLike<number>,
+  bias: ArrayLike<number>,
+  rows: number,
+  d: number,
+  eps: number,
+): Float64Array {
   const y = new Float64Array(rows * d);
   for (let r = 0; r < rows; r++) {
     let mean = 0;
@@ -59,11 +73,19 @@ export function layerNorm(x: ArrayLike<number>, weight: ArrayLike<number>, bias:
 }
 
 /** Attention over qkv [B*T, 3D]: context [B*T, D] and probabilities [B, H, T, T] (after head_mask). */
-export function attention(qkv: ArrayLike<number>, batch: number, tokens: number, heads: number, headDim: number, headMask?: ArrayLike<number>) {
+export function attention(
+  qkv: ArrayLike<number>,
+  batch: number,
+  tokens: number,
+  heads: number,
+  headDim: number,
+  headMask?: ArrayLike<number>,
+) {
   const d = heads * headDim;
   const context = new Float64Array(batch * tokens * d);
   const probs = new Float64Array(batch * heads * tokens * tokens);
-  const at = (b: number, t: number, part: number, h: number, i: number) => qkv[(b * tokens + t) * 3 * d + part * d + h * headDim + i];
+  const at = (b: number, t: number, part: number, h: number, i: number) =>
+    qkv[(b * tokens + t) * 3 * d + part * d + h * headDim + i];
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < heads; h++) {
       const hm = headMask ? headMask[h] : 1;
@@ -77,11 +99,12 @@ export function attention(qkv: ArrayLike<number>, batch: number, tokens: number,
           max = Math.max(max, s[k]);
         }
         let sum = 0;
-        for (let k = 0; k < tokens; k++) sum += (s[k] = Math.exp(s[k] - max));
+        for (let k = 0; k < tokens; k++) sum += s[k] = Math.exp(s[k] - max);
         for (let k = 0; k < tokens; k++) {
           const p = (s[k] / sum) * hm;
           probs[((b * heads + h) * tokens + q) * tokens + k] = p;
-          for (let i = 0; i < headDim; i++) context[(b * tokens + q) * d + h * headDim + i] += p * at(b, k, 2, h, i);
+          for (let i = 0; i < headDim; i++)
+            context[(b * tokens + q) * d + h * headDim + i] += p * at(b, k, 2, h, i);
         }
       }
     }

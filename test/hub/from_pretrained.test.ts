@@ -4,17 +4,31 @@
 // cache offline, shard, and survive 404s, cut connections, aborts, bad hashes and a full disk
 // with the cache left consistent.
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hubCacheDir } from '../../src/io/cache_node.js';
 import { SafetensorsFile, writeSafetensors } from '../../src/io/safetensors.js';
 import { AutoModel } from '../../src/model/auto.js';
-import { Dinov2WithRegistersBackbone, Dinov2WithRegistersForImageClassification, Dinov2WithRegistersModel } from '../../src/model/modeling.js';
+import {
+  Dinov2WithRegistersBackbone,
+  Dinov2WithRegistersForImageClassification,
+  Dinov2WithRegistersModel,
+} from '../../src/model/modeling.js';
 import { expectClose } from '../helpers/compare.js';
 import { testDevice } from '../helpers/gpu.js';
-import { closedPort, FakeHub, folderFiles, ServedFile } from './server.js';
+import { closedPort, FakeHub, folderFiles, type ServedFile } from './server.js';
 
 const GOLDEN = 'test/fixtures/golden';
 const hub = new FakeHub();
@@ -26,7 +40,10 @@ function readSafetensors(path: string): SafetensorsFile {
 
 function golden(model: string, c = 'square-native') {
   const file = readSafetensors(join(GOLDEN, model, `${c}.safetensors`));
-  return { file, pixel_values: { data: file.float32('pixel_values'), dims: file.info('pixel_values').shape } };
+  return {
+    file,
+    pixel_values: { data: file.float32('pixel_values'), dims: file.info('pixel_values').shape },
+  };
 }
 
 /** The golden model as two shards and an index (the first half of the tensors, then the rest). */
@@ -35,15 +52,24 @@ function sharded(model: string): Record<string, ServedFile> {
   const names = whole.names;
   const half = Math.ceil(names.length / 2);
   const shards = [names.slice(0, half), names.slice(half)];
-  const files: Record<string, ServedFile> = { 'config.json': { data: new Uint8Array(readFileSync(join(GOLDEN, model, 'config.json'))) } };
+  const files: Record<string, ServedFile> = {
+    'config.json': { data: new Uint8Array(readFileSync(join(GOLDEN, model, 'config.json'))) },
+  };
   const weightMap: Record<string, string> = {};
   shards.forEach((list, i) => {
     const name = `model-0000${i + 1}-of-00002.safetensors`;
-    const tensors = Object.fromEntries(list.map((n) => [n, { dtype: whole.info(n).dtype as 'F32', shape: whole.info(n).shape, data: whole.bytes(n) }]));
+    const tensors = Object.fromEntries(
+      list.map((n) => [
+        n,
+        { dtype: whole.info(n).dtype as 'F32', shape: whole.info(n).shape, data: whole.bytes(n) },
+      ]),
+    );
     files[name] = { data: writeSafetensors(tensors, { format: 'pt' }) };
     for (const n of list) weightMap[n] = name;
   });
-  files['model.safetensors.index.json'] = { data: new TextEncoder().encode(JSON.stringify({ metadata: { total_size: 0 }, weight_map: weightMap })) };
+  files['model.safetensors.index.json'] = {
+    data: new TextEncoder().encode(JSON.stringify({ metadata: { total_size: 0 }, weight_map: weightMap })),
+  };
   return files;
 }
 
@@ -66,15 +92,33 @@ function tree(dir: string): string[] {
 
 beforeAll(async () => {
   await hub.start();
-  commits.gelu = hub.addCommit('org/tiny-gelu', folderFiles(join(GOLDEN, 'tiny-gelu'), ['config.json', 'model.safetensors']));
-  commits.bf16 = hub.addCommit('org/tiny-gelu-bf16', folderFiles(join(GOLDEN, 'tiny-gelu-bf16'), ['config.json', 'model.safetensors']));
+  commits.gelu = hub.addCommit(
+    'org/tiny-gelu',
+    folderFiles(join(GOLDEN, 'tiny-gelu'), ['config.json', 'model.safetensors']),
+  );
+  commits.bf16 = hub.addCommit(
+    'org/tiny-gelu-bf16',
+    folderFiles(join(GOLDEN, 'tiny-gelu-bf16'), ['config.json', 'model.safetensors']),
+  );
   commits.classifier = hub.addCommit('org/tiny-classifier', {
     ...folderFiles(join(GOLDEN, 'tiny-classifier'), ['config.json', 'model.safetensors']),
-    'preprocessor_config.json': { data: new TextEncoder().encode(JSON.stringify({ crop_size: { height: 56, width: 56 }, size: { shortest_edge: 64 } })) },
+    'preprocessor_config.json': {
+      data: new TextEncoder().encode(
+        JSON.stringify({ crop_size: { height: 56, width: 56 }, size: { shortest_edge: 64 } }),
+      ),
+    },
   });
   commits.sharded = hub.addCommit('org/tiny-gelu-sharded', sharded('tiny-gelu'));
-  commits.private = hub.addCommit('org/private', folderFiles(join(GOLDEN, 'tiny-gelu'), ['config.json', 'model.safetensors']), { private: true });
-  commits.v1 = hub.addCommit('org/tiny-gelu', folderFiles(join(GOLDEN, 'tiny-gelu'), ['config.json', 'model.safetensors']), { revision: 'v1' });
+  commits.private = hub.addCommit(
+    'org/private',
+    folderFiles(join(GOLDEN, 'tiny-gelu'), ['config.json', 'model.safetensors']),
+    { private: true },
+  );
+  commits.v1 = hub.addCommit(
+    'org/tiny-gelu',
+    folderFiles(join(GOLDEN, 'tiny-gelu'), ['config.json', 'model.safetensors']),
+    { revision: 'v1' },
+  );
   hub.rename('org/old-name', 'org/tiny-gelu');
 });
 
@@ -83,39 +127,54 @@ afterAll(async () => {
 });
 
 async function loadGelu(cacheDir: string, extra: Record<string, unknown> = {}) {
-  return Dinov2WithRegistersModel.from_pretrained('org/tiny-gelu', { endpoint: hub.origin, cacheDir, device: await testDevice(), ...extra });
+  return Dinov2WithRegistersModel.from_pretrained('org/tiny-gelu', {
+    endpoint: hub.origin,
+    cacheDir,
+    device: await testDevice(),
+    ...extra,
+  });
 }
 
 async function expectGolden(model: Dinov2WithRegistersModel, name = 'tiny-gelu') {
   const { file, pixel_values } = golden(name);
   const out = await model.forward(pixel_values);
-  expectClose(await out.last_hidden_state.read(), file.float32('last_hidden_state'), `${name} last_hidden_state`);
+  expectClose(
+    await out.last_hidden_state.read(),
+    file.float32('last_hidden_state'),
+    `${name} last_hidden_state`,
+  );
   expectClose(await out.pooler_output.read(), file.float32('pooler_output'), `${name} pooler_output`);
 }
 
 describe('from_pretrained from the hub (Node, huggingface_hub cache layout)', () => {
   const cacheDir = tmp('cache');
 
-  it('downloads org/tiny-gelu, gives transformers\' outputs, and caches it as huggingface_hub does', async () => {
+  it("downloads org/tiny-gelu, gives transformers' outputs, and caches it as huggingface_hub does", async () => {
     const progress: string[] = [];
-    const model = await loadGelu(cacheDir, { progress: (file: string, loaded: number, total: number) => progress.push(`${file} ${loaded}/${total}`) });
+    const model = await loadGelu(cacheDir, {
+      progress: (file: string, loaded: number, total: number) => progress.push(`${file} ${loaded}/${total}`),
+    });
     await expectGolden(model);
     const weights = hub.blob('org/tiny-gelu', 'model.safetensors');
     const config = hub.blob('org/tiny-gelu', 'config.json');
     const c = commits.gelu;
     expect(tree(join(cacheDir, 'models--org--tiny-gelu'))).toEqual(
       [
-        '.no_exist/' + c + '/model.safetensors.index.json',
-        '.no_exist/' + c + '/preprocessor_config.json',
+        `.no_exist/${c}/model.safetensors.index.json`,
+        `.no_exist/${c}/preprocessor_config.json`,
         `blobs/${config.gitSha1}`,
         `blobs/${weights.sha256}`,
         'refs/main',
         `snapshots/${c}/config.json -> ../../blobs/${config.gitSha1}`,
         `snapshots/${c}/model.safetensors -> ../../blobs/${weights.sha256}`,
-      ].filter((p) => !p.endsWith('model.safetensors.index.json')).sort(),
+      ]
+        .filter((p) => !p.endsWith('model.safetensors.index.json'))
+        .sort(),
     );
     expect(readFileSync(join(cacheDir, 'models--org--tiny-gelu/refs/main'), 'utf8')).toBe(c);
-    expect(new Uint8Array(readFileSync(join(cacheDir, `models--org--tiny-gelu/snapshots/${c}/model.safetensors`)))).toEqual(new Uint8Array(readFileSync(join(GOLDEN, 'tiny-gelu/model.safetensors'))));
+    expect(
+      new Uint8Array(readFileSync(join(cacheDir, `models--org--tiny-gelu/snapshots/${c}/model.safetensors`))),
+    ).toEqual(new Uint8Array(readFileSync(join(GOLDEN, 'tiny-gelu/model.safetensors'))));
     expect(model.source).toBe(join(cacheDir, `models--org--tiny-gelu/snapshots/${c}`));
     expect(progress).toContain(`model.safetensors ${weights.size}/${weights.size}`);
     // The weights came from the CDN with a header-first Range request; the token never went there.
@@ -130,7 +189,9 @@ describe('from_pretrained from the hub (Node, huggingface_hub cache layout)', ()
     const model = await loadGelu(cacheDir);
     await expectGolden(model);
     const requests = hub.log.slice(before);
-    expect(requests.map((r) => `${r.method} ${r.path}`)).toEqual(['HEAD /org/tiny-gelu/resolve/main/config.json']);
+    expect(requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'HEAD /org/tiny-gelu/resolve/main/config.json',
+    ]);
     model.dispose();
   });
 
@@ -139,7 +200,11 @@ describe('from_pretrained from the hub (Node, huggingface_hub cache layout)', ()
     const offline = await loadGelu(cacheDir, { offline: true });
     await expectGolden(offline);
     offline.dispose();
-    const unreachable = await Dinov2WithRegistersModel.from_pretrained('org/tiny-gelu', { endpoint: `http://127.0.0.1:${await closedPort()}`, cacheDir, device: await testDevice() });
+    const unreachable = await Dinov2WithRegistersModel.from_pretrained('org/tiny-gelu', {
+      endpoint: `http://127.0.0.1:${await closedPort()}`,
+      cacheDir,
+      device: await testDevice(),
+    });
     await expectGolden(unreachable);
     unreachable.dispose();
     expect(hub.log.length).toBe(before);
@@ -153,7 +218,10 @@ describe('from_pretrained from the hub (Node, huggingface_hub cache layout)', ()
     mkdirSync(join(repo, 'snapshots', commit), { recursive: true });
     mkdirSync(join(repo, 'refs'), { recursive: true });
     writeFileSync(join(repo, 'refs', 'main'), commit);
-    for (const [file, etag] of [['config.json', 'c'.repeat(40)], ['model.safetensors', 'd'.repeat(64)]]) {
+    for (const [file, etag] of [
+      ['config.json', 'c'.repeat(40)],
+      ['model.safetensors', 'd'.repeat(64)],
+    ]) {
       writeFileSync(join(repo, 'blobs', etag), readFileSync(join(GOLDEN, 'tiny-gelu', file)));
       symlinkSync(`../../blobs/${etag}`, join(repo, 'snapshots', commit, file));
     }
@@ -162,43 +230,72 @@ describe('from_pretrained from the hub (Node, huggingface_hub cache layout)', ()
     process.env.HF_HUB_OFFLINE = '1';
     try {
       expect(hubCacheDir()).toBe(root);
-      const model = await AutoModel.from_pretrained('facebook/dinov2-with-registers-small', { device: await testDevice() });
+      const model = await AutoModel.from_pretrained('facebook/dinov2-with-registers-small', {
+        device: await testDevice(),
+      });
       expect(model).toBeInstanceOf(Dinov2WithRegistersModel);
       await expectGolden(model as Dinov2WithRegistersModel);
       model.dispose();
-      await expect(AutoModel.from_pretrained('facebook/not-cached', { device: await testDevice() })).rejects.toThrow(/offline.*not in the cache/);
+      await expect(
+        AutoModel.from_pretrained('facebook/not-cached', { device: await testDevice() }),
+      ).rejects.toThrow(/offline.*not in the cache/);
     } finally {
       process.env = saved;
     }
   });
 
   it('a revision (tag, or "@rev" in the id) resolves to its own commit and ref', async () => {
-    const model = await Dinov2WithRegistersModel.from_pretrained('org/tiny-gelu@v1', { endpoint: hub.origin, cacheDir, device: await testDevice() });
+    const model = await Dinov2WithRegistersModel.from_pretrained('org/tiny-gelu@v1', {
+      endpoint: hub.origin,
+      cacheDir,
+      device: await testDevice(),
+    });
     await expectGolden(model);
     model.dispose();
     expect(readFileSync(join(cacheDir, 'models--org--tiny-gelu/refs/v1'), 'utf8')).toBe(commits.v1);
   });
 
   it('a renamed repository: the relative redirect is followed', async () => {
-    const model = await Dinov2WithRegistersModel.from_pretrained('org/old-name', { endpoint: hub.origin, cacheDir: tmp('renamed'), device: await testDevice() });
+    const model = await Dinov2WithRegistersModel.from_pretrained('org/old-name', {
+      endpoint: hub.origin,
+      cacheDir: tmp('renamed'),
+      device: await testDevice(),
+    });
     await expectGolden(model);
     model.dispose();
   });
 
   it('a sharded checkpoint: the index, then each shard streamed, gives the same outputs', async () => {
     const dir = tmp('sharded');
-    const model = await Dinov2WithRegistersModel.from_pretrained('org/tiny-gelu-sharded', { endpoint: hub.origin, cacheDir: dir, device: await testDevice() });
+    const model = await Dinov2WithRegistersModel.from_pretrained('org/tiny-gelu-sharded', {
+      endpoint: hub.origin,
+      cacheDir: dir,
+      device: await testDevice(),
+    });
     await expectGolden(model);
     model.dispose();
     const files = tree(join(dir, 'models--org--tiny-gelu-sharded')).filter((p) => p.startsWith('snapshots/'));
-    expect(files.map((p) => p.split(' ')[0].split('/').pop())).toEqual(['config.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', 'model.safetensors.index.json']);
+    expect(files.map((p) => p.split(' ')[0].split('/').pop())).toEqual([
+      'config.json',
+      'model-00001-of-00002.safetensors',
+      'model-00002-of-00002.safetensors',
+      'model.safetensors.index.json',
+    ]);
   });
 
   it('F16/BF16 checkpoints are converted on the GPU as they stream (BF16 fixture within 1e-4 of transformers)', async () => {
-    const model = await Dinov2WithRegistersModel.from_pretrained('org/tiny-gelu-bf16', { endpoint: hub.origin, cacheDir: tmp('bf16'), device: await testDevice() });
+    const model = await Dinov2WithRegistersModel.from_pretrained('org/tiny-gelu-bf16', {
+      endpoint: hub.origin,
+      cacheDir: tmp('bf16'),
+      device: await testDevice(),
+    });
     const { file, pixel_values } = golden('tiny-gelu-bf16');
     const out = await model.forward(pixel_values);
-    expectClose(await out.last_hidden_state.read(), file.float32('last_hidden_state'), 'bf16 last_hidden_state');
+    expectClose(
+      await out.last_hidden_state.read(),
+      file.float32('last_hidden_state'),
+      'bf16 last_hidden_state',
+    );
     model.dispose();
   });
 
@@ -206,14 +303,21 @@ describe('from_pretrained from the hub (Node, huggingface_hub cache layout)', ()
     const options = { endpoint: hub.origin, cacheDir: tmp('classes'), device: await testDevice() };
     const auto = await AutoModel.from_pretrained('org/tiny-classifier', options);
     expect(auto).toBeInstanceOf(Dinov2WithRegistersForImageClassification);
-    expect(auto.preprocessorConfig).toEqual({ crop_size: { height: 56, width: 56 }, size: { shortest_edge: 64 } });
+    expect(auto.preprocessorConfig).toEqual({
+      crop_size: { height: 56, width: 56 },
+      size: { shortest_edge: 64 },
+    });
     const { file, pixel_values } = golden('tiny-classifier');
     const logits = (await (auto as Dinov2WithRegistersForImageClassification).forward(pixel_values)).logits;
     expectClose(await logits.read(), file.float32('logits'), 'classifier logits');
     auto.dispose();
     // The base model and the backbone read the classification checkpoint without its head.
     const base = await Dinov2WithRegistersModel.from_pretrained('org/tiny-classifier', options);
-    expectClose(await (await base.forward(pixel_values)).last_hidden_state.read(), file.float32('last_hidden_state'), 'base from classifier');
+    expectClose(
+      await (await base.forward(pixel_values)).last_hidden_state.read(),
+      file.float32('last_hidden_state'),
+      'base from classifier',
+    );
     base.dispose();
     const backbone = await Dinov2WithRegistersBackbone.from_pretrained('org/tiny-gelu', options);
     expect((await backbone.forward(golden('tiny-gelu').pixel_values)).feature_maps.length).toBe(1);
@@ -222,14 +326,25 @@ describe('from_pretrained from the hub (Node, huggingface_hub cache layout)', ()
 
   it('a private repository needs the token ($HF_TOKEN or options.token), which never reaches the CDN', async () => {
     const options = { endpoint: hub.origin, cacheDir: tmp('private'), device: await testDevice() };
-    await expect(Dinov2WithRegistersModel.from_pretrained('org/private', options)).rejects.toThrow(/HTTP 401.*HF_TOKEN/);
+    await expect(Dinov2WithRegistersModel.from_pretrained('org/private', options)).rejects.toThrow(
+      /HTTP 401.*HF_TOKEN/,
+    );
     const before = hub.log.length;
-    const model = await Dinov2WithRegistersModel.from_pretrained('org/private', { ...options, token: hub.token });
+    const model = await Dinov2WithRegistersModel.from_pretrained('org/private', {
+      ...options,
+      token: hub.token,
+    });
     await expectGolden(model);
     model.dispose();
     const after = hub.log.slice(before);
-    expect(after.filter((r) => r.path.includes('/resolve/')).every((r) => r.authorization === `Bearer ${hub.token}`)).toBe(true);
-    expect(after.filter((r) => r.path.startsWith('/cdn/')).every((r) => r.authorization === undefined)).toBe(true);
+    expect(
+      after
+        .filter((r) => r.path.includes('/resolve/'))
+        .every((r) => r.authorization === `Bearer ${hub.token}`),
+    ).toBe(true);
+    expect(after.filter((r) => r.path.startsWith('/cdn/')).every((r) => r.authorization === undefined)).toBe(
+      true,
+    );
   });
 
   it('$HF_ENDPOINT and $HF_TOKEN are read when the options do not say', async () => {
@@ -237,7 +352,10 @@ describe('from_pretrained from the hub (Node, huggingface_hub cache layout)', ()
     process.env.HF_ENDPOINT = hub.origin;
     process.env.HF_TOKEN = hub.token;
     try {
-      const model = await Dinov2WithRegistersModel.from_pretrained('org/private', { cacheDir: tmp('env'), device: await testDevice() });
+      const model = await Dinov2WithRegistersModel.from_pretrained('org/private', {
+        cacheDir: tmp('env'),
+        device: await testDevice(),
+      });
       model.dispose();
     } finally {
       process.env = saved;
@@ -256,17 +374,27 @@ describe('from_pretrained failures leave the cache consistent', () => {
     for (const blob of tree(dir).filter((p) => p.includes('blobs/') && !p.includes(' -> '))) {
       const sha = blob.split('/').pop()!;
       if (/^[0-9a-f]{64}$/.test(sha)) {
-        expect(createHash('sha256').update(readFileSync(join(dir, blob))).digest('hex')).toBe(sha);
+        expect(
+          createHash('sha256')
+            .update(readFileSync(join(dir, blob)))
+            .digest('hex'),
+        ).toBe(sha);
       }
     }
   }
 
   it('404s say what is missing: an unknown repository, revision, a checkpoint without weights', async () => {
     const options = { endpoint: hub.origin, cacheDir: tmp('404'), device: await testDevice() };
-    await expect(Dinov2WithRegistersModel.from_pretrained('org/nope', options)).rejects.toThrow(/org\/nope@main: config.json: HTTP 401 RepoNotFound/);
-    await expect(Dinov2WithRegistersModel.from_pretrained('org/tiny-gelu', { ...options, revision: 'v9' })).rejects.toThrow(/org\/tiny-gelu: no revision v9/);
+    await expect(Dinov2WithRegistersModel.from_pretrained('org/nope', options)).rejects.toThrow(
+      /org\/nope@main: config.json: HTTP 401 RepoNotFound/,
+    );
+    await expect(
+      Dinov2WithRegistersModel.from_pretrained('org/tiny-gelu', { ...options, revision: 'v9' }),
+    ).rejects.toThrow(/org\/tiny-gelu: no revision v9/);
     hub.addCommit('org/config-only', folderFiles(join(GOLDEN, 'tiny-gelu'), ['config.json']));
-    await expect(Dinov2WithRegistersModel.from_pretrained('org/config-only', options)).rejects.toThrow(/org\/config-only@main: neither model.safetensors nor model.safetensors.index.json/);
+    await expect(Dinov2WithRegistersModel.from_pretrained('org/config-only', options)).rejects.toThrow(
+      /org\/config-only@main: neither model.safetensors nor model.safetensors.index.json/,
+    );
     expectConsistent(options.cacheDir);
   });
 
@@ -309,15 +437,19 @@ describe('from_pretrained failures leave the cache consistent', () => {
     }
     expect(seen.length).toBeGreaterThan(0);
     expectConsistent(dir);
-    expect(tree(join(dir, 'models--org--tiny-gelu')).some((p) => p.includes('model.safetensors'))).toBe(false);
+    expect(tree(join(dir, 'models--org--tiny-gelu')).some((p) => p.includes('model.safetensors'))).toBe(
+      false,
+    );
   });
 
-  it('a body whose sha256 differs from the hub\'s ETag is refused and not kept', async () => {
+  it("a body whose sha256 differs from the hub's ETag is refused and not kept", async () => {
     const dir = tmp('corrupt');
     const sha = hub.blob('org/tiny-gelu', 'model.safetensors').sha256;
     hub.faults.set(sha, { corrupt: true });
     try {
-      await expect(loadGelu(dir)).rejects.toThrow(/failed verification: sha256 [0-9a-f]{64} differs from the hub's/);
+      await expect(loadGelu(dir)).rejects.toThrow(
+        /failed verification: sha256 [0-9a-f]{64} differs from the hub's/,
+      );
     } finally {
       hub.faults.delete(sha);
     }
@@ -339,29 +471,52 @@ describe('from_pretrained failures leave the cache consistent', () => {
     }
   });
 
-  it.skipIf(!existsSync('/dev/full'))('a full disk: the error says so, the partial file is removed', async () => {
-    const dir = tmp('full');
-    const sha = hub.blob('org/tiny-gelu', 'model.safetensors').sha256;
-    const blobs = join(dir, 'models--org--tiny-gelu/blobs');
-    mkdirSync(blobs, { recursive: true });
-    symlinkSync('/dev/full', join(blobs, `${sha}.incomplete`)); // every write to it fails with ENOSPC
-    await expect(loadGelu(dir)).rejects.toThrow(/no space left on the device; the partial file was removed/);
-    expect(lstatSync(blobs).isDirectory()).toBe(true);
-    expectConsistent(dir);
-    expect(existsSync(join(blobs, sha))).toBe(false);
-  });
+  it.skipIf(!existsSync('/dev/full'))(
+    'a full disk: the error says so, the partial file is removed',
+    async () => {
+      const dir = tmp('full');
+      const sha = hub.blob('org/tiny-gelu', 'model.safetensors').sha256;
+      const blobs = join(dir, 'models--org--tiny-gelu/blobs');
+      mkdirSync(blobs, { recursive: true });
+      symlinkSync('/dev/full', join(blobs, `${sha}.incomplete`)); // every write to it fails with ENOSPC
+      await expect(loadGelu(dir)).rejects.toThrow(
+        /no space left on the device; the partial file was removed/,
+      );
+      expect(lstatSync(blobs).isDirectory()).toBe(true);
+      expectConsistent(dir);
+      expect(existsSync(join(blobs, sha))).toBe(false);
+    },
+  );
 
   it('shard names that leave the folder are refused before any download', async () => {
-    for (const bad of ['../model.safetensors', '/etc/passwd', 'https://evil.example/x.safetensors', 'sub/../../x.safetensors']) {
+    for (const bad of [
+      '../model.safetensors',
+      '/etc/passwd',
+      'https://evil.example/x.safetensors',
+      'sub/../../x.safetensors',
+    ]) {
       const repo = `org/bad-index-${bad.length}`;
       hub.addCommit(repo, {
         'config.json': { data: new Uint8Array(readFileSync(join(GOLDEN, 'tiny-gelu/config.json'))) },
-        'model.safetensors.index.json': { data: new TextEncoder().encode(JSON.stringify({ weight_map: { 'embeddings.cls_token': bad } })) },
+        'model.safetensors.index.json': {
+          data: new TextEncoder().encode(JSON.stringify({ weight_map: { 'embeddings.cls_token': bad } })),
+        },
       });
       const before = hub.log.length;
-      await expect(Dinov2WithRegistersModel.from_pretrained(repo, { endpoint: hub.origin, cacheDir: tmp('bad'), device: await testDevice() })).rejects.toThrow(/refusing shard name/);
+      await expect(
+        Dinov2WithRegistersModel.from_pretrained(repo, {
+          endpoint: hub.origin,
+          cacheDir: tmp('bad'),
+          device: await testDevice(),
+        }),
+      ).rejects.toThrow(/refusing shard name/);
       const asked = hub.log.slice(before).map((r) => r.path.split('/resolve/main/')[1]);
-      expect([...new Set(asked)]).toEqual(['config.json', 'preprocessor_config.json', 'model.safetensors', 'model.safetensors.index.json']);
+      expect([...new Set(asked)]).toEqual([
+        'config.json',
+        'preprocessor_config.json',
+        'model.safetensors',
+        'model.safetensors.index.json',
+      ]);
     }
   });
 
@@ -376,14 +531,26 @@ describe('from_pretrained failures leave the cache consistent', () => {
 
 describe('from_pretrained from a local folder and from a folder URL', () => {
   it('a local folder (the golden fixture) and an http folder URL give the golden outputs', async () => {
-    const local = await Dinov2WithRegistersModel.from_pretrained(join(GOLDEN, 'tiny-gelu'), { device: await testDevice() });
+    const local = await Dinov2WithRegistersModel.from_pretrained(join(GOLDEN, 'tiny-gelu'), {
+      device: await testDevice(),
+    });
     await expectGolden(local);
     expect(local.source).toBe(join(process.cwd(), GOLDEN, 'tiny-gelu'));
     local.dispose();
-    const url = await Dinov2WithRegistersModel.from_pretrained(`${hub.origin}/org/tiny-gelu/resolve/main`, { device: await testDevice() });
+    const url = await Dinov2WithRegistersModel.from_pretrained(`${hub.origin}/org/tiny-gelu/resolve/main`, {
+      device: await testDevice(),
+    });
     await expectGolden(url);
     url.dispose();
-    await expect(Dinov2WithRegistersModel.from_pretrained('./no/such/folder', { device: await testDevice() })).rejects.toThrow(/no such folder/);
-    await expect(Dinov2WithRegistersModel.from_pretrained('org/x', { endpoint: `http://127.0.0.1:${await closedPort()}`, device: await testDevice(), dtype: 'int8' as 'fp32' })).rejects.toThrow(/dtype "int8"/);
+    await expect(
+      Dinov2WithRegistersModel.from_pretrained('./no/such/folder', { device: await testDevice() }),
+    ).rejects.toThrow(/no such folder/);
+    await expect(
+      Dinov2WithRegistersModel.from_pretrained('org/x', {
+        endpoint: `http://127.0.0.1:${await closedPort()}`,
+        device: await testDevice(),
+        dtype: 'int8' as 'fp32',
+      }),
+    ).rejects.toThrow(/dtype "int8"/);
   });
 });

@@ -19,11 +19,28 @@ interface Report {
 }
 
 function bench(size: string): Report {
-  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/load-memory.ts', '--size', size, '--chunk', String(CHUNK), '--mode', 'live', '--json'], {
-    encoding: 'utf8',
-    maxBuffer: 16 * MiB,
-  });
-  if (r.status !== 0) throw new Error(`bench/load-memory.ts --size ${size} failed (${r.status}):\n${r.stderr}`);
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--expose-gc',
+      '--import',
+      'tsx',
+      'bench/load-memory.ts',
+      '--size',
+      size,
+      '--chunk',
+      String(CHUNK),
+      '--mode',
+      'live',
+      '--json',
+    ],
+    {
+      encoding: 'utf8',
+      maxBuffer: 16 * MiB,
+    },
+  );
+  if (r.status !== 0)
+    throw new Error(`bench/load-memory.ts --size ${size} failed (${r.status}):\n${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Report;
 }
 
@@ -37,7 +54,10 @@ describe('streaming keeps JavaScript memory bounded by a chunk, not by the file'
     for (const report of [small, large]) {
       for (const [how, r] of Object.entries(report.results)) {
         console.log(`${mib(report.fileBytes)} ${how}: peak +${mib(r.jsPeak)} (bound ${mib(bound)})`);
-        expect(r.jsPeak, `${mib(report.fileBytes)} ${how}: peak +${mib(r.jsPeak)} > ${mib(bound)}`).toBeLessThan(bound);
+        expect(
+          r.jsPeak,
+          `${mib(report.fileBytes)} ${how}: peak +${mib(r.jsPeak)} > ${mib(bound)}`,
+        ).toBeLessThan(bound);
       }
     }
     // Four times the file, not four times the memory: the peaks differ by noise, not by megabytes of weights.

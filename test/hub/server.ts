@@ -13,9 +13,18 @@
 // flipped: the sha256 fails). Other paths are served from `staticRoot` (the browser tests load
 // the page and dist/ from this same origin). Every request is logged.
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
-import { AddressInfo } from 'node:net';
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statSync,
+} from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { extname, join, resolve, sep } from 'node:path';
 
 export interface ServedFile {
@@ -115,7 +124,8 @@ export function folderFiles(dir: string, only?: string[]): Record<string, Served
   for (const name of readdirSync(dir)) {
     if (only && !only.includes(name)) continue;
     const path = join(dir, name);
-    if (statSync(path).isFile()) out[name] = statSync(path).size > 4 * 2 ** 20 ? { path } : { data: new Uint8Array(readFileSync(path)) };
+    if (statSync(path).isFile())
+      out[name] = statSync(path).size > 4 * 2 ** 20 ? { path } : { data: new Uint8Array(readFileSync(path)) };
   }
   return out;
 }
@@ -137,13 +147,19 @@ export class FakeHub {
   constructor(private readonly options: { staticRoot?: string; sameOriginCdn?: boolean } = {}) {}
 
   /** Adds a commit of `files` to `repo` and points `revision` (default main) at it; returns the commit hash. */
-  addCommit(repo: string, files: Record<string, ServedFile>, options: { revision?: string; private?: boolean } = {}): string {
+  addCommit(
+    repo: string,
+    files: Record<string, ServedFile>,
+    options: { revision?: string; private?: boolean } = {},
+  ): string {
     let r = this.repos.get(repo);
     if (!r) {
       r = { private: options.private ?? false, refs: new Map(), commits: new Map() };
       this.repos.set(repo, r);
     }
-    const commit = createHash('sha1').update(`${repo}:${this.commitCounter++}`).digest('hex');
+    const commit = createHash('sha1')
+      .update(`${repo}:${this.commitCounter++}`)
+      .digest('hex');
     const map = new Map<string, Blob>();
     for (const [name, f] of Object.entries(files)) {
       const blob = makeBlob(name, f);
@@ -199,7 +215,13 @@ export class FakeHub {
   }
 
   private record(req: IncomingMessage, path: string, status: number): void {
-    this.log.push({ method: req.method ?? '', path, range: req.headers.range, authorization: req.headers.authorization, status });
+    this.log.push({
+      method: req.method ?? '',
+      path,
+      range: req.headers.range,
+      authorization: req.headers.authorization,
+      status,
+    });
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -208,7 +230,11 @@ export class FakeHub {
     const head = req.method === 'HEAD';
     const fail = (status: number, code?: string, extra: Record<string, string> = {}) => {
       this.record(req, path, status);
-      res.writeHead(status, { 'content-type': 'text/plain', ...(code ? { 'x-error-code': code } : {}), ...extra });
+      res.writeHead(status, {
+        'content-type': 'text/plain',
+        ...(code ? { 'x-error-code': code } : {}),
+        ...extra,
+      });
       res.end(head ? undefined : `${status} ${code ?? ''}\n`);
     };
     if (req.method !== 'GET' && !head) return fail(405);
@@ -229,7 +255,8 @@ export class FakeHub {
       }
       const repo = this.repos.get(repoId);
       if (!repo) return fail(401, 'RepoNotFound'); // the hub answers 401 for unknown (possibly private) repos
-      if (repo.private && req.headers.authorization !== `Bearer ${this.token}`) return fail(401, 'RepoNotFound');
+      if (repo.private && req.headers.authorization !== `Bearer ${this.token}`)
+        return fail(401, 'RepoNotFound');
       const commit = repo.refs.get(revision) ?? (repo.commits.has(revision) ? revision : undefined);
       if (!commit) return fail(404, 'RevisionNotFound');
       const blob = repo.commits.get(commit)!.get(file);
@@ -351,7 +378,11 @@ export class FakeHub {
       res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${path}\n`);
       return;
     }
-    res.writeHead(200, { 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': statSync(file).size, 'cache-control': 'no-store' });
+    res.writeHead(200, {
+      'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+      'content-length': statSync(file).size,
+      'cache-control': 'no-store',
+    });
     if (req.method === 'HEAD') res.end();
     else createReadStream(file).pipe(res);
   }

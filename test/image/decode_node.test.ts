@@ -14,7 +14,8 @@ function countDiffs(a: Uint8Array, b: Uint8Array): number {
 }
 
 describe('loadImageNode gives the golden rgb of every preprocess PNG', () => {
-  const cases = (JSON.parse(readFileSync(`${DIR}/cases.json`, 'utf8')) as { cases: { name: string }[] }).cases;
+  const cases = (JSON.parse(readFileSync(`${DIR}/cases.json`, 'utf8')) as { cases: { name: string }[] })
+    .cases;
   for (const { name } of cases) {
     it(name, async () => {
       const img = await loadImageNode(`${DIR}/${name}.png`);
@@ -40,7 +41,12 @@ describe('loadImageNode gives the golden rgb of every preprocess PNG', () => {
 // test/fixtures/preprocess/pil/make_pil_fixtures.py (see PROVENANCE.md).
 describe("loadImageNode equals PIL's Image.open(f).convert('RGB')", () => {
   const ref = read(`${DIR}/pil/decode.safetensors`);
-  const modes = new Map((JSON.parse(ref.header.metadata.modes ?? '[]') as { file: string; mode: string }[]).map((m) => [m.file, m.mode]));
+  const modes = new Map(
+    (JSON.parse(ref.header.metadata.modes ?? '[]') as { file: string; mode: string }[]).map((m) => [
+      m.file,
+      m.mode,
+    ]),
+  );
   const why: Record<string, string> = {
     'rgba.png': 'alpha dropped, not composited',
     'la.png': 'grey copied to R, G, B; alpha dropped',
@@ -60,7 +66,9 @@ describe("loadImageNode equals PIL's Image.open(f).convert('RGB')", () => {
   for (const key of ref.names) {
     const [file, variant] = key.split(':');
     it(`${key} (PIL mode ${modes.get(file)}${why[key] ? `: ${why[key]}` : ''})`, async () => {
-      const img = await loadImageNode(`${DIR}/pil/decode/${file}`, { autoOrient: variant === 'exif_transpose' });
+      const img = await loadImageNode(`${DIR}/pil/decode/${file}`, {
+        autoOrient: variant === 'exif_transpose',
+      });
       const [h, w] = ref.info(key).shape;
       expect([img.width, img.height]).toEqual([w, h]);
       expect(countDiffs(img.data, ref.bytes(key))).toBe(0);

@@ -17,10 +17,13 @@ interface PreprocessCases {
   cases: { name: string; width: number; height: number; resized: [number, number] }[];
 }
 const golden = JSON.parse(readFileSync(`${DIR}/cases.json`, 'utf8')) as PreprocessCases;
-const read = (name: string) => SafetensorsFile.parse(new Uint8Array(readFileSync(`${DIR}/${name}.safetensors`)), `${name}.safetensors`);
+const read = (name: string) =>
+  SafetensorsFile.parse(new Uint8Array(readFileSync(`${DIR}/${name}.safetensors`)), `${name}.safetensors`);
 
 describe("BitImageProcessor equals transformers' (PIL path) on the golden images", () => {
-  const processor = new BitImageProcessor(parseImageProcessorConfig(golden.processor, 'cases.json processor'));
+  const processor = new BitImageProcessor(
+    parseImageProcessorConfig(golden.processor, 'cases.json processor'),
+  );
   const [stdR, stdG, stdB] = processor.config.image_std;
   const levelPerChannel = [stdR, stdG, stdB].map((s) => 1 / 255 / s); // one uint8 step after normalize
 
@@ -102,17 +105,25 @@ function referenceCrop(img: RgbImage, ch: number, cw: number): RgbImage {
   const leftPad = Math.ceil((nw - img.width) / 2);
   const padded = new Uint8Array(nh * nw * 3);
   for (let y = 0; y < img.height; y++) {
-    padded.set(img.data.subarray(y * img.width * 3, (y + 1) * img.width * 3), ((y + topPad) * nw + leftPad) * 3);
+    padded.set(
+      img.data.subarray(y * img.width * 3, (y + 1) * img.width * 3),
+      ((y + topPad) * nw + leftPad) * 3,
+    );
   }
   top += topPad;
   left += leftPad;
   const out = new Uint8Array(ch * cw * 3);
-  for (let y = 0; y < ch; y++) out.set(padded.subarray(((top + y) * nw + left) * 3, ((top + y) * nw + left + cw) * 3), y * cw * 3);
+  for (let y = 0; y < ch; y++)
+    out.set(padded.subarray(((top + y) * nw + left) * 3, ((top + y) * nw + left + cw) * 3), y * cw * 3);
   return { width: cw, height: ch, data: out };
 }
 
 describe("center crop like transformers' center_crop", () => {
-  const img: RgbImage = { width: 7, height: 6, data: Uint8Array.from({ length: 7 * 6 * 3 }, (_, i) => 1 + (i % 250)) };
+  const img: RgbImage = {
+    width: 7,
+    height: 6,
+    data: Uint8Array.from({ length: 7 * 6 * 3 }, (_, i) => 1 + (i % 250)),
+  };
   const crops: [number, number][] = [
     [4, 4],
     [3, 5], // odd leftovers: floor to the top/left
@@ -128,7 +139,11 @@ describe("center crop like transformers' center_crop", () => {
     });
   }
   it('the golden offsets: top = (h - 224) // 2', () => {
-    const tall = { width: 224, height: 331, data: Uint8Array.from({ length: 224 * 331 * 3 }, (_, i) => Math.floor(i / (224 * 3)) % 256) };
+    const tall = {
+      width: 224,
+      height: 331,
+      data: Uint8Array.from({ length: 224 * 331 * 3 }, (_, i) => Math.floor(i / (224 * 3)) % 256),
+    };
     expect(centerCrop(tall, { height: 224, width: 224 }).data[0]).toBe(53); // (331 - 224) // 2
   });
 });
@@ -143,22 +158,39 @@ describe('rescale and normalize in float32 as transformers does', () => {
   const f32 = Math.fround;
   it('rescale: float32(float64(u) * factor); normalize: float32 (x - mean) / std', () => {
     const p = new BitImageProcessor({ do_resize: false, do_center_crop: false });
-    const img: RgbImage = { width: 256, height: 1, data: Uint8Array.from({ length: 256 * 3 }, (_, i) => Math.floor(i / 3)) };
+    const img: RgbImage = {
+      width: 256,
+      height: 1,
+      data: Uint8Array.from({ length: 256 * 3 }, (_, i) => Math.floor(i / 3)),
+    };
     const { pixel_values, dims } = p.preprocess(img);
     expect(dims).toEqual([1, 3, 1, 256]);
     for (let c = 0; c < 3; c++) {
       const mean = f32(DINOV2_PROCESSOR_DEFAULTS.image_mean[c]);
       const std = f32(DINOV2_PROCESSOR_DEFAULTS.image_std[c]);
-      for (let u = 0; u < 256; u++) expect(pixel_values[c * 256 + u]).toBe(f32(f32(f32(u * (1 / 255)) - mean) / std));
+      for (let u = 0; u < 256; u++)
+        expect(pixel_values[c * 256 + u]).toBe(f32(f32(f32(u * (1 / 255)) - mean) / std));
     }
   });
 
   it('each step can be switched off', () => {
     const img = solid(1, 1, [0, 128, 255]);
     const raw = { do_resize: false, do_center_crop: false };
-    expect([...new BitImageProcessor({ ...raw, do_rescale: false, do_normalize: false }).preprocess(img).pixel_values]).toEqual([0, 128, 255]);
-    expect([...new BitImageProcessor({ ...raw, do_normalize: false }).preprocess(img).pixel_values]).toEqual([0, f32(128 * (1 / 255)), f32(255 * (1 / 255))]);
-    const noRescale = new BitImageProcessor({ ...raw, do_rescale: false, image_mean: [1, 2, 3], image_std: [2, 2, 2] });
+    expect([
+      ...new BitImageProcessor({ ...raw, do_rescale: false, do_normalize: false }).preprocess(img)
+        .pixel_values,
+    ]).toEqual([0, 128, 255]);
+    expect([...new BitImageProcessor({ ...raw, do_normalize: false }).preprocess(img).pixel_values]).toEqual([
+      0,
+      f32(128 * (1 / 255)),
+      f32(255 * (1 / 255)),
+    ]);
+    const noRescale = new BitImageProcessor({
+      ...raw,
+      do_rescale: false,
+      image_mean: [1, 2, 3],
+      image_std: [2, 2, 2],
+    });
     expect([...noRescale.preprocess(img).pixel_values]).toEqual([-0.5, 63, 126]);
   });
 
@@ -201,7 +233,9 @@ describe('preprocessor_config.json', () => {
 
   it('missing or null fields take the defaults; unknown fields are ignored', () => {
     expect(parseImageProcessorConfig({})).toEqual(DINOV2_PROCESSOR_DEFAULTS);
-    expect(parseImageProcessorConfig({ image_mean: null, processor_class: 'X', feature_extractor_type: 'Y' })).toEqual(DINOV2_PROCESSOR_DEFAULTS);
+    expect(
+      parseImageProcessorConfig({ image_mean: null, processor_class: 'X', feature_extractor_type: 'Y' }),
+    ).toEqual(DINOV2_PROCESSOR_DEFAULTS);
     const c = parseImageProcessorConfig({ do_center_crop: false, resample: 2 });
     expect(c).toEqual({ ...DINOV2_PROCESSOR_DEFAULTS, do_center_crop: false, resample: 2 });
   });
@@ -212,7 +246,10 @@ describe('preprocessor_config.json', () => {
     expect(c.crop_size).toEqual({ height: 280, width: 280 });
     expect(c.image_mean).toEqual([0.5, 0.5, 0.5]);
     expect(c.image_std).toEqual([0.25, 0.25, 0.25]);
-    expect(parseImageProcessorConfig({ size: { height: 518, width: 518 } }).size).toEqual({ height: 518, width: 518 });
+    expect(parseImageProcessorConfig({ size: { height: 518, width: 518 } }).size).toEqual({
+      height: 518,
+      width: 518,
+    });
   });
 
   it('a field of the wrong type is an error that names it', () => {
@@ -233,7 +270,8 @@ describe('preprocessor_config.json', () => {
       [{ image_std: ['a', 'b', 'c'] }, /image_std/],
       [{ do_convert_rgb: 'true' }, /do_convert_rgb/],
     ];
-    for (const [json, message] of bad) expect(() => parseImageProcessorConfig(json, 'my.json'), JSON.stringify(json)).toThrow(message);
+    for (const [json, message] of bad)
+      expect(() => parseImageProcessorConfig(json, 'my.json'), JSON.stringify(json)).toThrow(message);
     expect(() => parseImageProcessorConfig([1, 2])).toThrow(/JSON object/);
     expect(() => parseImageProcessorConfig(null)).toThrow(/JSON object/);
   });

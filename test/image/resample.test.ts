@@ -18,7 +18,10 @@ const sincPi = (x: number) => (x === 0 ? 1 : Math.sin(Math.PI * x) / (Math.PI * 
 const TWIN: Record<string, [PilResampling, TwinFilter]> = {
   box: [PIL_RESAMPLING.BOX, { support: 0.5, k: (x) => (x > -0.5 && x <= 0.5 ? 1 : 0) }],
   bilinear: [PIL_RESAMPLING.BILINEAR, { support: 1, k: (x) => Math.max(0, 1 - Math.abs(x)) }],
-  hamming: [PIL_RESAMPLING.HAMMING, { support: 1, k: (x) => (Math.abs(x) < 1 ? sincPi(x) * (0.54 + 0.46 * Math.cos(Math.PI * x)) : 0) }],
+  hamming: [
+    PIL_RESAMPLING.HAMMING,
+    { support: 1, k: (x) => (Math.abs(x) < 1 ? sincPi(x) * (0.54 + 0.46 * Math.cos(Math.PI * x)) : 0) },
+  ],
   bicubic: [
     PIL_RESAMPLING.BICUBIC,
     {
@@ -32,7 +35,10 @@ const TWIN: Record<string, [PilResampling, TwinFilter]> = {
       },
     },
   ],
-  lanczos: [PIL_RESAMPLING.LANCZOS, { support: 3, k: (x) => (x >= -3 && x < 3 ? sincPi(x) * sincPi(x / 3) : 0) }],
+  lanczos: [
+    PIL_RESAMPLING.LANCZOS,
+    { support: 3, k: (x) => (x >= -3 && x < 3 ? sincPi(x) * sincPi(x / 3) : 0) },
+  ],
 };
 
 interface Samples {
@@ -71,9 +77,22 @@ function twinAxis(v: Samples, inSize: number, outSize: number, f: TwinFilter): S
 }
 
 // (h, w, 3) -> (oh, ow, 3) values and tie flags.
-function twinResize(src: Uint8Array, w: number, h: number, ow: number, oh: number, f: TwinFilter, verticalFirst = false) {
+function twinResize(
+  src: Uint8Array,
+  w: number,
+  h: number,
+  ow: number,
+  oh: number,
+  f: TwinFilter,
+  verticalFirst = false,
+) {
   type Image = { value: Float64Array; tie: Uint8Array };
-  const pass = (img: Image, [iw, ih]: [number, number], [nw, nh]: [number, number], alongX: boolean): Image => {
+  const pass = (
+    img: Image,
+    [iw, ih]: [number, number],
+    [nw, nh]: [number, number],
+    alongX: boolean,
+  ): Image => {
     const out: Image = { value: new Float64Array(nw * nh * 3), tie: new Uint8Array(nw * nh * 3) };
     const lines = alongX ? ih : iw;
     const at = (line: number, k: number, width: number) => (alongX ? line * width + k : k * width + line);
@@ -116,7 +135,9 @@ function twinNearest(src: Uint8Array, w: number, h: number, ow: number, oh: numb
   const xs = centres(w, ow);
   const ys = centres(h, oh);
   const out = new Uint8Array(ow * oh * 3);
-  ys.forEach((y, i) => xs.forEach((x, j) => out.set(src.subarray((y * w + x) * 3, (y * w + x) * 3 + 3), (i * ow + j) * 3)));
+  ys.forEach((y, i) =>
+    xs.forEach((x, j) => out.set(src.subarray((y * w + x) * 3, (y * w + x) * 3 + 3), (i * ow + j) * 3)),
+  );
   return out;
 }
 
@@ -186,7 +207,10 @@ describe('resizeU8 against a float64 twin of PIL (uint8 between passes)', () => 
   it('nearest: the pixel under each output centre, exactly', () => {
     for (const [w, h, ow, oh] of SIZES) {
       const src = pattern(w, h, w + h);
-      expect(agreement(resizeU8(src, w, h, 3, ow, oh, PIL_RESAMPLING.NEAREST), twinNearest(src, w, h, ow, oh)).exact).toBe(1);
+      expect(
+        agreement(resizeU8(src, w, h, 3, ow, oh, PIL_RESAMPLING.NEAREST), twinNearest(src, w, h, ow, oh))
+          .exact,
+      ).toBe(1);
     }
   });
 
@@ -217,7 +241,9 @@ describe('resizeU8 against a float64 twin of PIL (uint8 between passes)', () => 
 
 // Made with Pillow by test/fixtures/preprocess/pil/make_pil_fixtures.py (see PROVENANCE.md).
 describe('resizeU8 equals Pillow bit for bit, every filter', () => {
-  const file = SafetensorsFile.parse(new Uint8Array(readFileSync('test/fixtures/preprocess/pil/resample.safetensors')));
+  const file = SafetensorsFile.parse(
+    new Uint8Array(readFileSync('test/fixtures/preprocess/pil/resample.safetensors')),
+  );
   const filters: Record<string, PilResampling> = {
     nearest: PIL_RESAMPLING.NEAREST,
     lanczos: PIL_RESAMPLING.LANCZOS,

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, type Dinov2Config, headDim, mlpHiddenSize, parseConfig } from '../../src/io/config.js';
 
 const CONFIGS = join(import.meta.dirname, '../fixtures/io/configs');
-const fixture = (name: string) => JSON.parse(readFileSync(join(CONFIGS, `${name}.json`), 'utf8')) as Record<string, unknown>;
+const fixture = (name: string) =>
+  JSON.parse(readFileSync(join(CONFIGS, `${name}.json`), 'utf8')) as Record<string, unknown>;
 const base = fixture('tiny-gelu');
 
 function errorOf(json: unknown, source?: string): ConfigError {
@@ -32,7 +33,14 @@ describe('golden config.json files', () => {
   const names = readdirSync(CONFIGS).map((f) => f.replace(/\.json$/, ''));
 
   it('are all here', () => {
-    expect(names.sort()).toEqual(['tiny-classifier', 'tiny-dinov2-plain', 'tiny-gelu', 'tiny-gelu-bf16', 'tiny-gelu-f16', 'tiny-swiglu']);
+    expect(names.sort()).toEqual([
+      'tiny-classifier',
+      'tiny-dinov2-plain',
+      'tiny-gelu',
+      'tiny-gelu-bf16',
+      'tiny-gelu-f16',
+      'tiny-swiglu',
+    ]);
   });
 
   it.each(names)('%s parses, keeping every field it states', (name) => {
@@ -47,28 +55,51 @@ describe('golden config.json files', () => {
 
   it('tiny-gelu: registers, GELU MLP', () => {
     const c = parseConfig(fixture('tiny-gelu'));
-    expect(c).toMatchObject({ model_type: 'dinov2_with_registers', hidden_size: 64, num_hidden_layers: 3, num_register_tokens: 4 });
+    expect(c).toMatchObject({
+      model_type: 'dinov2_with_registers',
+      hidden_size: 64,
+      num_hidden_layers: 3,
+      num_register_tokens: 4,
+    });
     expect([headDim(c), mlpHiddenSize(c)]).toEqual([16, 256]);
-    expect([c.stage_names, c.out_features, c.out_indices]).toEqual([['stem', 'stage1', 'stage2', 'stage3'], ['stage3'], [3]]);
+    expect([c.stage_names, c.out_features, c.out_indices]).toEqual([
+      ['stem', 'stage1', 'stage2', 'stage3'],
+      ['stage3'],
+      [3],
+    ]);
     expect(c.use_mask_token).toBe(true);
-    expect([c.num_labels, c.id2label, c.label2id]).toEqual([2, { 0: 'LABEL_0', 1: 'LABEL_1' }, { LABEL_0: 0, LABEL_1: 1 }]);
+    expect([c.num_labels, c.id2label, c.label2id]).toEqual([
+      2,
+      { 0: 'LABEL_0', 1: 'LABEL_1' },
+      { LABEL_0: 0, LABEL_1: 1 },
+    ]);
   });
 
   it('tiny-swiglu: SwiGLU hidden size from the 2/3 rule, 2 registers', () => {
     const c = parseConfig(fixture('tiny-swiglu'));
-    expect([c.use_swiglu_ffn, headDim(c), mlpHiddenSize(c), c.num_register_tokens]).toEqual([true, 16, 128, 2]);
+    expect([c.use_swiglu_ffn, headDim(c), mlpHiddenSize(c), c.num_register_tokens]).toEqual([
+      true,
+      16,
+      128,
+      2,
+    ]);
   });
 
   it('tiny-dinov2-plain: no registers, mask token on', () => {
     const c = parseConfig(fixture('tiny-dinov2-plain'));
-    expect(c).toMatchObject({ model_type: 'dinov2', num_register_tokens: 0, use_mask_token: true, architectures: ['Dinov2Model'] });
+    expect(c).toMatchObject({
+      model_type: 'dinov2',
+      num_register_tokens: 0,
+      use_mask_token: true,
+      architectures: ['Dinov2Model'],
+    });
   });
 
   it('tiny-classifier: five labels, both directions', () => {
     const c = parseConfig(fixture('tiny-classifier'));
     expect(c.num_labels).toBe(5);
     expect(c.id2label[0]).toBe('tabby, tabby cat');
-    expect(c.label2id['volcano']).toBe(4);
+    expect(c.label2id.volcano).toBe(4);
     expect(c.architectures).toEqual(['Dinov2WithRegistersForImageClassification']);
   });
 });
@@ -112,12 +143,23 @@ describe('defaults', () => {
 
   it("are transformers' Dinov2Config() for plain dinov2: patch 14, no registers", () => {
     const c = parseConfig({ model_type: 'dinov2' });
-    expect(c).toMatchObject({ architectures: ['Dinov2Model'], patch_size: 14, num_register_tokens: 0, use_mask_token: true });
+    expect(c).toMatchObject({
+      architectures: ['Dinov2Model'],
+      patch_size: 14,
+      num_register_tokens: 0,
+      use_mask_token: true,
+    });
     expect(parseConfig({ model_type: 'dinov2', use_mask_token: false }).use_mask_token).toBe(false);
   });
 
   it('ignore unknown fields and registers on plain dinov2; null architectures fall back', () => {
-    const c = parseConfig({ model_type: 'dinov2', _name_or_path: 'x', foo: [1], num_register_tokens: 7, architectures: null });
+    const c = parseConfig({
+      model_type: 'dinov2',
+      _name_or_path: 'x',
+      foo: [1],
+      num_register_tokens: 7,
+      architectures: null,
+    });
     expect(c.num_register_tokens).toBe(0);
     expect(c.architectures).toEqual(['Dinov2Model']);
     expect('foo' in c).toBe(false);
@@ -131,7 +173,13 @@ describe('defaults', () => {
 
 describe('derived sizes', () => {
   const sized = (hidden_size: number, num_attention_heads: number, use_swiglu_ffn: boolean, mlp_ratio = 4) =>
-    parseConfig({ model_type: 'dinov2_with_registers', hidden_size, num_attention_heads, use_swiglu_ffn, mlp_ratio });
+    parseConfig({
+      model_type: 'dinov2_with_registers',
+      hidden_size,
+      num_attention_heads,
+      use_swiglu_ffn,
+      mlp_ratio,
+    });
 
   it.each([
     ['ViT-S/14', 384, 6, false, 64, 1536],
@@ -163,14 +211,26 @@ describe('backbone outputs (get_aligned_output_features_output_indices)', () => 
   });
 
   it('derive indices from features and features from indices', () => {
-    expect(outputs({ out_features: ['stem', 'stage2'] })).toEqual([['stem', 'stage2'], [0, 2]]);
-    expect(outputs({ out_indices: [1, 3] })).toEqual([['stage1', 'stage3'], [1, 3]]);
+    expect(outputs({ out_features: ['stem', 'stage2'] })).toEqual([
+      ['stem', 'stage2'],
+      [0, 2],
+    ]);
+    expect(outputs({ out_indices: [1, 3] })).toEqual([
+      ['stage1', 'stage3'],
+      [1, 3],
+    ]);
     expect(outputs({ out_features: [], out_indices: [] })).toEqual([[], []]);
   });
 
   it('accept negative indices like Python and store them normalized', () => {
-    expect(outputs({ out_indices: [-3, -1] })).toEqual([['stage1', 'stage3'], [1, 3]]);
-    expect(outputs({ out_features: ['stage1', 'stage3'], out_indices: [1, -1] })).toEqual([['stage1', 'stage3'], [1, 3]]);
+    expect(outputs({ out_indices: [-3, -1] })).toEqual([
+      ['stage1', 'stage3'],
+      [1, 3],
+    ]);
+    expect(outputs({ out_features: ['stage1', 'stage3'], out_indices: [1, -1] })).toEqual([
+      ['stage1', 'stage3'],
+      [1, 3],
+    ]);
   });
 
   it.each([
@@ -185,7 +245,11 @@ describe('backbone outputs (get_aligned_output_features_output_indices)', () => 
     [{ out_indices: [2, 1] }, 'out_indices', /order of stage_names/],
     [{ out_indices: [-1, 0] }, 'out_indices', /order of stage_names/],
     [{ out_indices: [3, -1] }, 'out_indices', /must not repeat/],
-    [{ out_features: ['stage1'], out_indices: [2] }, 'out_indices', /name stages \["stage2"\], but out_features is \["stage1"\]/],
+    [
+      { out_features: ['stage1'], out_indices: [2] },
+      'out_indices',
+      /name stages \["stage2"\], but out_features is \["stage1"\]/,
+    ],
     [{ out_features: ['stage1', 'stage2'], out_indices: [1] }, 'out_indices', /out_features is/],
   ])('reject %j', (changes, field, pattern) => {
     expectRejected(changes, field, pattern);
@@ -200,12 +264,20 @@ describe('labels', () => {
 
   it('default to two generic labels, or num_labels of them', () => {
     expect(labels({})).toEqual([2, { 0: 'LABEL_0', 1: 'LABEL_1' }, { LABEL_0: 0, LABEL_1: 1 }]);
-    expect(labels({ num_labels: 3 })).toEqual([3, { 0: 'LABEL_0', 1: 'LABEL_1', 2: 'LABEL_2' }, { LABEL_0: 0, LABEL_1: 1, LABEL_2: 2 }]);
+    expect(labels({ num_labels: 3 })).toEqual([
+      3,
+      { 0: 'LABEL_0', 1: 'LABEL_1', 2: 'LABEL_2' },
+      { LABEL_0: 0, LABEL_1: 1, LABEL_2: 2 },
+    ]);
     expect(labels({ num_labels: 0 })).toEqual([0, {}, {}]);
   });
 
   it('read id2label with string keys, deriving label2id when absent', () => {
-    expect(labels({ id2label: { 1: 'dog', 0: 'cat' } })).toEqual([2, { 0: 'cat', 1: 'dog' }, { cat: 0, dog: 1 }]);
+    expect(labels({ id2label: { 1: 'dog', 0: 'cat' } })).toEqual([
+      2,
+      { 0: 'cat', 1: 'dog' },
+      { cat: 0, dog: 1 },
+    ]);
     expect(labels({ id2label: { 0: 'cat' }, num_labels: 1 })[0]).toBe(1);
   });
 
@@ -216,7 +288,11 @@ describe('labels', () => {
   });
 
   it('keep a label named __proto__ as data', () => {
-    const [, , label2id] = labels({ id2label: { 0: '__proto__' } }) as [number, unknown, Record<string, number>];
+    const [, , label2id] = labels({ id2label: { 0: '__proto__' } }) as [
+      number,
+      unknown,
+      Record<string, number>,
+    ];
     expect(Object.keys(label2id)).toEqual(['__proto__']);
     expect(Object.getPrototypeOf(label2id)).toBe(Object.prototype);
   });
@@ -249,13 +325,19 @@ describe('invalid fields', () => {
 
   it('names the source it was given', () => {
     const e = errorOf({ ...base, hidden_size: 64, num_attention_heads: 5 }, 'models/x/config.json');
-    expect(e.message).toBe('models/x/config.json: hidden_size (64) must be divisible by num_attention_heads (5)');
+    expect(e.message).toBe(
+      'models/x/config.json: hidden_size (64) must be divisible by num_attention_heads (5)',
+    );
   });
 
   it.each([
     [{ model_type: undefined }, 'model_type', /undefined is not "dinov2_with_registers" or "dinov2"/],
     [{ model_type: 'vit' }, 'model_type', /"vit" is not/],
-    [{ hidden_size: 64, num_attention_heads: 5 }, 'hidden_size', /^config\.json: hidden_size \(64\) must be divisible by num_attention_heads \(5\)$/],
+    [
+      { hidden_size: 64, num_attention_heads: 5 },
+      'hidden_size',
+      /^config\.json: hidden_size \(64\) must be divisible by num_attention_heads \(5\)$/,
+    ],
     [{ hidden_size: 0 }, 'hidden_size', /\(0\) must be a positive integer/],
     [{ hidden_size: -64 }, 'hidden_size', /positive integer/],
     [{ hidden_size: 64.5 }, 'hidden_size', /positive integer/],
@@ -289,7 +371,11 @@ describe('invalid fields', () => {
     [{ reshape_hidden_states: 0 }, 'reshape_hidden_states', /true or false/],
     [{ architectures: 'Dinov2Model' }, 'architectures', /list of strings/],
     [{ architectures: [1] }, 'architectures', /list of strings/],
-    [{ stage_names: ['stem', 'stage1'] }, 'stage_names', /must be \["stem","stage1","stage2","stage3"\] for num_hidden_layers 3/],
+    [
+      { stage_names: ['stem', 'stage1'] },
+      'stage_names',
+      /must be \["stem","stage1","stage2","stage3"\] for num_hidden_layers 3/,
+    ],
     [{ torch_dtype: 32 }, 'torch_dtype', /must be a string/],
     [{ transformers_version: 4 }, 'transformers_version', /must be a string/],
   ])('reject %j', (changes, field, pattern) => {

@@ -35,7 +35,12 @@ describe('f16 -> f32', () => {
 
   it('decodes subnormals exactly', () => {
     expect(f16(0x0001, 0x8001, 0x0002, 0x0200, 0x03ff, 0x0400)).toEqual([
-      2 ** -24, -(2 ** -24), 2 ** -23, 2 ** -15, 1023 * 2 ** -24, 2 ** -14,
+      2 ** -24,
+      -(2 ** -24),
+      2 ** -23,
+      2 ** -15,
+      1023 * 2 ** -24,
+      2 ** -14,
     ]);
   });
 
@@ -52,7 +57,8 @@ describe('f16 -> f32', () => {
     for (let h = 0; h < 65536; h++) {
       const want = f16Value(h);
       if (Number.isNaN(want)) expect(out[h]).toBeNaN();
-      else if (out[h] !== want || Object.is(out[h], -0) !== Object.is(want, -0)) expect([h, out[h]]).toEqual([h, want]);
+      else if (out[h] !== want || Object.is(out[h], -0) !== Object.is(want, -0))
+        expect([h, out[h]]).toEqual([h, want]);
     }
   });
 });
@@ -63,7 +69,16 @@ describe('bf16 -> f32', () => {
   });
 
   it('keeps signed zeros, subnormals, infinities and NaNs', () => {
-    const [pos, neg, tiny, big, small, inf, ninf, nan] = bf16(0x0000, 0x8000, 0x0001, 0x007f, 0x0080, 0x7f80, 0xff80, 0x7fc1);
+    const [pos, neg, tiny, big, small, inf, ninf, nan] = bf16(
+      0x0000,
+      0x8000,
+      0x0001,
+      0x007f,
+      0x0080,
+      0x7f80,
+      0xff80,
+      0x7fc1,
+    );
     expect(Object.is(pos, 0) && Object.is(neg, -0)).toBe(true);
     expect([tiny, big, small]).toEqual([2 ** -133, 127 * 2 ** -133, 2 ** -126]);
     expect([inf, ninf]).toEqual([Infinity, -Infinity]);
@@ -108,7 +123,17 @@ describe('f32 -> f16 (round to nearest even)', () => {
 
   it('rounds into and within the subnormal range', () => {
     expect(
-      toF16(2 ** -24, 2 ** -25, fromBits(0x33000001), 3 * 2 ** -25, 2 ** -26, 1023 * 2 ** -24, 1023.5 * 2 ** -24, 2 ** -14, 1e-40),
+      toF16(
+        2 ** -24,
+        2 ** -25,
+        fromBits(0x33000001),
+        3 * 2 ** -25,
+        2 ** -26,
+        1023 * 2 ** -24,
+        1023.5 * 2 ** -24,
+        2 ** -14,
+        1e-40,
+      ),
     ).toEqual([0x0001, 0x0000, 0x0001, 0x0002, 0x0000, 0x03ff, 0x0400, 0x0400, 0x0000]);
     expect(toF16(-(2 ** -24), -1e-30, -0)).toEqual([0x8001, 0x8000, 0x8000]);
   });
@@ -130,7 +155,10 @@ describe('f32 -> f16 (round to nearest even)', () => {
 
   it('agrees with a nearest-value search on random float32 bit patterns around the f16 range', () => {
     let seed = 12345;
-    const random = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0), seed);
+    const random = () => {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      return seed;
+    };
     const bits = new Uint32Array(200_000);
     for (let i = 0; i < bits.length; i++) {
       const exp = 127 - 27 + (random() % 46); // 2^-27 .. 2^18: below subnormals to past overflow
@@ -178,7 +206,10 @@ describe('f32 -> bf16 (round to nearest even)', () => {
 
   it('agrees with the nearest of the two neighbours on random float32 values', () => {
     let seed = 99;
-    const random = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0), seed);
+    const random = () => {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      return seed;
+    };
     const bits = Uint32Array.from({ length: 100_000 }, () => {
       const b = random();
       return (b & 0x7f800000) === 0x7f800000 ? b & 0xbfffffff : b; // finite values only

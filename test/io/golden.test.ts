@@ -9,10 +9,18 @@ import { f32ToBf16, f32ToF16 } from '../../src/io/dtype.js';
 import { DTYPE_BYTES, SafetensorsFile, writeSafetensors } from '../../src/io/safetensors.js';
 
 const GOLDEN = join(import.meta.dirname, '../fixtures/golden');
-const MODELS = ['tiny-gelu', 'tiny-gelu-f16', 'tiny-gelu-bf16', 'tiny-swiglu', 'tiny-dinov2-plain', 'tiny-classifier'];
+const MODELS = [
+  'tiny-gelu',
+  'tiny-gelu-f16',
+  'tiny-gelu-bf16',
+  'tiny-swiglu',
+  'tiny-dinov2-plain',
+  'tiny-classifier',
+];
 
 const load = (path: string) => SafetensorsFile.parse(new Uint8Array(readFileSync(join(GOLDEN, path))), path);
-const config = (model: string) => parseConfig(JSON.parse(readFileSync(join(GOLDEN, model, 'config.json'), 'utf8')));
+const config = (model: string) =>
+  parseConfig(JSON.parse(readFileSync(join(GOLDEN, model, 'config.json'), 'utf8')));
 
 /** transformers' state-dict keys and shapes for a config (Dinov2WithRegistersModel / ...ForImageClassification / Dinov2Model). */
 function expectedTensors(c: Dinov2Config): Map<string, number[]> {
@@ -35,7 +43,12 @@ function expectedTensors(c: Dinov2Config): Map<string, number[]> {
       add(`${layer}.${norm}.weight`, [C]);
       add(`${layer}.${norm}.bias`, [C]);
     }
-    for (const proj of ['attention.attention.query', 'attention.attention.key', 'attention.attention.value', 'attention.output.dense']) {
+    for (const proj of [
+      'attention.attention.query',
+      'attention.attention.key',
+      'attention.attention.value',
+      'attention.output.dense',
+    ]) {
       add(`${layer}.${proj}.weight`, [C, C]);
       add(`${layer}.${proj}.bias`, [C]);
     }
@@ -121,7 +134,12 @@ describe('golden checkpoints', () => {
     const file = load('tiny-gelu/model.safetensors');
     const copy = SafetensorsFile.parse(
       writeSafetensors(
-        Object.fromEntries(file.names.map((n) => [n, { dtype: 'F32' as const, shape: file.info(n).shape, data: file.float32(n) }])),
+        Object.fromEntries(
+          file.names.map((n) => [
+            n,
+            { dtype: 'F32' as const, shape: file.info(n).shape, data: file.float32(n) },
+          ]),
+        ),
         file.header.metadata,
       ),
     );

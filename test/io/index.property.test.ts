@@ -28,13 +28,23 @@ interface Checkpoint {
 }
 
 const nameArb = fc
-  .oneof(fc.string({ maxLength: 8 }), fc.constantFrom('__proto__', 'constructor', 'toString', '0', '', 'a, b', 'encoder.layer.0.norm1.weight'))
+  .oneof(
+    fc.string({ maxLength: 8 }),
+    fc.constantFrom('__proto__', 'constructor', 'toString', '0', '', 'a, b', 'encoder.layer.0.norm1.weight'),
+  )
   .filter((n) => n !== '__metadata__');
 const BYTES = { F32: 4, F16: 2, U8: 1 } as const;
 
 const safeShardName = fc.oneof(
   fc.nat({ max: 9 }).map((i) => `model-0000${i + 1}-of-00009.safetensors`),
-  fc.constantFrom('a.safetensors', 'sub/dir/b.safetensors', './c.safetensors', 'é ü.safetensors', 'weights.bin', 'x..y'),
+  fc.constantFrom(
+    'a.safetensors',
+    'sub/dir/b.safetensors',
+    './c.safetensors',
+    'é ü.safetensors',
+    'weights.bin',
+    'x..y',
+  ),
   fc.string({ minLength: 1, maxLength: 8 }).filter((s) => !/[\\/:.]/.test(s) && s.trim() === s),
 );
 
@@ -66,11 +76,22 @@ function write(c: Checkpoint): { index: Record<string, unknown>; files: Map<stri
   const files = new Map<string, Uint8Array>();
   c.shardNames.forEach((shard, i) => {
     const held = c.tensors.filter((t) => t.shard === i);
-    if (held.length) files.set(shard, writeSafetensors(Object.fromEntries(held.map((t) => [t.name, { dtype: t.dtype as Dtype as 'F32', shape: t.shape, data: t.data }]))));
+    if (held.length)
+      files.set(
+        shard,
+        writeSafetensors(
+          Object.fromEntries(
+            held.map((t) => [t.name, { dtype: t.dtype as Dtype as 'F32', shape: t.shape, data: t.data }]),
+          ),
+        ),
+      );
   });
   const weight_map = Object.fromEntries(c.tensors.map((t) => [t.name, c.shardNames[t.shard]]));
   const total_size = c.tensors.reduce((n, t) => n + t.data.length, 0);
-  return { index: JSON.parse(JSON.stringify({ metadata: { total_size }, weight_map })) as Record<string, unknown>, files };
+  return {
+    index: JSON.parse(JSON.stringify({ metadata: { total_size }, weight_map })) as Record<string, unknown>,
+    files,
+  };
 }
 
 /** What readLocalCheckpoint does once the files are read: parse the index, parse each shard it names, join them. */
@@ -95,7 +116,9 @@ function judge(index: unknown, files: Map<string, Uint8Array>): { source?: Shard
     stats.rejected++;
     // An error of our own making: not a runtime fault (TypeError, RangeError) escaping from the reader.
     if (!(e instanceof Error) || (e.constructor !== Error && !(e instanceof SafetensorsError))) {
-      throw new Error(`expected an Error naming the file, got ${(e as Error)?.name}: ${(e as Error)?.message}`);
+      throw new Error(
+        `expected an Error naming the file, got ${(e as Error)?.name}: ${(e as Error)?.message}`,
+      );
     }
     expect(e.message.length, 'a message of bounded length').toBeLessThan(2000);
     return { error: e };
@@ -129,15 +152,36 @@ const notObject = fc.constantFrom<unknown>(null, undefined, 3, 'weights', true, 
 const faultArb: fc.Arbitrary<Fault> = fc.oneof(
   fc.record({ kind: fc.constant('root not an object' as const), value: notObject }),
   fc.record({ kind: fc.constant('weight_map not an object' as const), value: notObject }),
-  fc.record({ kind: fc.constant('shard name not a string' as const), pick: fc.nat(), value: fc.constantFrom<unknown>(null, 3, true, [], {}, ['a.safetensors']) }),
+  fc.record({
+    kind: fc.constant('shard name not a string' as const),
+    pick: fc.nat(),
+    value: fc.constantFrom<unknown>(null, 3, true, [], {}, ['a.safetensors']),
+  }),
   fc.record({
     kind: fc.constant('shard name leaving the folder' as const),
     pick: fc.nat(),
-    value: fc.constantFrom('', '../x.safetensors', 'a/../../x.safetensors', '..', '/etc/passwd', '\\\\server\\x', 'C:\\x.safetensors', 'c:x', 'https://example.com/x.safetensors', 'file:x', '..\\x', 'sub\\..\\..\\x'),
+    value: fc.constantFrom(
+      '',
+      '../x.safetensors',
+      'a/../../x.safetensors',
+      '..',
+      '/etc/passwd',
+      '\\\\server\\x',
+      'C:\\x.safetensors',
+      'c:x',
+      'https://example.com/x.safetensors',
+      'file:x',
+      '..\\x',
+      'sub\\..\\..\\x',
+    ),
   }),
   fc.record({ kind: fc.constant('tensor moved to another shard' as const), pick: fc.nat(), to: fc.nat() }),
   fc.record({ kind: fc.constant('tensor left out of the index' as const), pick: fc.nat() }),
-  fc.record({ kind: fc.constant('index lists a tensor no shard holds' as const), name: nameArb, to: fc.nat() }),
+  fc.record({
+    kind: fc.constant('index lists a tensor no shard holds' as const),
+    name: nameArb,
+    to: fc.nat(),
+  }),
   fc.record({ kind: fc.constant('tensor in two shards' as const), pick: fc.nat() }),
   fc.record({ kind: fc.constant('shard file missing' as const), pick: fc.nat() }),
   fc.record({ kind: fc.constant('shard file truncated' as const), pick: fc.nat(), cut: fc.nat() }),
@@ -149,7 +193,16 @@ function put(map: Record<string, unknown>, key: string, value: unknown): void {
 }
 
 /** Applies the fault; returns the index, the files, and what the error must contain. */
-function inject(c: Checkpoint, fault: Fault): { index: unknown; files: Map<string, Uint8Array>; mention: string[]; pattern: RegExp; accepted?: Checkpoint } {
+function inject(
+  c: Checkpoint,
+  fault: Fault,
+): {
+  index: unknown;
+  files: Map<string, Uint8Array>;
+  mention: string[];
+  pattern: RegExp;
+  accepted?: Checkpoint;
+} {
   const { index, files } = write(c);
   const map = index.weight_map as Record<string, string>;
   const t = c.tensors[('pick' in fault ? fault.pick : 0) % c.tensors.length];
@@ -158,7 +211,12 @@ function inject(c: Checkpoint, fault: Fault): { index: unknown; files: Map<strin
     case 'root not an object':
       return { index: fault.value, files, mention: [INDEX], pattern: /weight_map must be an object/ };
     case 'weight_map not an object':
-      return { index: { ...index, weight_map: fault.value }, files, mention: [INDEX], pattern: /weight_map must be an object/ };
+      return {
+        index: { ...index, weight_map: fault.value },
+        files,
+        mention: [INDEX],
+        pattern: /weight_map must be an object/,
+      };
     case 'shard name not a string':
     case 'shard name leaving the folder':
       put(map, t.name, fault.value);
@@ -167,13 +225,19 @@ function inject(c: Checkpoint, fault: Fault): { index: unknown; files: Map<strin
       const others = [...files.keys()].filter((s) => s !== shardOf(t));
       put(map, t.name, others.length ? others[fault.to % others.length] : 'elsewhere.safetensors');
       // (When the shard it left is named for no other tensor, that shard is not read at all.)
-      return { index, files, mention: [INDEX, t.name], pattern: /puts .* in .*, found in|lists tensors no shard holds/s };
+      return {
+        index,
+        files,
+        mention: [INDEX, t.name],
+        pattern: /puts .* in .*, found in|lists tensors no shard holds/s,
+      };
     }
     case 'tensor left out of the index': {
       delete map[t.name];
       // A shard the index no longer names is not read: then the checkpoint simply lacks the tensor.
       const rest = c.tensors.filter((x) => x !== t);
-      if (!rest.some((x) => shardOf(x) === shardOf(t))) return { index, files, mention: [], pattern: /./, accepted: { ...c, tensors: rest } };
+      if (!rest.some((x) => shardOf(x) === shardOf(t)))
+        return { index, files, mention: [], pattern: /./, accepted: { ...c, tensors: rest } };
       return { index, files, mention: [INDEX, t.name], pattern: /puts .* in .*, found in/s };
     }
     case 'index lists a tensor no shard holds': {
@@ -185,7 +249,14 @@ function inject(c: Checkpoint, fault: Fault): { index: unknown; files: Map<strin
       // The tensor is written into a second shard file as well (a new one if there is only one).
       const second = [...files.keys()].find((s) => s !== shardOf(t)) ?? 'second.safetensors';
       const held = c.tensors.filter((x) => shardOf(x) === second || x === t);
-      files.set(second, writeSafetensors(Object.fromEntries(held.map((x) => [x.name, { dtype: x.dtype as 'F32', shape: x.shape, data: x.data }]))));
+      files.set(
+        second,
+        writeSafetensors(
+          Object.fromEntries(
+            held.map((x) => [x.name, { dtype: x.dtype as 'F32', shape: x.shape, data: x.data }]),
+          ),
+        ),
+      );
       if (!c.tensors.some((x) => shardOf(x) === second)) put(map, `${t.name}.marker`, second); // so that the second shard is read
       return { index, files, mention: [t.name], pattern: /also in another shard|puts .* in .*, found in/s };
     }
@@ -213,31 +284,39 @@ describe('sharded checkpoints, generated (fast-check, seed fixed)', () => {
     );
   });
 
-  it('2,000 checkpoints with one fault each are rejected, naming the index (or shard) and the tensor', { timeout: TIMEOUT_MS }, () => {
-    const seen = new Set<string>();
-    fc.assert(
-      fc.property(checkpointArb, faultArb, (c, fault) => {
-        seen.add(fault.kind);
-        const { index, files, mention, pattern, accepted } = inject(c, fault);
-        const { source, error } = judge(index, files);
-        if (accepted) {
-          expectExactly(source, accepted);
-          return;
-        }
-        expect(error, `${fault.kind}: rejected`).toBeDefined();
-        expect(error!.message, fault.kind).toMatch(pattern);
-        for (const m of mention) expect(error!.message, fault.kind).toContain(m);
-        // Which file is blamed (the index, or the shard being read) depends on the fault and the read order.
-        if (error instanceof SafetensorsError) expect([INDEX, ...files.keys()], fault.kind).toContain(error.file);
-      }),
-      { seed: SEED + 1, numRuns: 2000 },
-    );
-    expect(seen.size).toBe(10);
-  });
+  it(
+    '2,000 checkpoints with one fault each are rejected, naming the index (or shard) and the tensor',
+    { timeout: TIMEOUT_MS },
+    () => {
+      const seen = new Set<string>();
+      fc.assert(
+        fc.property(checkpointArb, faultArb, (c, fault) => {
+          seen.add(fault.kind);
+          const { index, files, mention, pattern, accepted } = inject(c, fault);
+          const { source, error } = judge(index, files);
+          if (accepted) {
+            expectExactly(source, accepted);
+            return;
+          }
+          expect(error, `${fault.kind}: rejected`).toBeDefined();
+          expect(error!.message, fault.kind).toMatch(pattern);
+          for (const m of mention) expect(error!.message, fault.kind).toContain(m);
+          // Which file is blamed (the index, or the shard being read) depends on the fault and the read order.
+          if (error instanceof SafetensorsError)
+            expect([INDEX, ...files.keys()], fault.kind).toContain(error.file);
+        }),
+        { seed: SEED + 1, numRuns: 2000 },
+      );
+      expect(seen.size).toBe(10);
+    },
+  );
 });
 
 describe('index errors: bounded, exact and typed', () => {
-  const c: Checkpoint = { shardNames: ['a.safetensors'], tensors: [{ name: 'w', dtype: 'U8', shape: [1], data: Uint8Array.of(7), shard: 0 }] };
+  const c: Checkpoint = {
+    shardNames: ['a.safetensors'],
+    tensors: [{ name: 'w', dtype: 'U8', shape: [1], data: Uint8Array.of(7), shard: 0 }],
+  };
 
   it('a shard name nested 100,000 deep gets an Error, not a stack overflow', () => {
     const { index, files } = write(c);
@@ -249,7 +328,9 @@ describe('index errors: bounded, exact and typed', () => {
     const named: Checkpoint = { ...c, tensors: [...c.tensors, { ...c.tensors[0], name: 'toString' }] };
     const { index, files } = write(named);
     delete (index.weight_map as Record<string, string>)['toString' as string];
-    expect(judge(index, files).error!.message).toBe(`${INDEX}: tensor 'toString': the index puts it in no shard, found in a.safetensors`);
+    expect(judge(index, files).error!.message).toBe(
+      `${INDEX}: tensor 'toString': the index puts it in no shard, found in a.safetensors`,
+    );
   });
 
   it('index errors are SafetensorsErrors with .file and .tensor', () => {

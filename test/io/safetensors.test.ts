@@ -104,7 +104,18 @@ describe('writeSafetensors and SafetensorsFile round trip', () => {
     const headerText = new TextDecoder().decode(bytes.subarray(8, dataOffset));
     expect(headerText).toMatch(/^\{"__metadata__":\{.*\} *$/);
     expect(headerText.length - headerText.trimEnd().length).toBeLessThan(8);
-    expect([...infos.keys()]).toEqual(['w.i64', 'w.f64', 'empty', 'scalar', 'w.f32', 'w.i32', 'w.bf16', 'w.f16', 'w.u8', 'w.bool']);
+    expect([...infos.keys()]).toEqual([
+      'w.i64',
+      'w.f64',
+      'empty',
+      'scalar',
+      'w.f32',
+      'w.i32',
+      'w.bf16',
+      'w.f16',
+      'w.u8',
+      'w.bool',
+    ]);
     let offset = 0;
     for (const info of infos.values()) {
       expect(info.begin).toBe(offset);
@@ -121,16 +132,21 @@ describe('writeSafetensors and SafetensorsFile round trip', () => {
     const floats = Array.from(new Uint8Array(data.buffer));
     // test_serialization: the 64-byte header needs no padding.
     expect(Array.from(writeSafetensors({ 'attn.0': { dtype: 'F32', shape: [1, 2, 3], data } }))).toEqual([
-      ...le(64), ...bytesOf('{"attn.0":{"dtype":"F32","shape":[1,2,3],"data_offsets":[0,24]}}'), ...floats,
+      ...le(64),
+      ...bytesOf('{"attn.0":{"dtype":"F32","shape":[1,2,3],"data_offsets":[0,24]}}'),
+      ...floats,
     ]);
     // test_serialization_forced_alignement: 65 bytes of JSON padded to 72.
     expect(Array.from(writeSafetensors({ attn0: { dtype: 'F32', shape: [1, 1, 2, 3], data } }))).toEqual([
-      ...le(72), ...bytesOf('{"attn0":{"dtype":"F32","shape":[1,1,2,3],"data_offsets":[0,24]}}       '), ...floats,
+      ...le(72),
+      ...bytesOf('{"attn0":{"dtype":"F32","shape":[1,1,2,3],"data_offsets":[0,24]}}       '),
+      ...floats,
     ]);
     // test_empty, without and with metadata.
     expect(Array.from(writeSafetensors({}))).toEqual([...le(8), ...bytesOf('{}      ')]);
     expect(Array.from(writeSafetensors({}, { framework: 'pt' }))).toEqual([
-      ...le(40), ...bytesOf('{"__metadata__":{"framework":"pt"}}     '),
+      ...le(40),
+      ...bytesOf('{"__metadata__":{"framework":"pt"}}     '),
     ]);
   });
 
@@ -156,7 +172,9 @@ describe('writeSafetensors and SafetensorsFile round trip', () => {
       expect(e.tensor).toBe('a');
       expect(e.message).toMatch(pattern);
     }
-    const reserved = errorOf(() => writeSafetensors({ __metadata__: { dtype: 'U8', shape: [0], data: new Uint8Array(0) } }));
+    const reserved = errorOf(() =>
+      writeSafetensors({ __metadata__: { dtype: 'U8', shape: [0], data: new Uint8Array(0) } }),
+    );
     expect(reserved.message).toMatch(/reserved/);
     const metadata = errorOf(() => writeSafetensors({}, { n: 1 as unknown as string }));
     expect(metadata.message).toMatch(/__metadata__\.n is not a string/);
@@ -226,15 +244,21 @@ describe('reading tensors', () => {
     const header = parseSafetensorsHeader(bytes.subarray(0, n), bytes.length, 'big.safetensors');
     expect(header).toEqual({ ...SafetensorsFile.parse(bytes, 'big.safetensors').header });
     expect(header.dataOffset).toBe(n);
-    const short = errorOf(() => parseSafetensorsHeader(bytes.subarray(0, n - 1), bytes.length, 'big.safetensors'));
+    const short = errorOf(() =>
+      parseSafetensorsHeader(bytes.subarray(0, n - 1), bytes.length, 'big.safetensors'),
+    );
     expect(short.message).toMatch(/^big\.safetensors: need the first \d+ bytes/);
-    expect(errorOf(() => headerByteLength(bytes.subarray(0, 4), bytes.length)).message).toMatch(/need the first 8 bytes/);
+    expect(errorOf(() => headerByteLength(bytes.subarray(0, 4), bytes.length)).message).toMatch(
+      /need the first 8 bytes/,
+    );
   });
 });
 
 describe('accepted edge cases', () => {
   it('an empty file: no tensors, no data', () => {
-    const file = SafetensorsFile.parse(Uint8Array.of(8, 0, 0, 0, 0, 0, 0, 0, 123, 125, 32, 32, 32, 32, 32, 32));
+    const file = SafetensorsFile.parse(
+      Uint8Array.of(8, 0, 0, 0, 0, 0, 0, 0, 123, 125, 32, 32, 32, 32, 32, 32),
+    );
     expect(file.names).toEqual([]);
     expect(file.header.metadata).toEqual({});
   });
@@ -274,7 +298,11 @@ describe('rejected files', () => {
 
   it('a header length past the end of the file or over the cap', () => {
     expectRejected(craft('{}', 0, 3n), undefined, /header length 3 runs past the end of the 10-byte file/);
-    expectRejected(craft('{}', 0, BigInt(MAX_HEADER_BYTES) + 1n), undefined, /exceeds the 100000000-byte limit/);
+    expectRejected(
+      craft('{}', 0, BigInt(MAX_HEADER_BYTES) + 1n),
+      undefined,
+      /exceeds the 100000000-byte limit/,
+    );
     expectRejected(craft('{}', 0, 2n ** 64n - 1n), undefined, /exceeds/);
     const prefix = craft('', 0, BigInt(MAX_HEADER_BYTES) + 1n);
     expect(errorOf(() => headerByteLength(prefix, 2 ** 40, FILE)).message).toMatch(/exceeds/);
@@ -310,15 +338,32 @@ describe('rejected files', () => {
     expectRejected(craft({ __metadata__: metadata }), undefined, /__metadata__ is not an object/);
   });
 
-  it.each([[1], [null], [{ x: 'y' }], [true]])('__metadata__ with a value that is not a string: %j', (value) => {
-    expectRejected(craft({ __metadata__: { ok: 'fine', k: value } }), undefined, /__metadata__\.k is not a string/);
+  it.each([
+    [1],
+    [null],
+    [{ x: 'y' }],
+    [true],
+  ])('__metadata__ with a value that is not a string: %j', (value) => {
+    expectRejected(
+      craft({ __metadata__: { ok: 'fine', k: value } }),
+      undefined,
+      /__metadata__\.k is not a string/,
+    );
   });
 
   it.each([[[]], ['F32'], [null], [3]])('an entry that is not an object: %j', (value) => {
     expectRejected(craft({ w: value }), 'w', /entry is not an object/);
   });
 
-  it.each([['F128'], ['float32'], ['f32'], [5], [null], ['toString'], ['__proto__']])('an unknown dtype: %j', (dtype) => {
+  it.each([
+    ['F128'],
+    ['float32'],
+    ['f32'],
+    [5],
+    [null],
+    ['toString'],
+    ['__proto__'],
+  ])('an unknown dtype: %j', (dtype) => {
     expectRejected(craft({ w: entry(dtype, [1], [0, 4]) }, 4), 'w', /unknown dtype/);
   });
 
@@ -326,38 +371,92 @@ describe('rejected files', () => {
     expectRejected(craft({ w: { shape: [1], data_offsets: [0, 4] } }, 4), 'w', /unknown dtype undefined/);
   });
 
-  it.each([[[-1]], [[1.5]], [[2 ** 53]], [[1e300]], [['2']], [[null]], [[true]], ['4'], [{}], [null], [undefined], [[[1]]]])(
-    'a shape that is not a list of non-negative integers: %j',
-    (shape) => {
-      expectRejected(craft({ w: entry('F32', shape, [0, 4]) }, 4), 'w', /shape .* is not a list of non-negative integers/);
-    },
-  );
+  it.each([
+    [[-1]],
+    [[1.5]],
+    [[2 ** 53]],
+    [[1e300]],
+    [['2']],
+    [[null]],
+    [[true]],
+    ['4'],
+    [{}],
+    [null],
+    [undefined],
+    [[[1]]],
+  ])('a shape that is not a list of non-negative integers: %j', (shape) => {
+    expectRejected(
+      craft({ w: entry('F32', shape, [0, 4]) }, 4),
+      'w',
+      /shape .* is not a list of non-negative integers/,
+    );
+  });
 
-  it.each([[[2 ** 40, 2 ** 40]], [[2 ** 30, 2 ** 30, 2 ** 30, 0]], [[2 ** 52, 3]]])('an element count that overflows: %j', (shape) => {
+  it.each([
+    [[2 ** 40, 2 ** 40]],
+    [[2 ** 30, 2 ** 30, 2 ** 30, 0]],
+    [[2 ** 52, 3]],
+  ])('an element count that overflows: %j', (shape) => {
     expectRejected(craft({ w: entry('U8', shape, [0, 0]) }), 'w', /overflows the element count/);
   });
 
   it('an element count beyond the file size', () => {
-    expectRejected(craft({ w: entry('F32', [1_000_000], [0, 4]) }, 4), 'w', /needs 4000000 bytes, more than the 4-byte data section/);
-    expectRejected(craft({ w: entry('F64', [2 ** 50], [0, 4]) }, 4), 'w', /more than the 4-byte data section/);
+    expectRejected(
+      craft({ w: entry('F32', [1_000_000], [0, 4]) }, 4),
+      'w',
+      /needs 4000000 bytes, more than the 4-byte data section/,
+    );
+    expectRejected(
+      craft({ w: entry('F64', [2 ** 50], [0, 4]) }, 4),
+      'w',
+      /more than the 4-byte data section/,
+    );
   });
 
-  it.each([[[0]], [[0, 4, 8]], [[-1, 3]], [[0.5, 4]], [['0', '4']], [null], ['0,4'], [undefined], [{ 0: 0, 1: 4 }], [[0, 2 ** 53]]])(
-    'data_offsets that are not two non-negative integers: %j',
-    (offsets) => {
-      expectRejected(craft({ w: entry('F32', [1], offsets) }, 4), 'w', /data_offsets .* is not two non-negative integers/);
-    },
-  );
+  it.each([
+    [[0]],
+    [[0, 4, 8]],
+    [[-1, 3]],
+    [[0.5, 4]],
+    [['0', '4']],
+    [null],
+    ['0,4'],
+    [undefined],
+    [{ 0: 0, 1: 4 }],
+    [[0, 2 ** 53]],
+  ])('data_offsets that are not two non-negative integers: %j', (offsets) => {
+    expectRejected(
+      craft({ w: entry('F32', [1], offsets) }, 4),
+      'w',
+      /data_offsets .* is not two non-negative integers/,
+    );
+  });
 
   it('data_offsets that end before they begin', () => {
-    expectRejected(craft({ w: entry('F32', [1], [4, 0]) }, 4), 'w', /data_offsets \[4, 0\] end before they begin/);
+    expectRejected(
+      craft({ w: entry('F32', [1], [4, 0]) }, 4),
+      'w',
+      /data_offsets \[4, 0\] end before they begin/,
+    );
   });
 
   it('a byte length that does not match shape and dtype', () => {
     const rest = entry('U8', [4], [4, 8]);
-    expectRejected(craft({ w: entry('F32', [2], [0, 4]), rest }, 8), 'w', /needs 8 bytes but data_offsets \[0, 4\] hold 4/);
-    expectRejected(craft({ w: entry('F16', [3], [0, 4]), rest }, 8), 'w', /needs 6 bytes but data_offsets \[0, 4\] hold 4/);
-    expectRejected(craft({ w: entry('F32', [1], [0, 8]) }, 8), 'w', /needs 4 bytes but data_offsets \[0, 8\] hold 8/);
+    expectRejected(
+      craft({ w: entry('F32', [2], [0, 4]), rest }, 8),
+      'w',
+      /needs 8 bytes but data_offsets \[0, 4\] hold 4/,
+    );
+    expectRejected(
+      craft({ w: entry('F16', [3], [0, 4]), rest }, 8),
+      'w',
+      /needs 6 bytes but data_offsets \[0, 4\] hold 4/,
+    );
+    expectRejected(
+      craft({ w: entry('F32', [1], [0, 8]) }, 8),
+      'w',
+      /needs 4 bytes but data_offsets \[0, 8\] hold 8/,
+    );
     expectRejected(craft({ w: entry('BOOL', [0], [0, 4]) }, 4), 'w', /needs 0 bytes/);
   });
 
@@ -375,12 +474,20 @@ describe('rejected files', () => {
   });
 
   it('trailing bytes after the last tensor', () => {
-    expectRejected(craft({ a: f32([1], 0) }, 8), 'a', /tensors end at byte 4 of the 8-byte data section \(trailing bytes\)/);
+    expectRejected(
+      craft({ a: f32([1], 0) }, 8),
+      'a',
+      /tensors end at byte 4 of the 8-byte data section \(trailing bytes\)/,
+    );
     expectRejected(craft({}, four), undefined, /tensors end at byte 0 of the 4-byte data section/);
   });
 
   it('a tensor past the end of the data section', () => {
-    expectRejected(craft({ a: f32([2], 0) }, 4), 'a', /data_offsets \[0, 8\] run past the 4-byte data section/);
+    expectRejected(
+      craft({ a: f32([2], 0) }, 4),
+      'a',
+      /data_offsets \[0, 8\] run past the 4-byte data section/,
+    );
     expectRejected(craft({ a: f32([1], 0), b: f32([1], 4) }, 4), 'b', /run past/);
   });
 });

@@ -1,20 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { GpuMemory } from '../../src/gpu/buffers.js';
-import { DeviceInfo, requestDevice } from '../../src/gpu/device.js';
+import { type DeviceInfo, requestDevice } from '../../src/gpu/device.js';
 import { KernelCache } from '../../src/gpu/kernel.js';
 import { Recorder } from '../../src/gpu/recorder.js';
 import { GpuTensor } from '../../src/gpu/tensor.js';
 import { Attention } from '../../src/model/attention.js';
 import { ParameterSet } from '../../src/model/parameters.js';
 import { expectClose } from '../helpers/compare.js';
-import { Harness, random, randomArray, runOnGpu } from '../helpers/gpu.js';
+import { type Harness, random, randomArray, runOnGpu } from '../helpers/gpu.js';
 import { attention } from '../helpers/reference_ops.js';
 import { runAttention } from '../helpers/attention_run.js';
 
 let defaultLimitsDevice: Promise<DeviceInfo> | undefined;
 
 /** runOnGpu on a device with WebGPU's default limits (16 KiB of workgroup memory), not the adapter's. */
-async function runOnDefaultLimits(record: (h: Harness) => Record<string, GPUBuffer>, sizes: Record<string, number>) {
+async function runOnDefaultLimits(
+  record: (h: Harness) => Record<string, GPUBuffer>,
+  sizes: Record<string, number>,
+) {
   defaultLimitsDevice ??= requestDevice({ defaultLimits: true });
   const { device } = await defaultLimitsDevice;
   expect(device.limits.maxComputeWorkgroupStorageSize).toBe(16384);
@@ -24,22 +27,36 @@ async function runOnDefaultLimits(record: (h: Harness) => Record<string, GPUBuff
   const error = await rec.submit();
   if (error) throw error;
   const result: Record<string, Float32Array> = {};
-  for (const [name, buffer] of Object.entries(outputs)) result[name] = await new GpuTensor(memory, buffer, [sizes[name]], name).read();
+  for (const [name, buffer] of Object.entries(outputs))
+    result[name] = await new GpuTensor(memory, buffer, [sizes[name]], name).read();
   memory.destroyAll();
   return result;
 }
 
-async function check(batch: number, tokens: number, heads: number, headDim: number, seed: number, withMask: boolean, run = runOnGpu) {
+async function check(
+  batch: number,
+  tokens: number,
+  heads: number,
+  headDim: number,
+  seed: number,
+  withMask: boolean,
+  run = runOnGpu,
+) {
   const rand = random(seed);
   const d = heads * headDim;
   // Peaky attention: scores spread over several units.
   const qkv = randomArray(batch * tokens * 3 * d, rand, -2, 2);
-  const headMask = withMask ? Float32Array.from({ length: heads }, (_, h) => (h % 3 === 1 ? 0 : 0.5 + h / heads)) : new Float32Array(heads).fill(1);
+  const headMask = withMask
+    ? Float32Array.from({ length: heads }, (_, h) => (h % 3 === 1 ? 0 : 0.5 + h / heads))
+    : new Float32Array(heads).fill(1);
   const attn = new Attention(new ParameterSet(), 'attention', d, heads, true);
   const { context, probs } = await runAttention(attn, qkv, headMask, batch, tokens, run);
   const ref = attention(qkv, batch, tokens, heads, headDim, headMask);
   const name = `attention B${batch} T${tokens} H${heads} hd${headDim}`;
-  return Math.max(expectClose(context, ref.context, `${name} context`), expectClose(probs, ref.probs, `${name} probs`));
+  return Math.max(
+    expectClose(context, ref.context, `${name} context`),
+    expectClose(probs, ref.probs, `${name} probs`),
+  );
 }
 
 describe('attention.wgsl: flash attention and the probabilities rebuilt from its statistics, against float64', () => {

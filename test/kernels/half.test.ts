@@ -41,7 +41,9 @@ async function compileErrors(code: string): Promise<string[]> {
   const module = device.createShaderModule({ code });
   const info = await module.getCompilationInfo();
   const scoped = await device.popErrorScope();
-  const messages = info.messages.filter((m) => m.type === 'error').map((m) => `${m.lineNum}:${m.linePos} ${m.message}`);
+  const messages = info.messages
+    .filter((m) => m.type === 'error')
+    .map((m) => `${m.lineNum}:${m.linePos} ${m.message}`);
   if (scoped && !messages.length) messages.push(scoped.message);
   return messages;
 }
@@ -54,7 +56,9 @@ describe.each(HALF_SHADERS)('%s.wgsl in half precision', (shader) => {
     const f16 = shaderVariant(shader, all('f16'));
     expect(f16.code.startsWith('enable f16;')).toBe(true);
     const slots = (code: string) =>
-      Object.fromEntries([...reflectShader(code)].map(([entry, info]) => [entry, Object.fromEntries(info.slots)]));
+      Object.fromEntries(
+        [...reflectShader(code)].map(([entry, info]) => [entry, Object.fromEntries(info.slots)]),
+      );
     expect(slots(f16.code)).toEqual(slots(shaderVariant(shader).code));
   });
 
@@ -65,7 +69,10 @@ describe.each(HALF_SHADERS)('%s.wgsl in half precision', (shader) => {
 
 describe('the i32 check can fail', () => {
   it('a load used without conversion does not compile', async () => {
-    const broken = SHADERS.linear.replace('v = f32(x[(row0 + r) * K + k0 + k]);', 'v = x[(row0 + r) * K + k0 + k];');
+    const broken = SHADERS.linear.replace(
+      'v = f32(x[(row0 + r) * K + k0 + k]);',
+      'v = x[(row0 + r) * K + k0 + k];',
+    );
     expect(broken).not.toBe(SHADERS.linear);
     expect((await compileErrors(i32Variant('linear', broken))).length).toBeGreaterThan(0);
   });
@@ -88,7 +95,24 @@ describe("pack.wgsl's f32 -> f16 rounding (to_half, round_half)", () => {
       f16[0] += 1;
       values[i] = (a + f16ToF32(f16)[0]) / 2; // exact in f32
     }
-    values.set([0, -0, 65504, 65519.99, 65520, -65520, 2 ** -24, 2 ** -25, 1.5 * 2 ** -25, 2 ** -26, Infinity, -Infinity, NaN], 0);
+    values.set(
+      [
+        0,
+        -0,
+        65504,
+        65519.99,
+        65520,
+        -65520,
+        2 ** -24,
+        2 ** -25,
+        1.5 * 2 ** -25,
+        2 ** -26,
+        Infinity,
+        -Infinity,
+        NaN,
+      ],
+      0,
+    );
     return values;
   }
 
@@ -116,7 +140,9 @@ describe("pack.wgsl's f32 -> f16 rounding (to_half, round_half)", () => {
     rec.dispatch('pack', 'to_half', { THREADS: 256 }, { wide, narrow }, [Math.ceil(groups / 2)]);
     rec.dispatch('pack', 'round_half', { THREADS: 256 }, { values }, [groups]);
     expect(await rec.submit()).toBeUndefined();
-    const halfBits = new Uint16Array((await new GpuTensor(memory, narrow, [input.length / 2], 'narrow').read()).buffer);
+    const halfBits = new Uint16Array(
+      (await new GpuTensor(memory, narrow, [input.length / 2], 'narrow').read()).buffer,
+    );
     const rounded = await new GpuTensor(memory, values, [input.length], 'values').read();
     memory.destroyAll();
 
@@ -148,7 +174,10 @@ describe('a Linear in half precision', () => {
   async function load(storage: 'f16' | 'f16-emulated') {
     const params = new ParameterSet();
     const layer = new Linear(params, 'fc', out, k, { storage });
-    const source = memorySource({ 'fc.weight': { shape: [out, k], data: w }, 'fc.bias': { shape: [out], data: b } });
+    const source = memorySource({
+      'fc.weight': { shape: [out, k], data: w },
+      'fc.bias': { shape: [out], data: b },
+    });
     params.validate(source, 'test');
     return { params, layer, source };
   }

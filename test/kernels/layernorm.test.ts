@@ -13,7 +13,10 @@ async function check(rows: number, d: number, eps: number, offset: number, seed:
   const bias = randomArray(d, rand);
   const params = new ParameterSet();
   const norm = new LayerNorm(params, 'norm', d, eps);
-  const source = memorySource({ 'norm.weight': { shape: [d], data: weight }, 'norm.bias': { shape: [d], data: bias } });
+  const source = memorySource({
+    'norm.weight': { shape: [d], data: weight },
+    'norm.bias': { shape: [d], data: bias },
+  });
   const { y } = await runOnGpu(
     ({ memory, rec }) => {
       params.upload(memory, source);

@@ -21,7 +21,10 @@ interface Case {
   split?: { limit: number; pieces: number };
 }
 
-async function check({ rows, out, k, act = 0, residual = false, glu = false, bias = true, norm, split }: Case, seed: number) {
+async function check(
+  { rows, out, k, act = 0, residual = false, glu = false, bias = true, norm, split }: Case,
+  seed: number,
+) {
   const rand = random(seed);
   const x = randomArray(rows * k, rand, (norm?.offset ?? 0) - 2, (norm?.offset ?? 0) + 2);
   const w = randomArray(out * k, rand, -0.5, 0.5);
@@ -56,7 +59,12 @@ async function check({ rows, out, k, act = 0, residual = false, glu = false, bia
       expect(layer.pieces, 'pieces of the weight').toBe(split?.pieces ?? 1);
       const xBuf = memory.upload('x', x);
       const yBuf = memory.upload('y', base);
-      layer.forward(rec, xBuf, rows, yBuf, { act, glu, residualScale: residual ? scale : undefined, norm: norm ? layerNorm : undefined });
+      layer.forward(rec, xBuf, rows, yBuf, {
+        act,
+        glu,
+        residualScale: residual ? scale : undefined,
+        norm: norm ? layerNorm : undefined,
+      });
       expect(rec.dispatches, 'one dispatch per piece').toBe(split?.pieces ?? 1);
       return { y: yBuf };
     },
@@ -79,7 +87,11 @@ async function check({ rows, out, k, act = 0, residual = false, glu = false, bia
       }
     }
   }
-  return expectClose(y, ref, `linear ${JSON.stringify({ rows, out, k, act, residual, glu, bias, norm, split })}`);
+  return expectClose(
+    y,
+    ref,
+    `linear ${JSON.stringify({ rows, out, k, act, residual, glu, bias, norm, split })}`,
+  );
 }
 
 describe('linear.wgsl: y = epilogue(x · wᵀ + b) against float64', () => {
@@ -103,7 +115,9 @@ describe('linear.wgsl: y = epilogue(x · wᵀ + b) against float64', () => {
     expect(chooseTile(261, 384)).toBe(LINEAR_TILES[2]);
     expect(await check({ rows: 2600, out: 520, k: 20, act: 1 }, 600)).toBeLessThan(1e-5);
     expect(await check({ rows: 130, out: 4100, k: 12, residual: true }, 601)).toBeLessThan(1e-5);
-    expect(await check({ rows: 261, out: 97, k: 40, norm: { eps: 1e-6, offset: 10 } }, 602)).toBeLessThan(1e-5);
+    expect(await check({ rows: 261, out: 97, k: 40, norm: { eps: 1e-6, offset: 10 } }, 602)).toBeLessThan(
+      1e-5,
+    );
   });
   for (const act of [1, 2, 3, 4, 5, 6]) {
     it(`activation ${act} on 70x37x19`, async () => {
@@ -118,27 +132,75 @@ describe('linear.wgsl: y = epilogue(x · wᵀ + b) against float64', () => {
     expect(await check({ rows: 3, out: 16, k: 5, glu: true }, 401)).toBeLessThan(1e-5);
   });
   it('layernorm prologue: rows far from zero, odd sizes, with activation and with SwiGLU', async () => {
-    expect(await check({ rows: 67, out: 70, k: 383, norm: { eps: 1e-6, offset: 300 } }, 500)).toBeLessThan(1e-5);
-    expect(await check({ rows: 5, out: 9, k: 7, act: 1, norm: { eps: 1e-5, offset: 0 } }, 501)).toBeLessThan(1e-5);
-    expect(await check({ rows: 130, out: 32, k: 48, glu: true, norm: { eps: 1e-6, offset: 3 } }, 502)).toBeLessThan(1e-5);
+    expect(await check({ rows: 67, out: 70, k: 383, norm: { eps: 1e-6, offset: 300 } }, 500)).toBeLessThan(
+      1e-5,
+    );
+    expect(await check({ rows: 5, out: 9, k: 7, act: 1, norm: { eps: 1e-5, offset: 0 } }, 501)).toBeLessThan(
+      1e-5,
+    );
+    expect(
+      await check({ rows: 130, out: 32, k: 48, glu: true, norm: { eps: 1e-6, offset: 3 } }, 502),
+    ).toBeLessThan(1e-5);
   });
 
   // Weights larger than one binding: split along the output columns (whole vec4 columns of wT, 8
   // weight rows with SwiGLU), one dispatch per piece writing its columns of y. K * 4 bytes is one
   // weight row, so `limit` = K * 4 * n allows pieces of n rows.
   it('split weights: odd K, a last piece smaller than the others and not a multiple of 4', async () => {
-    expect(await check({ rows: 37, out: 70, k: 33, split: { limit: 33 * 4 * 20, pieces: 4 } }, 700)).toBeLessThan(1e-5); // 20, 20, 20, 10
-    expect(await check({ rows: 21, out: 13, k: 17, act: 1, bias: false, split: { limit: 17 * 4 * 4, pieces: 4 } }, 701)).toBeLessThan(1e-5); // 4, 4, 4, 1
-    expect(await check({ rows: 90, out: 130, k: 20, split: { limit: 20 * 4 * 64 + 15, pieces: 3 } }, 702)).toBeLessThan(1e-5); // 64, 64, 2: create rounds to 16 bytes
+    expect(
+      await check({ rows: 37, out: 70, k: 33, split: { limit: 33 * 4 * 20, pieces: 4 } }, 700),
+    ).toBeLessThan(1e-5); // 20, 20, 20, 10
+    expect(
+      await check(
+        { rows: 21, out: 13, k: 17, act: 1, bias: false, split: { limit: 17 * 4 * 4, pieces: 4 } },
+        701,
+      ),
+    ).toBeLessThan(1e-5); // 4, 4, 4, 1
+    expect(
+      await check({ rows: 90, out: 130, k: 20, split: { limit: 20 * 4 * 64 + 15, pieces: 3 } }, 702),
+    ).toBeLessThan(1e-5); // 64, 64, 2: create rounds to 16 bytes
   });
   it('split weights: SwiGLU pieces hold whole pairs and write their columns of y', async () => {
-    expect(await check({ rows: 45, out: 80, k: 18, glu: true, split: { limit: 18 * 4 * 24, pieces: 4 } }, 710)).toBeLessThan(1e-5); // 24, 24, 24, 8
-    expect(await check({ rows: 3, out: 44, k: 5, glu: true, split: { limit: 5 * 4 * 31, pieces: 2 } }, 711)).toBeLessThan(1e-5); // 24, 20
+    expect(
+      await check({ rows: 45, out: 80, k: 18, glu: true, split: { limit: 18 * 4 * 24, pieces: 4 } }, 710),
+    ).toBeLessThan(1e-5); // 24, 24, 24, 8
+    expect(
+      await check({ rows: 3, out: 44, k: 5, glu: true, split: { limit: 5 * 4 * 31, pieces: 2 } }, 711),
+    ).toBeLessThan(1e-5); // 24, 20
   });
   it('split weights: layer-scale + residual in place, and the layernorm prologue in every piece', async () => {
-    expect(await check({ rows: 83, out: 50, k: 29, residual: true, split: { limit: 29 * 4 * 16, pieces: 4 } }, 720)).toBeLessThan(1e-5); // 16, 16, 16, 2
-    expect(await check({ rows: 67, out: 70, k: 383, act: 1, norm: { eps: 1e-6, offset: 300 }, split: { limit: 383 * 4 * 32, pieces: 3 } }, 721)).toBeLessThan(1e-5); // 32, 32, 6
-    expect(await check({ rows: 130, out: 64, k: 48, glu: true, norm: { eps: 1e-6, offset: 3 }, split: { limit: 48 * 4 * 24, pieces: 3 } }, 722)).toBeLessThan(1e-5); // 24, 24, 16
+    expect(
+      await check(
+        { rows: 83, out: 50, k: 29, residual: true, split: { limit: 29 * 4 * 16, pieces: 4 } },
+        720,
+      ),
+    ).toBeLessThan(1e-5); // 16, 16, 16, 2
+    expect(
+      await check(
+        {
+          rows: 67,
+          out: 70,
+          k: 383,
+          act: 1,
+          norm: { eps: 1e-6, offset: 300 },
+          split: { limit: 383 * 4 * 32, pieces: 3 },
+        },
+        721,
+      ),
+    ).toBeLessThan(1e-5); // 32, 32, 6
+    expect(
+      await check(
+        {
+          rows: 130,
+          out: 64,
+          k: 48,
+          glu: true,
+          norm: { eps: 1e-6, offset: 3 },
+          split: { limit: 48 * 4 * 24, pieces: 3 },
+        },
+        722,
+      ),
+    ).toBeLessThan(1e-5); // 24, 24, 16
   });
   it('a weight whose smallest piece (K x 4 columns) exceeds the binding is a GpuLimitError naming it', async () => {
     const { device } = await testDevice();
@@ -146,10 +208,15 @@ describe('linear.wgsl: y = epilogue(x · wᵀ + b) against float64', () => {
     new Linear(params, 'encoder.fc', 8, 20);
     const restore = fakeLimits(device, { maxStorageBufferBindingSize: 20 * 4 * 4 - 1 });
     const rand = random(9);
-    const source = memorySource({ 'encoder.fc.weight': { shape: [8, 20], data: randomArray(160, rand) }, 'encoder.fc.bias': { shape: [8], data: randomArray(8, rand) } });
+    const source = memorySource({
+      'encoder.fc.weight': { shape: [8, 20], data: randomArray(160, rand) },
+      'encoder.fc.bias': { shape: [8], data: randomArray(8, rand) },
+    });
     try {
       expect(() => params.upload(new GpuMemory(device), source)).toThrow(GpuLimitError);
-      expect(() => params.upload(new GpuMemory(device), source)).toThrow(/^encoder\.fc\.weight: cannot be split to fit this device's maxStorageBufferBindingSize \(319\): its smallest piece, 4 of its 8 output rows by 20 inputs, needs 320 bytes/);
+      expect(() => params.upload(new GpuMemory(device), source)).toThrow(
+        /^encoder\.fc\.weight: cannot be split to fit this device's maxStorageBufferBindingSize \(319\): its smallest piece, 4 of its 8 output rows by 20 inputs, needs 320 bytes/,
+      );
     } finally {
       restore();
     }

@@ -9,13 +9,13 @@ import { GpuTensor } from '../../src/gpu/tensor.js';
 import { f32ToBf16, f32ToF16 } from '../../src/io/dtype.js';
 import {
   bytesToFloat32,
-  Packing,
+  type Packing,
   packedLength,
   packLayout,
   packOnCpu,
   ParameterSet,
-  TensorSource,
-  TensorStream,
+  type TensorSource,
+  type TensorStream,
 } from '../../src/model/parameters.js';
 import { fakeLimits, random, randomArray, testDevice } from '../helpers/gpu.js';
 
@@ -24,7 +24,13 @@ const DTYPES: FloatDtype[] = ['F32', 'F16', 'BF16', 'F64'];
 
 function store(values: Float32Array | Float64Array, dtype: FloatDtype): Uint8Array {
   const typed =
-    dtype === 'F32' ? new Float32Array(values) : dtype === 'F64' ? new Float64Array(values) : dtype === 'F16' ? f32ToF16(new Float32Array(values)) : f32ToBf16(new Float32Array(values));
+    dtype === 'F32'
+      ? new Float32Array(values)
+      : dtype === 'F64'
+        ? new Float64Array(values)
+        : dtype === 'F16'
+          ? f32ToF16(new Float32Array(values))
+          : f32ToBf16(new Float32Array(values));
   return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
 }
 
@@ -51,7 +57,7 @@ function streamOf(tensors: Record<string, Stored>, seed: number, maxPiece: numbe
     names,
     info: (n) => ({ dtype: tensors[n].dtype, shape: tensors[n].shape }),
     async read(sink) {
-      const order = [...names].sort(() => rand() );
+      const order = [...names].sort(() => rand());
       for (const name of order) {
         const bytes = tensors[name].bytes;
         if (bytes.byteLength === 0) await sink(name, 0, bytes);
@@ -75,7 +81,8 @@ function sameBits(got: Float32Array, want: Float32Array, name: string): void {
   const bad: string[] = [];
   for (let i = 0; i < w.length && bad.length < 5; i++) {
     const bothNaN = Number.isNaN(got[i]) && Number.isNaN(want[i]);
-    if (g[i] !== w[i] && !bothNaN) bad.push(`[${i}] got ${got[i]} (0x${g[i].toString(16)}), want ${want[i]} (0x${w[i].toString(16)})`);
+    if (g[i] !== w[i] && !bothNaN)
+      bad.push(`[${i}] got ${got[i]} (0x${g[i].toString(16)}), want ${want[i]} (0x${w[i].toString(16)})`);
   }
   expect(bad, `${name}: first mismatching elements`).toEqual([]);
 }
@@ -91,7 +98,12 @@ interface Declared {
  * with `limit` the device reports that maxStorageBufferBindingSize, and each piece of a split weight
  * is checked against its rows of the whole. Returns the piece count of each parameter.
  */
-async function check(declared: Declared[], tensors: Record<string, Stored>, how: 'whole' | { seed: number; maxPiece: number }, limit?: number) {
+async function check(
+  declared: Declared[],
+  tensors: Record<string, Stored>,
+  how: 'whole' | { seed: number; maxPiece: number },
+  limit?: number,
+) {
   const { device } = await testDevice();
   const memory = new GpuMemory(device);
   const kernels = new KernelCache(device);
@@ -100,10 +112,15 @@ async function check(declared: Declared[], tensors: Record<string, Stored>, how:
   const source = sourceOf(tensors);
   params.validate(source, 'test');
   device.pushErrorScope('validation');
-  const restore = limit === undefined ? undefined : fakeLimits(device, { maxStorageBufferBindingSize: limit });
+  const restore =
+    limit === undefined ? undefined : fakeLimits(device, { maxStorageBufferBindingSize: limit });
   try {
     if (how === 'whole') params.upload(memory, source, undefined, kernels);
-    else await params.uploadStream(memory, streamOf(tensors, how.seed, how.maxPiece), 'test', { kernels, flushBytes: 1000 });
+    else
+      await params.uploadStream(memory, streamOf(tensors, how.seed, how.maxPiece), 'test', {
+        kernels,
+        flushBytes: 1000,
+      });
   } finally {
     restore?.();
   }
@@ -111,11 +128,21 @@ async function check(declared: Declared[], tensors: Record<string, Stored>, how:
   expect(error?.message).toBeUndefined();
   for (const [i, d] of declared.entries()) {
     const layout = packLayout(d.packing, d.parts)!;
-    const whole = padded(packOnCpu(d.packing, d.parts.map((p) => source.float32(p.key))), packedLength(layout));
+    const whole = padded(
+      packOnCpu(
+        d.packing,
+        d.parts.map((p) => source.float32(p.key)),
+      ),
+      packedLength(layout),
+    );
     for (const piece of ps[i].gpuPieces) {
       const want = rowsOf(whole, layout.cols, Math.ceil(layout.rows / 4) * 4, piece.row0, piece.rows);
       const got = await new GpuTensor(memory, piece.buffer, [want.length], d.name).read();
-      sameBits(got, want, `${d.name} ${JSON.stringify(d.packing)} rows ${piece.row0}..${piece.row0 + piece.rows}`);
+      sameBits(
+        got,
+        want,
+        `${d.name} ${JSON.stringify(d.packing)} rows ${piece.row0}..${piece.row0 + piece.rows}`,
+      );
     }
   }
   memory.destroyAll();
@@ -126,7 +153,8 @@ async function check(declared: Declared[], tensors: Record<string, Stored>, how:
 function rowsOf(packed: Float32Array, cols: number, rows4: number, row0: number, rows: number): Float32Array {
   const out4 = Math.ceil(rows / 4) * 4;
   const out = new Float32Array(cols * out4);
-  for (let c = 0; c < cols; c++) out.set(packed.subarray(c * rows4 + row0, c * rows4 + row0 + rows), c * out4);
+  for (let c = 0; c < cols; c++)
+    out.set(packed.subarray(c * rows4 + row0, c * rows4 + row0 + rows), c * out4);
   return out;
 }
 
@@ -148,7 +176,15 @@ const LINEAR_SHAPES: [number, number, number, boolean][] = [
   [66, 35, 1, false],
 ];
 
-function linearCase(rows: number, cols: number, parts: number, glu: boolean, dtype: FloatDtype, seed: number, split = false) {
+function linearCase(
+  rows: number,
+  cols: number,
+  parts: number,
+  glu: boolean,
+  dtype: FloatDtype,
+  seed: number,
+  split = false,
+) {
   const rand = random(seed);
   const tensors: Record<string, Stored> = {};
   const each = rows / parts;
@@ -157,7 +193,13 @@ function linearCase(rows: number, cols: number, parts: number, glu: boolean, dty
     const shape = cols === 1 ? [each] : [each, cols];
     tensors[key] = { dtype, shape, bytes: store(randomArray(each * cols, rand, -3, 3), dtype) };
   }
-  const declared: Declared[] = [{ name: 'w', packing: { kind: 'linear', rows, cols, glu, split }, parts: keys.map((key) => ({ key, shape: tensors[key].shape })) }];
+  const declared: Declared[] = [
+    {
+      name: 'w',
+      packing: { kind: 'linear', rows, cols, glu, split },
+      parts: keys.map((key) => ({ key, shape: tensors[key].shape })),
+    },
+  ];
   return { declared, tensors };
 }
 
@@ -183,7 +225,11 @@ describe('pack.wgsl: linear layouts ([in, ceil(out/4)*4], q|k|v, SwiGLU interlea
       empty: { dtype: 'F32', shape: [0], bytes: new Uint8Array(0) },
     };
     const declared: Declared[] = [
-      { name: 'proj', packing: { kind: 'linear', rows: 6, cols: 75 }, parts: [{ key: 'proj', shape: [6, 3, 5, 5] }] },
+      {
+        name: 'proj',
+        packing: { kind: 'linear', rows: 6, cols: 75 },
+        parts: [{ key: 'proj', shape: [6, 3, 5, 5] }],
+      },
       { name: 'cls', packing: { kind: 'tensor' }, parts: [{ key: 'cls', shape: [1, 1, 5] }] },
       { name: 'reg', packing: { kind: 'tensor' }, parts: [{ key: 'reg', shape: [1, 3, 5] }] },
       { name: 'lambda', packing: { kind: 'vector4' }, parts: [{ key: 'lambda', shape: [7] }] },
@@ -216,11 +262,22 @@ describe('pack.wgsl into pieces: a weight larger than one binding is split along
 
   it('only weights declared splittable are split; a vector whose stored bytes exceed the binding is staged in chunks', async () => {
     const rand = random(5);
-    const tensors: Record<string, Stored> = { v: { dtype: 'F64', shape: [300], bytes: store(randomArray(300, rand), 'F64') } };
+    const tensors: Record<string, Stored> = {
+      v: { dtype: 'F64', shape: [300], bytes: store(randomArray(300, rand), 'F64') },
+    };
     // 2400 stored bytes, 1200 packed: chunks of 200 elements.
-    expect(await check([{ name: 'v', packing: { kind: 'vector4' }, parts: [{ key: 'v', shape: [300] }] }], tensors, 'whole', 1600)).toEqual([1]);
+    expect(
+      await check(
+        [{ name: 'v', packing: { kind: 'vector4' }, parts: [{ key: 'v', shape: [300] }] }],
+        tensors,
+        'whole',
+        1600,
+      ),
+    ).toEqual([1]);
     const { declared, tensors: w } = linearCase(70, 33, 1, false, 'F32', 9);
-    await expect(check(declared, w, 'whole', 33 * 4 * 20)).rejects.toThrow(/^w: 9504 bytes exceed this device's maxStorageBufferBindingSize \(2640\)/);
+    await expect(check(declared, w, 'whole', 33 * 4 * 20)).rejects.toThrow(
+      /^w: 9504 bytes exceed this device's maxStorageBufferBindingSize \(2640\)/,
+    );
   });
 
   it('a weight whose smallest piece does not fit is a GpuLimitError naming it, before anything is allocated', async () => {
@@ -251,37 +308,85 @@ describe('pack.wgsl conversions, every bit pattern', () => {
 
   it('F16 -> f32: all 65536 patterns (subnormals, infinities, NaN payloads) equal f16ToF32', async () => {
     const tensors: Record<string, Stored> = { h: { dtype: 'F16', shape: [65536], bytes: all16() } };
-    await check([{ name: 'h', packing: { kind: 'tensor' }, parts: [{ key: 'h', shape: [65536] }] }], tensors, 'whole');
+    await check(
+      [{ name: 'h', packing: { kind: 'tensor' }, parts: [{ key: 'h', shape: [65536] }] }],
+      tensors,
+      'whole',
+    );
   });
 
   it('BF16 -> f32: all 65536 patterns equal bf16ToF32 (f32 subnormals kept, not flushed)', async () => {
     const tensors: Record<string, Stored> = { b: { dtype: 'BF16', shape: [65536], bytes: all16() } };
-    await check([{ name: 'b', packing: { kind: 'tensor' }, parts: [{ key: 'b', shape: [65536] }] }], tensors, 'whole');
+    await check(
+      [{ name: 'b', packing: { kind: 'tensor' }, parts: [{ key: 'b', shape: [65536] }] }],
+      tensors,
+      'whole',
+    );
   });
 
   it('F64 -> f32 rounds to nearest, ties to even, like new Float32Array(float64): normals, ties, overflow, f32 subnormals, underflow', async () => {
     const rand = random(11);
-    const values: number[] = [0, -0, 1, -1, Infinity, -Infinity, NaN, Math.PI, 1e-300, -1e-300, 3.4028234663852886e38, 3.4028235677973366e38, 3.5e38, 1e39];
+    const values: number[] = [
+      0,
+      -0,
+      1,
+      -1,
+      Infinity,
+      -Infinity,
+      NaN,
+      Math.PI,
+      1e-300,
+      -1e-300,
+      3.4028234663852886e38,
+      3.4028235677973366e38,
+      3.5e38,
+      1e39,
+    ];
     // Exact ties between neighbouring float32s, in the normal and the subnormal range.
     for (const base of [1, 1.5, 2 ** -126, 2 ** -140, 2 ** -149, 3 * 2 ** -149]) {
       const f = new Float32Array([base]);
       const u = new Uint32Array(f.buffer);
       u[0] += 1;
       const next = f[0];
-      values.push((base + next) / 2, -(base + next) / 2, base + (next - base) / 4, base + (3 * (next - base)) / 4);
+      values.push(
+        (base + next) / 2,
+        -(base + next) / 2,
+        base + (next - base) / 4,
+        base + (3 * (next - base)) / 4,
+      );
     }
-    values.push(2 ** -150, 2 ** -150 * 1.0000001, 2 ** -151, 2 ** -160, 2 ** -126 * (1 - 2 ** -25), 2 ** -149 * 0.75);
-    for (let i = 0; i < 3000; i++) values.push(Math.sign(rand()) * 2 ** (rand(-160, 140) | 0) * (1 + rand(0, 1)));
+    values.push(
+      2 ** -150,
+      2 ** -150 * 1.0000001,
+      2 ** -151,
+      2 ** -160,
+      2 ** -126 * (1 - 2 ** -25),
+      2 ** -149 * 0.75,
+    );
+    for (let i = 0; i < 3000; i++)
+      values.push(Math.sign(rand()) * 2 ** (rand(-160, 140) | 0) * (1 + rand(0, 1)));
     const f64 = new Float64Array(values);
-    const tensors: Record<string, Stored> = { d: { dtype: 'F64', shape: [f64.length], bytes: new Uint8Array(f64.buffer) } };
-    await check([{ name: 'd', packing: { kind: 'tensor' }, parts: [{ key: 'd', shape: [f64.length] }] }], tensors, 'whole');
+    const tensors: Record<string, Stored> = {
+      d: { dtype: 'F64', shape: [f64.length], bytes: new Uint8Array(f64.buffer) },
+    };
+    await check(
+      [{ name: 'd', packing: { kind: 'tensor' }, parts: [{ key: 'd', shape: [f64.length] }] }],
+      tensors,
+      'whole',
+    );
   });
 
   it('a tensor of more than 65535 workgroups of elements dispatches in two dimensions', async () => {
     const n = 65535 * 256 + 1000;
     const values = new Float32Array(n);
     for (let i = 0; i < n; i++) values[i] = i;
-    const tensors: Record<string, Stored> = { big: { dtype: 'BF16', shape: [n], bytes: store(values, 'BF16') } };
-    await check([{ name: 'big', packing: { kind: 'vector4' }, parts: [{ key: 'big', shape: [n] }] }], tensors, 'whole');
+    const tensors: Record<string, Stored> = {
+      big: { dtype: 'BF16', shape: [n], bytes: store(values, 'BF16') },
+    };
+    await check(
+      [{ name: 'big', packing: { kind: 'vector4' }, parts: [{ key: 'big', shape: [n] }] }],
+      tensors,
+      'whole',
+    );
   });
 });

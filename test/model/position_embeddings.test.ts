@@ -46,12 +46,25 @@ describe('resampleWeights', () => {
   it('is the identity when the size does not change, with or without antialias', () => {
     for (const antialias of [true, false]) {
       const f = resampleWeights(5, 5, antialias);
-      for (let i = 0; i < 5; i++) expectRow(f, i, [0, 1, 2, 3, 4].map((k) => (k === i ? 1 : 0)));
+      for (let i = 0; i < 5; i++)
+        expectRow(
+          f,
+          i,
+          [0, 1, 2, 3, 4].map((k) => (k === i ? 1 : 0)),
+        );
     }
   });
 
   it('antialiased weights of every output sum to one, growing and shrinking', () => {
-    for (const [n, m] of [[4, 9], [4, 3], [37, 5], [16, 31], [3, 1], [1, 4], [7, 2]]) {
+    for (const [n, m] of [
+      [4, 9],
+      [4, 3],
+      [37, 5],
+      [16, 31],
+      [3, 1],
+      [1, 4],
+      [7, 2],
+    ]) {
       const f = resampleWeights(n, m, true);
       for (let i = 0; i < m; i++) {
         const row = denseRow(f, i);
@@ -61,7 +74,12 @@ describe('resampleWeights', () => {
   });
 
   it('4-tap bicubic weights (no antialias) sum to one as well', () => {
-    for (const [n, m] of [[4, 9], [4, 3], [37, 5], [2, 3]]) {
+    for (const [n, m] of [
+      [4, 9],
+      [4, 3],
+      [37, 5],
+      [2, 3],
+    ]) {
       const f = resampleWeights(n, m, false);
       expect(f.taps).toBe(4);
       for (let i = 0; i < m; i++) expect(denseRow(f, i).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 14);
@@ -88,7 +106,11 @@ describe('resampleWeights', () => {
     // Output 0: center 1, window [0, 4): distances (j + 0.5 - 1) / 2 = -0.25, 0.25, 0.75, 1.25.
     const w = [-0.25, 0.25, 0.75, 1.25].map((x) => keysCubic(x));
     const total = w.reduce((a, b) => a + b, 0);
-    expectRow(f, 0, w.map((x) => x / total));
+    expectRow(
+      f,
+      0,
+      w.map((x) => x / total),
+    );
     expectRow(f, 1, w.map((x) => x / total).reverse());
   });
 
@@ -140,7 +162,12 @@ describe('positionEmbeddingsFor', () => {
     const side = 4;
     const t = table(side, dim, 7);
     for (const antialias of [true, false]) {
-      for (const [h, w] of [[42, 70], [112, 112], [28, 56], [98, 42]]) {
+      for (const [h, w] of [
+        [42, 70],
+        [112, 112],
+        [28, 56],
+        [98, 42],
+      ]) {
         const gh = Math.floor(h / patch);
         const gw = Math.floor(w / patch);
         const out = positionEmbeddingsFor64(t, dim, patch, h, w, antialias);
@@ -155,7 +182,8 @@ describe('positionEmbeddingsFor', () => {
             const rw = denseRow(fw, x);
             for (let c = 0; c < dim; c++) {
               let ref = 0;
-              for (let a = 0; a < side; a++) for (let b = 0; b < side; b++) ref += rh[a] * rw[b] * t[(1 + a * side + b) * dim + c];
+              for (let a = 0; a < side; a++)
+                for (let b = 0; b < side; b++) ref += rh[a] * rw[b] * t[(1 + a * side + b) * dim + c];
               expect(out[(1 + y * gw + x) * dim + c]).toBeCloseTo(ref, 13);
             }
           }
@@ -168,7 +196,12 @@ describe('positionEmbeddingsFor', () => {
     const side = 5;
     const t = new Float64Array((1 + side * side) * 2).fill(0.25);
     for (const antialias of [true, false]) {
-      for (const [h, w] of [[14, 14], [28, 70], [140, 42], [210, 210]]) {
+      for (const [h, w] of [
+        [14, 14],
+        [28, 70],
+        [140, 42],
+        [210, 210],
+      ]) {
         const out = positionEmbeddingsFor64(t, 2, patch, h, w, antialias);
         for (const v of out) expect(v).toBeCloseTo(0.25, 14);
       }
@@ -176,7 +209,9 @@ describe('positionEmbeddingsFor', () => {
   });
 
   it('rejects a table whose patch rows are not a square grid, and inputs smaller than a patch', () => {
-    expect(() => positionEmbeddingsFor64(new Float64Array(6 * dim), dim, patch, 28, 42, true)).toThrow(/square/);
+    expect(() => positionEmbeddingsFor64(new Float64Array(6 * dim), dim, patch, 28, 42, true)).toThrow(
+      /square/,
+    );
     expect(() => positionEmbeddingsFor64(table(2, dim), dim, patch, 13, 28, true)).toThrow(/patch/);
   });
 });

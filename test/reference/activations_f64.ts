@@ -25,8 +25,8 @@ export function erf(x: number): number {
 }
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-const SELU_ALPHA = 1.6732632423543772848170429916717;
-const SELU_SCALE = 1.0507009873554804934193349852946;
+const SELU_ALPHA = 1.6732632423543772; // 1.67326324235437728481704299167...;
+const SELU_SCALE = 1.0507009873554805; // 1.05070098735548049341933498529...;
 
 function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x));

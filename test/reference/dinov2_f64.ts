@@ -77,7 +77,8 @@ class Weights {
   /** A key outside the base model (classifier.*), read without the prefix. */
   head(name: string, shape: number[]): Float64Array {
     const actual = this.source.info(name).shape;
-    if (JSON.stringify(actual) !== JSON.stringify(shape)) throw new Error(`${name} has shape [${actual}], expected [${shape}]`);
+    if (JSON.stringify(actual) !== JSON.stringify(shape))
+      throw new Error(`${name} has shape [${actual}], expected [${shape}]`);
     this.used.add(name);
     return this.source.float64(name);
   }
@@ -88,7 +89,14 @@ class Weights {
 }
 
 /** y [rows, out] = x [rows, in] W^T + b  (nn.Linear; W is [out, in]). */
-export function linear64(x: Float64Array, rows: number, w: Float64Array, b: Float64Array | undefined, inF: number, outF: number): Float64Array {
+export function linear64(
+  x: Float64Array,
+  rows: number,
+  w: Float64Array,
+  b: Float64Array | undefined,
+  inF: number,
+  outF: number,
+): Float64Array {
   const y = new Float64Array(rows * outF);
   for (let r = 0; r < rows; r++) {
     const xo = r * inF;
@@ -103,7 +111,14 @@ export function linear64(x: Float64Array, rows: number, w: Float64Array, b: Floa
 }
 
 /** nn.LayerNorm over the last dim: (x - mean) / sqrt(var + eps) * w + b, biased variance, two passes. */
-export function layerNorm64(x: Float64Array, rows: number, dim: number, w: Float64Array, b: Float64Array, eps: number): Float64Array {
+export function layerNorm64(
+  x: Float64Array,
+  rows: number,
+  dim: number,
+  w: Float64Array,
+  b: Float64Array,
+  eps: number,
+): Float64Array {
   const y = new Float64Array(rows * dim);
   for (let r = 0; r < rows; r++) {
     const o = r * dim;
@@ -130,7 +145,11 @@ function swigluHidden(d: number, ratio: number): number {
   return Math.floor((Math.trunc((h * 2) / 3) + 7) / 8) * 8;
 }
 
-export function referenceForward(config: Dinov2Config, source: WeightSource, inputs: ReferenceInputs): ReferenceOutputs {
+export function referenceForward(
+  config: Dinov2Config,
+  source: WeightSource,
+  inputs: ReferenceInputs,
+): ReferenceOutputs {
   const weights = new Weights(source, checkpointPrefix(config, source));
   const D = config.hidden_size;
   const L = config.num_hidden_layers;
@@ -143,7 +162,9 @@ export function referenceForward(config: Dinov2Config, source: WeightSource, inp
   const R = withRegisters ? config.num_register_tokens : 0;
   const { batch: B, height: H, width: W } = inputs;
   if (inputs.pixelValues.length !== B * C * H * W) {
-    throw new Error(`pixel_values has ${inputs.pixelValues.length} values, [${B}, ${C}, ${H}, ${W}] needs ${B * C * H * W}`);
+    throw new Error(
+      `pixel_values has ${inputs.pixelValues.length} values, [${B}, ${C}, ${H}, ${W}] needs ${B * C * H * W}`,
+    );
   }
   const gh = Math.floor(H / p);
   const gw = Math.floor(W / p);
@@ -154,7 +175,8 @@ export function referenceForward(config: Dinov2Config, source: WeightSource, inp
 
   // ---- embeddings ----
   const cls = weights.get('embeddings.cls_token', [1, 1, D]);
-  const maskToken = withRegisters || config.use_mask_token ? weights.get('embeddings.mask_token', [1, D]) : undefined;
+  const maskToken =
+    withRegisters || config.use_mask_token ? weights.get('embeddings.mask_token', [1, D]) : undefined;
   const registers = withRegisters ? weights.get('embeddings.register_tokens', [1, R, D]) : undefined;
   const positionTable = weights.get('embeddings.position_embeddings', [1, grid0 * grid0 + 1, D]);
   const convW = weights.get('embeddings.patch_embeddings.projection.weight', [D, C, p, p]);
@@ -167,12 +189,16 @@ export function referenceForward(config: Dinov2Config, source: WeightSource, inp
   for (let b = 0; b < B; b++) {
     const tokens = b * T;
     for (let d = 0; d < D; d++) h[tokens * D + d] = cls[d] + positions[d];
-    for (let r = 0; r < R; r++) for (let d = 0; d < D; d++) h[(tokens + 1 + r) * D + d] = registers![r * D + d];
+    for (let r = 0; r < R; r++)
+      for (let d = 0; d < D; d++) h[(tokens + 1 + r) * D + d] = registers![r * D + d];
     for (let y = 0; y < gh; y++) {
       for (let x = 0; x < gw; x++) {
         const n = y * gw + x;
         const row = (tokens + 1 + R + n) * D;
-        const masked = inputs.boolMaskedPos !== undefined && maskToken !== undefined && Boolean(inputs.boolMaskedPos[b * N + n]);
+        const masked =
+          inputs.boolMaskedPos !== undefined &&
+          maskToken !== undefined &&
+          Boolean(inputs.boolMaskedPos[b * N + n]);
         for (let d = 0; d < D; d++) {
           let s: number;
           if (masked) {
@@ -196,7 +222,11 @@ export function referenceForward(config: Dinov2Config, source: WeightSource, inp
   const hidden_states: Tensor64[] = [{ data: h, dims: [B, T, D] }];
   const attentions: Tensor64[] = [];
 
-  if (inputs.headMask !== undefined && inputs.headMask.length !== heads && inputs.headMask.length !== L * heads) {
+  if (
+    inputs.headMask !== undefined &&
+    inputs.headMask.length !== heads &&
+    inputs.headMask.length !== L * heads
+  ) {
     throw new Error(`head_mask has ${inputs.headMask.length} values, expected ${heads} or ${L * heads}`);
   }
   const act = activationF64(config.hidden_act);
@@ -204,13 +234,22 @@ export function referenceForward(config: Dinov2Config, source: WeightSource, inp
   // ---- encoder ----
   for (let l = 0; l < L; l++) {
     const k = `encoder.layer.${l}.`;
-    const n1 = layerNorm64(h, rows, D, weights.get(`${k}norm1.weight`, [D]), weights.get(`${k}norm1.bias`, [D]), eps);
+    const n1 = layerNorm64(
+      h,
+      rows,
+      D,
+      weights.get(`${k}norm1.weight`, [D]),
+      weights.get(`${k}norm1.bias`, [D]),
+      eps,
+    );
     const proj = (name: string) =>
       linear64(
-        n1, rows,
+        n1,
+        rows,
         weights.get(`${k}attention.attention.${name}.weight`, [D, D]),
         config.qkv_bias ? weights.get(`${k}attention.attention.${name}.bias`, [D]) : undefined,
-        D, D,
+        D,
+        D,
       );
     const q = proj('query');
     const kk = proj('key');
@@ -220,8 +259,12 @@ export function referenceForward(config: Dinov2Config, source: WeightSource, inp
     const context = new Float64Array(rows * D);
     for (let b = 0; b < B; b++) {
       for (let hh = 0; hh < heads; hh++) {
-        const headScale = inputs.headMask === undefined ? 1
-          : inputs.headMask.length === heads ? inputs.headMask[hh] : inputs.headMask[l * heads + hh];
+        const headScale =
+          inputs.headMask === undefined
+            ? 1
+            : inputs.headMask.length === heads
+              ? inputs.headMask[hh]
+              : inputs.headMask[l * heads + hh];
         for (let i = 0; i < T; i++) {
           const qo = (b * T + i) * D + hh * hd;
           const po = ((b * heads + hh) * T + i) * T;
@@ -251,19 +294,36 @@ export function referenceForward(config: Dinov2Config, source: WeightSource, inp
     }
     attentions.push({ data: probs, dims: [B, heads, T, T] });
     const attnOut = linear64(
-      context, rows,
-      weights.get(`${k}attention.output.dense.weight`, [D, D]), weights.get(`${k}attention.output.dense.bias`, [D]),
-      D, D,
+      context,
+      rows,
+      weights.get(`${k}attention.output.dense.weight`, [D, D]),
+      weights.get(`${k}attention.output.dense.bias`, [D]),
+      D,
+      D,
     );
     const lambda1 = weights.get(`${k}layer_scale1.lambda1`, [D]);
     const h1 = new Float64Array(rows * D);
     for (let i = 0; i < rows * D; i++) h1[i] = attnOut[i] * lambda1[i % D] + h[i];
 
-    const n2 = layerNorm64(h1, rows, D, weights.get(`${k}norm2.weight`, [D]), weights.get(`${k}norm2.bias`, [D]), eps);
+    const n2 = layerNorm64(
+      h1,
+      rows,
+      D,
+      weights.get(`${k}norm2.weight`, [D]),
+      weights.get(`${k}norm2.bias`, [D]),
+      eps,
+    );
     let mlpOut: Float64Array;
     if (config.use_swiglu_ffn) {
       const F = swigluHidden(D, config.mlp_ratio);
-      const x12 = linear64(n2, rows, weights.get(`${k}mlp.weights_in.weight`, [2 * F, D]), weights.get(`${k}mlp.weights_in.bias`, [2 * F]), D, 2 * F);
+      const x12 = linear64(
+        n2,
+        rows,
+        weights.get(`${k}mlp.weights_in.weight`, [2 * F, D]),
+        weights.get(`${k}mlp.weights_in.bias`, [2 * F]),
+        D,
+        2 * F,
+      );
       const gated = new Float64Array(rows * F);
       for (let r = 0; r < rows; r++) {
         for (let f = 0; f < F; f++) {
@@ -272,12 +332,33 @@ export function referenceForward(config: Dinov2Config, source: WeightSource, inp
           gated[r * F + f] = (x1 / (1 + Math.exp(-x1))) * x2;
         }
       }
-      mlpOut = linear64(gated, rows, weights.get(`${k}mlp.weights_out.weight`, [D, F]), weights.get(`${k}mlp.weights_out.bias`, [D]), F, D);
+      mlpOut = linear64(
+        gated,
+        rows,
+        weights.get(`${k}mlp.weights_out.weight`, [D, F]),
+        weights.get(`${k}mlp.weights_out.bias`, [D]),
+        F,
+        D,
+      );
     } else {
       const F = Math.trunc(D * config.mlp_ratio);
-      const a = linear64(n2, rows, weights.get(`${k}mlp.fc1.weight`, [F, D]), weights.get(`${k}mlp.fc1.bias`, [F]), D, F);
+      const a = linear64(
+        n2,
+        rows,
+        weights.get(`${k}mlp.fc1.weight`, [F, D]),
+        weights.get(`${k}mlp.fc1.bias`, [F]),
+        D,
+        F,
+      );
       for (let i = 0; i < a.length; i++) a[i] = act(a[i]);
-      mlpOut = linear64(a, rows, weights.get(`${k}mlp.fc2.weight`, [D, F]), weights.get(`${k}mlp.fc2.bias`, [D]), F, D);
+      mlpOut = linear64(
+        a,
+        rows,
+        weights.get(`${k}mlp.fc2.weight`, [D, F]),
+        weights.get(`${k}mlp.fc2.bias`, [D]),
+        F,
+        D,
+      );
     }
     const lambda2 = weights.get(`${k}layer_scale2.lambda1`, [D]);
     const h2 = new Float64Array(rows * D);
@@ -314,7 +395,8 @@ export function referenceForward(config: Dinov2Config, source: WeightSource, inp
   // ---- backbone feature maps ----
   const feature_maps: Tensor64[] = [];
   for (const stage of inputs.outIndices ?? []) {
-    if (!(Number.isInteger(stage) && stage >= 0 && stage <= L)) throw new Error(`out index ${stage} is not a stage 0..${L}`);
+    if (!(Number.isInteger(stage) && stage >= 0 && stage <= L))
+      throw new Error(`out index ${stage} is not a stage 0..${L}`);
     const hs = hidden_states[stage].data;
     const normed = config.apply_layernorm ? layerNorm64(hs, rows, D, lnW, lnB, eps) : hs;
     if (!config.reshape_hidden_states) {

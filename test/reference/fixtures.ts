@@ -34,8 +34,14 @@ export function fixtureModelDirs(root: string): string[] {
 }
 
 export function loadFixtureModel(dir: string, name = dir): FixtureModel {
-  const config = parseConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')), join(dir, 'config.json'));
-  const weights = SafetensorsFile.parse(new Uint8Array(readFileSync(join(dir, 'model.safetensors'))), join(dir, 'model.safetensors'));
+  const config = parseConfig(
+    JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')),
+    join(dir, 'config.json'),
+  );
+  const weights = SafetensorsFile.parse(
+    new Uint8Array(readFileSync(join(dir, 'model.safetensors'))),
+    join(dir, 'model.safetensors'),
+  );
   const casesPath = join(dir, 'cases.json');
   const cases = existsSync(casesPath) ? (JSON.parse(readFileSync(casesPath, 'utf8')) as FixtureCase[]) : [];
   return { name, dir, config, weights, cases };

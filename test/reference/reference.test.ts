@@ -4,7 +4,14 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { namedOutputs, referenceForward } from './dinov2_f64.js';
-import { caseInputs, expectedNames, fixtureModelDirs, loadCaseFile, loadFixtureModel, relativeError } from './fixtures.js';
+import {
+  caseInputs,
+  expectedNames,
+  fixtureModelDirs,
+  loadCaseFile,
+  loadFixtureModel,
+  relativeError,
+} from './fixtures.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
 const TOLERANCE = 1e-6;
@@ -15,7 +22,8 @@ for (const set of ['golden', 'generated']) {
   const root = join(FIXTURES, set);
   const models = fixtureModelDirs(root);
   describe(`float64 reference vs ${set} fixtures`, () => {
-    it(`finds the ${set} models`, () => expect(models.length).toBeGreaterThanOrEqual(set === 'golden' ? 6 : 8));
+    it(`finds the ${set} models`, () =>
+      expect(models.length).toBeGreaterThanOrEqual(set === 'golden' ? 6 : 8));
     for (const name of models) {
       const model = loadFixtureModel(join(root, name), name);
       for (const c of model.cases) {
@@ -38,7 +46,9 @@ for (const set of ['golden', 'generated']) {
             if (err > worst) [worst, worstName] = [err, tensorName];
             if (!(err <= TOLERANCE)) failures.push(`${tensorName}: ${err.toExponential(2)}`);
           }
-          report.push(`${set}/${name}/${c.case}: worst ${worst.toExponential(2)} (${worstName}) over ${stored.length} tensors`);
+          report.push(
+            `${set}/${name}/${c.case}: worst ${worst.toExponential(2)} (${worstName}) over ${stored.length} tensors`,
+          );
           expect(failures).toEqual([]);
         });
       }
@@ -47,5 +57,6 @@ for (const set of ['golden', 'generated']) {
 }
 
 afterAll(() => {
-  if (report.length > 0) console.log(`float64 reference, max relative error per case:\n  ${report.join('\n  ')}`);
+  if (report.length > 0)
+    console.log(`float64 reference, max relative error per case:\n  ${report.join('\n  ')}`);
 });

@@ -3,7 +3,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/io/config.js';
 import { SafetensorsFile, writeSafetensors } from '../../src/io/safetensors.js';
-import { DEFAULT_OPTIONS, makeCheckpoint, type CheckpointOptions } from '../../scripts/make_random_checkpoint.js';
+import {
+  DEFAULT_OPTIONS,
+  makeCheckpoint,
+  type CheckpointOptions,
+} from '../../scripts/make_random_checkpoint.js';
 import { ACTIVATIONS_F64, erf } from './activations_f64.js';
 import { referenceForward, type WeightSource } from './dinov2_f64.js';
 import { caseInputs, loadCaseFile, loadFixtureModel } from './fixtures.js';
@@ -13,10 +17,17 @@ const GOLDEN = join(import.meta.dirname, '..', 'fixtures', 'golden');
 describe('erf and the activations', () => {
   it('erf matches libm (Python math.erf) to a few ulps', () => {
     const libm: [number, number][] = [
-      [0.1, 0.1124629160182849], [0.5, 0.5204998778130465], [1, 0.8427007929497149], [2, 0.9953222650189527],
-      [3, 0.9999779095030014], [4.5, 0.9999999998033839], [-0.7, -0.6778011938374184], [1e-8, 1.1283791670955126e-8],
+      [0.1, 0.1124629160182849],
+      [0.5, 0.5204998778130465],
+      [1, 0.8427007929497149],
+      [2, 0.9953222650189527],
+      [3, 0.9999779095030014],
+      [4.5, 0.9999999998033839],
+      [-0.7, -0.6778011938374184],
+      [1e-8, 1.1283791670955126e-8],
     ];
-    for (const [x, y] of libm) expect(Math.abs(erf(x) - y)).toBeLessThanOrEqual(4 * Number.EPSILON * Math.abs(y));
+    for (const [x, y] of libm)
+      expect(Math.abs(erf(x) - y)).toBeLessThanOrEqual(4 * Number.EPSILON * Math.abs(y));
     expect(erf(0)).toBe(0);
     expect(erf(7)).toBe(1);
     expect(erf(-Infinity)).toBe(-1);
@@ -25,12 +36,18 @@ describe('erf and the activations', () => {
   it('each activation is its transformers definition', () => {
     const x = 0.8;
     expect(ACTIVATIONS_F64.gelu(x)).toBeCloseTo(0.6305156811332827, 15); // x * Phi(x), Python math.erf
-    expect(ACTIVATIONS_F64.gelu_new(x)).toBeCloseTo(0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))), 15);
+    expect(ACTIVATIONS_F64.gelu_new(x)).toBeCloseTo(
+      0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))),
+      15,
+    );
     expect(ACTIVATIONS_F64.gelu_pytorch_tanh(x)).toBe(ACTIVATIONS_F64.gelu_new(x));
     expect(Math.abs(ACTIVATIONS_F64.gelu_fast(x) - ACTIVATIONS_F64.gelu_new(x))).toBeLessThan(1e-10);
     expect(ACTIVATIONS_F64.quick_gelu(x)).toBeCloseTo(x / (1 + Math.exp(-1.702 * x)), 15);
     expect(ACTIVATIONS_F64.relu(-x)).toBe(0);
-    expect(ACTIVATIONS_F64.selu(-x)).toBeCloseTo(1.0507009873554805 * 1.6732632423543772 * (Math.exp(-x) - 1), 14);
+    expect(ACTIVATIONS_F64.selu(-x)).toBeCloseTo(
+      1.0507009873554805 * 1.6732632423543772 * (Math.exp(-x) - 1),
+      14,
+    );
     expect(ACTIVATIONS_F64.selu(x)).toBeCloseTo(1.0507009873554805 * x, 15);
     expect(ACTIVATIONS_F64.silu(x)).toBe(ACTIVATIONS_F64.swish(x));
   });
@@ -44,7 +61,10 @@ describe('the reference forward', () => {
 
   it('head_mask of ones changes nothing; a zero head has zero attention and drops out of the context', () => {
     const plain = referenceForward(model.config, model.weights, inputs);
-    const ones = referenceForward(model.config, model.weights, { ...inputs, headMask: new Float64Array(L * H).fill(1) });
+    const ones = referenceForward(model.config, model.weights, {
+      ...inputs,
+      headMask: new Float64Array(L * H).fill(1),
+    });
     expect(ones.last_hidden_state.data).toEqual(plain.last_hidden_state.data);
     const mask = new Float64Array(L * H).fill(1);
     mask[L * H - 1] = 0; // last layer, last head
@@ -52,7 +72,7 @@ describe('the reference forward', () => {
     const a = dropped.attentions[L - 1];
     const T = a.dims[3];
     for (let b = 0; b < a.dims[0]; b++) {
-      const head = a.data.subarray(((b * H + H - 1) * T) * T, ((b * H + H) * T) * T);
+      const head = a.data.subarray((b * H + H - 1) * T * T, (b * H + H) * T * T);
       expect(head.every((v) => v === 0)).toBe(true);
     }
     expect(dropped.hidden_states[L - 1].data).toEqual(plain.hidden_states[L - 1].data);
@@ -66,14 +86,18 @@ describe('the reference forward', () => {
       info: (n) => (n === 'encoder.layer.9.norm1.weight' ? { shape: [64] } : model.weights.info(n)),
       float64: (n) => model.weights.float64(n),
     };
-    expect(() => referenceForward(model.config, withExtra, inputs)).toThrow(/never reads: encoder.layer.9.norm1.weight/);
+    expect(() => referenceForward(model.config, withExtra, inputs)).toThrow(
+      /never reads: encoder.layer.9.norm1.weight/,
+    );
     const wrongShape: WeightSource = {
       names: model.weights.names,
       has: (n) => model.weights.has(n),
       info: (n) => (n === 'layernorm.weight' ? { shape: [1, 64] } : model.weights.info(n)),
       float64: (n) => model.weights.float64(n),
     };
-    expect(() => referenceForward(model.config, wrongShape, inputs)).toThrow(/layernorm.weight has shape \[1,64\]/);
+    expect(() => referenceForward(model.config, wrongShape, inputs)).toThrow(
+      /layernorm.weight has shape \[1,64\]/,
+    );
   });
 });
 
@@ -84,9 +108,16 @@ describe('make_random_checkpoint', () => {
     const c = m.config;
     return {
       ...DEFAULT_OPTIONS,
-      hidden: c.hidden_size, layers: c.num_hidden_layers, heads: c.num_attention_heads, patch: c.patch_size,
-      imageSize: c.image_size, registers: c.num_register_tokens, swiglu: c.use_swiglu_ffn, act: c.hidden_act,
-      plain: c.model_type === 'dinov2', classifier: m.weights.has('classifier.weight') ? c.num_labels : 0,
+      hidden: c.hidden_size,
+      layers: c.num_hidden_layers,
+      heads: c.num_attention_heads,
+      patch: c.patch_size,
+      imageSize: c.image_size,
+      registers: c.num_register_tokens,
+      swiglu: c.use_swiglu_ffn,
+      act: c.hidden_act,
+      plain: c.model_type === 'dinov2',
+      classifier: m.weights.has('classifier.weight') ? c.num_labels : 0,
     };
   }
 
@@ -98,14 +129,30 @@ describe('make_random_checkpoint', () => {
       const theirs = Object.fromEntries(golden.weights.names.map((k) => [k, golden.weights.info(k).shape]));
       expect(ours).toEqual(theirs);
       const parsed = parseConfig(config);
-      for (const field of ['model_type', 'architectures', 'hidden_size', 'num_register_tokens', 'use_swiglu_ffn', 'num_labels', 'out_indices'] as const) {
+      for (const field of [
+        'model_type',
+        'architectures',
+        'hidden_size',
+        'num_register_tokens',
+        'use_swiglu_ffn',
+        'num_labels',
+        'out_indices',
+      ] as const) {
         expect(parsed[field], field).toEqual(golden.config[field]);
       }
     });
   }
 
   it('is seeded: the same seed gives the same bytes, another seed other weights, F16 the same values rounded', () => {
-    const small = { ...DEFAULT_OPTIONS, hidden: 8, layers: 1, heads: 2, patch: 2, imageSize: 4, registers: 1 };
+    const small = {
+      ...DEFAULT_OPTIONS,
+      hidden: 8,
+      layers: 1,
+      heads: 2,
+      patch: 2,
+      imageSize: 4,
+      registers: 1,
+    };
     const a = writeSafetensors(makeCheckpoint(small).tensors);
     expect(writeSafetensors(makeCheckpoint(small).tensors)).toEqual(a);
     expect(writeSafetensors(makeCheckpoint({ ...small, seed: 1 }).tensors)).not.toEqual(a);
@@ -113,6 +160,7 @@ describe('make_random_checkpoint', () => {
     const f16 = SafetensorsFile.parse(writeSafetensors(makeCheckpoint({ ...small, dtype: 'F16' }).tensors));
     const x = f32.float64('embeddings.cls_token');
     const y = f16.float64('embeddings.cls_token');
-    for (let i = 0; i < x.length; i++) expect(Math.abs(x[i] - y[i])).toBeLessThanOrEqual(Math.abs(x[i]) * 2 ** -11);
+    for (let i = 0; i < x.length; i++)
+      expect(Math.abs(x[i] - y[i])).toBeLessThanOrEqual(Math.abs(x[i]) * 2 ** -11);
   });
 });

@@ -16,8 +16,17 @@ export interface AllocationLog {
 }
 
 const TYPED_ARRAYS = [
-  'Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array',
-  'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array',
+  'Int8Array',
+  'Uint8Array',
+  'Uint8ClampedArray',
+  'Int16Array',
+  'Uint16Array',
+  'Int32Array',
+  'Uint32Array',
+  'Float32Array',
+  'Float64Array',
+  'BigInt64Array',
+  'BigUint64Array',
 ] as const;
 
 let log: AllocationLog | undefined;
@@ -41,7 +50,9 @@ export function installAllocationTracker(): () => void {
     const target = g[name] as new (...args: unknown[]) => { byteLength: number };
     const proxy: unknown = new Proxy(target, {
       construct(t, args, newTarget) {
-        const made = Reflect.construct(t, args, newTarget === proxy ? t : newTarget) as { byteLength: number };
+        const made = Reflect.construct(t, args, newTarget === proxy ? t : newTarget) as {
+          byteLength: number;
+        };
         record(allocated(args, made));
         return made;
       },

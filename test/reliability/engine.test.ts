@@ -13,7 +13,10 @@ const fixture = goldenModels().find((m) => m.name === 'tiny-gelu')!;
 const small = goldenModels().find((m) => m.name === 'tiny-classifier')!;
 
 function pixels(batch: number, height: number, width: number, seed: number) {
-  return { data: randomArray(batch * 3 * height * width, random(seed), -2, 2), dims: [batch, 3, height, width] };
+  return {
+    data: randomArray(batch * 3 * height * width, random(seed), -2, 2),
+    dims: [batch, 3, height, width],
+  };
 }
 
 /**
@@ -23,7 +26,12 @@ function pixels(batch: number, height: number, width: number, seed: number) {
  * statistics, the MLP hidden layer (all f32 here), and two shape uniforms (rows = B * T and
  * rows = B * patches) of 8 u32 each.
  */
-function workspaceBytes(model: Dinov2WithRegistersModel, batch: number, height: number, width: number): number {
+function workspaceBytes(
+  model: Dinov2WithRegistersModel,
+  batch: number,
+  height: number,
+  width: number,
+): number {
   const c = model.config;
   const d = c.hidden_size;
   const p = c.patch_size;
@@ -76,7 +84,17 @@ const SMALL_SHAPES: [number, number, number][] = [
  * each call with its own pixels.
  */
 const CALLS: [number, number, number][] = [
-  SHAPES[0], SHAPES[0], SHAPES[1], SHAPES[0], SHAPES[2], SHAPES[1], SHAPES[1], SHAPES[3], SHAPES[4], SHAPES[5], SHAPES[0],
+  SHAPES[0],
+  SHAPES[0],
+  SHAPES[1],
+  SHAPES[0],
+  SHAPES[2],
+  SHAPES[1],
+  SHAPES[1],
+  SHAPES[3],
+  SHAPES[4],
+  SHAPES[5],
+  SHAPES[0],
 ];
 
 describe('concurrent calls on one model', () => {
@@ -95,9 +113,13 @@ describe('concurrent calls on one model', () => {
     }
 
     // All recorded and submitted before any is read; read back in reverse order.
-    const together = await Promise.all(inputs.map((input) => model.forward(input, { output_attentions: true })));
+    const together = await Promise.all(
+      inputs.map((input) => model.forward(input, { output_attentions: true })),
+    );
     const results = await Promise.all(
-      [...together.keys()].reverse().map(async (i) => [i, await together[i].last_hidden_state.read()] as const),
+      [...together.keys()]
+        .reverse()
+        .map(async (i) => [i, await together[i].last_hidden_state.read()] as const),
     );
     for (const [i, data] of results) expect(data, `call ${i} (${CALLS[i].join('x')})`).toEqual(alone[i]);
     model.dispose();
@@ -105,7 +127,7 @@ describe('concurrent calls on one model', () => {
 });
 
 describe('memory', () => {
-  it('a thousand forwards of varying shapes keep the model\'s GPU memory and bind groups bounded; releaseWorkspaces and dispose free them', async () => {
+  it("a thousand forwards of varying shapes keep the model's GPU memory and bind groups bounded; releaseWorkspaces and dispose free them", async () => {
     const device = await testDevice();
     const model = await Dinov2WithRegistersModel.fromCheckpoint(small.config, small.weights, { device });
     const weights = model.bytesAllocated;
@@ -123,7 +145,10 @@ describe('memory', () => {
     let peakGroups = 0;
     let peakReferences = 0;
     for (let i = 0; i < 1000; i++) {
-      const out = await model.forward(inputs[i % inputs.length], { output_hidden_states: i % 7 === 0, output_attentions: i % 11 === 0 });
+      const out = await model.forward(inputs[i % inputs.length], {
+        output_hidden_states: i % 7 === 0,
+        output_attentions: i % 11 === 0,
+      });
       if (i % 100 === 0) expect((await out.pooler_output.read()).every(Number.isFinite)).toBe(true);
       out.last_hidden_state.dispose();
       out.pooler_output.dispose();
@@ -148,7 +173,9 @@ describe('memory', () => {
         `peak between calls ${peakAfterCall}, peak during ${model.memory.peakBytes}; bind groups at most ${peakGroups} (${peakReferences} references)`,
     );
     expect([...rest]).toEqual([model.bytesAllocated]);
-    expect(withWorkspaces - model.bytesAllocated).toBe(workspaces[999 % inputs.length] + workspaces[998 % inputs.length]);
+    expect(withWorkspaces - model.bytesAllocated).toBe(
+      workspaces[999 % inputs.length] + workspaces[998 % inputs.length],
+    );
     const pairs = workspaces.map((w, j) => w + workspaces[(j + workspaces.length - 1) % workspaces.length]);
     expect(peakAfterCall).toBeLessThanOrEqual(model.bytesAllocated + Math.max(...pairs));
     const largestTable = (1 + (42 / 14) * (42 / 14)) * small.config.hidden_size * 4;
@@ -189,7 +216,9 @@ describe('GPU faults', () => {
 
   it('device loss: the pending read and later calls reject with DeviceLostError; reload brings the model back on a new device', async () => {
     const info = await requestDevice();
-    const model = await Dinov2WithRegistersModel.fromCheckpoint(fixture.config, fixture.weights, { device: info });
+    const model = await Dinov2WithRegistersModel.fromCheckpoint(fixture.config, fixture.weights, {
+      device: info,
+    });
     const input = pixels(2, 56, 56, 4);
     const first = await (await model.forward(input)).last_hidden_state.read();
 

@@ -10,14 +10,23 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { GpuLimitError, GpuMemory } from '../../src/gpu/buffers.js';
 import { parseConfig } from '../../src/io/config.js';
 import { checkForwardFits, forwardBuffers } from '../../src/model/budget.js';
-import { checkHeadMask, checkMask, checkPixelValues, InputError, type TensorLike } from '../../src/model/inputs.js';
+import {
+  checkHeadMask,
+  checkMask,
+  checkPixelValues,
+  InputError,
+  type TensorLike,
+} from '../../src/model/inputs.js';
 import { Dinov2WithRegistersModel } from '../../src/model/modeling.js';
 import { expectClose } from '../helpers/compare.js';
 import { readSafetensors } from '../helpers/fixtures.js';
 import { testDevice } from '../helpers/gpu.js';
 
 const GOLDEN = 'test/fixtures/golden/tiny-gelu';
-const config = parseConfig(JSON.parse(readFileSync(join(GOLDEN, 'config.json'), 'utf8')), join(GOLDEN, 'config.json'));
+const config = parseConfig(
+  JSON.parse(readFileSync(join(GOLDEN, 'config.json'), 'utf8')),
+  join(GOLDEN, 'config.json'),
+);
 // tiny-gelu: hidden 64, 4 heads, 3 layers, patch 14, 3 channels, 4 registers, MLP 256.
 const C = 3;
 const P = 14;
@@ -41,31 +50,67 @@ describe('pixel_values', () => {
     ['5 dims', pixels([1, 1, 3, 56, 56]), /must have dims \[batch, 3, height, width\]/],
     ['a wrong channel count', pixels([1, 4, 56, 56]), /has 4 channels; the model expects num_channels = 3/],
     ['channels last', pixels([1, 56, 56, 3]), /has 56 channels/],
-    ['a height smaller than the patch', pixels([1, 3, 13, 56]), /is 13x56; it must be at least the patch size \(14x14\)/],
+    [
+      'a height smaller than the patch',
+      pixels([1, 3, 13, 56]),
+      /is 13x56; it must be at least the patch size \(14x14\)/,
+    ],
     ['a width smaller than the patch', pixels([1, 3, 56, 13]), /is 56x13/],
     ['an empty image', pixels([1, 3, 0, 0]), /is 0x0/],
     ['an empty batch', pixels([0, 3, 56, 56]), /empty batch/],
-    ['fewer values than the dims need', pixels([1, 3, 14, 14], new Float32Array(587)), /holds 587 values; dims \[1, 3, 14, 14\] need 588/],
+    [
+      'fewer values than the dims need',
+      pixels([1, 3, 14, 14], new Float32Array(587)),
+      /holds 587 values; dims \[1, 3, 14, 14\] need 588/,
+    ],
     ['more values than the dims need', pixels([1, 3, 14, 14], new Float32Array(589)), /holds 589 values/],
-    ['a negative dim', pixels([-1, 3, 14, 14], new Float32Array(0)), /dims \[-1, 3, 14, 14\] must be non-negative integers/],
+    [
+      'a negative dim',
+      pixels([-1, 3, 14, 14], new Float32Array(0)),
+      /dims \[-1, 3, 14, 14\] must be non-negative integers/,
+    ],
     ['a fractional dim', pixels([1, 3, 14.5, 14], new Float32Array(0)), /must be non-negative integers/],
     ['a NaN dim', pixels([NaN, 3, 14, 14], new Float32Array(0)), /must be non-negative integers/],
     ['an infinite dim', pixels([Infinity, 3, 14, 14], new Float32Array(0)), /must be non-negative integers/],
     ['a dim of 2^53', pixels([2 ** 53, 3, 14, 14], new Float32Array(0)), /must be non-negative integers/],
-    ['no dims', { data: new Float32Array(588) } as unknown as TensorLike, /must be a tensor \(\{ data, dims \}\) with dims \[batch, 3, height, width\], got an object with dims undefined/],
-    ['dims as a string', { data: new Float32Array(588), dims: '1,3,14,14' } as unknown as TensorLike, /must be a tensor/],
+    [
+      'no dims',
+      { data: new Float32Array(588) } as unknown as TensorLike,
+      /must be a tensor \(\{ data, dims \}\) with dims \[batch, 3, height, width\], got an object with dims undefined/,
+    ],
+    [
+      'dims as a string',
+      { data: new Float32Array(588), dims: '1,3,14,14' } as unknown as TensorLike,
+      /must be a tensor/,
+    ],
     ['no tensor at all', undefined as unknown as TensorLike, /got undefined/],
     ['a bare array', new Float32Array(588) as unknown as TensorLike, /must be a tensor/],
-    ['no data', { dims: [1, 3, 14, 14] } as unknown as TensorLike, /pixel_values\.data must be an array or typed array of numbers/],
+    [
+      'no data',
+      { dims: [1, 3, 14, 14] } as unknown as TensorLike,
+      /pixel_values\.data must be an array or typed array of numbers/,
+    ],
   ])('rejects %s', (_, input, pattern) => {
     expect(inputError(() => checkPixelValues(input, C, P)).message).toMatch(pattern);
   });
 
   // 1x1 images with a patch of 1, so that only the values are wrong.
   it.each([
-    ['data as a string', pixels([1, 3, 1, 1], 'abc'), /pixel_values\.data must be an array or typed array of numbers/],
-    ['BigInt data', pixels([1, 3, 1, 1], new BigInt64Array(3) as unknown as ArrayLike<number>), /data must be an array or typed array/],
-    ['a string among the values', pixels([1, 3, 1, 1], [0, '1', 2]), /pixel_values\[1\] is "1", not one of the numbers it must hold/],
+    [
+      'data as a string',
+      pixels([1, 3, 1, 1], 'abc'),
+      /pixel_values\.data must be an array or typed array of numbers/,
+    ],
+    [
+      'BigInt data',
+      pixels([1, 3, 1, 1], new BigInt64Array(3) as unknown as ArrayLike<number>),
+      /data must be an array or typed array/,
+    ],
+    [
+      'a string among the values',
+      pixels([1, 3, 1, 1], [0, '1', 2]),
+      /pixel_values\[1\] is "1", not one of the numbers it must hold/,
+    ],
     ['a hole among the values', pixels([1, 3, 1, 1], [0, undefined, 2]), /pixel_values\[1\] is undefined/],
     ['null among the values', pixels([1, 3, 1, 1], [0, 1, null]), /pixel_values\[2\] is null/],
     ['a boolean among the values', pixels([1, 3, 1, 1], [0, 1, true]), /pixel_values\[2\] is true/],
@@ -77,57 +122,98 @@ describe('pixel_values', () => {
     const values = [NaN, Infinity, -Infinity, 0.5, -0, 1e39];
     const checked = checkPixelValues(pixels([1, 3, 1, 2], values), C, 1);
     expect(Array.from(checked.data)).toEqual([NaN, Infinity, -Infinity, 0.5, -0, Infinity]);
-    expect(checkPixelValues(pixels([1, 3, 1, 2], Float64Array.from(values)), C, 1).data).toBeInstanceOf(Float32Array);
+    expect(checkPixelValues(pixels([1, 3, 1, 2], Float64Array.from(values)), C, 1).data).toBeInstanceOf(
+      Float32Array,
+    );
     const f32 = new Float32Array(6);
     expect(checkPixelValues(pixels([1, 3, 1, 2], f32), C, 1).data).toBe(f32); // no copy
     expect(checkPixelValues(pixels([2, 3, 15, 29]), C, P)).toMatchObject({ batch: 2, height: 15, width: 29 });
   });
 
   it('2,000 generated tensors: an InputError, or exactly the tensor the dims describe', () => {
-    const dim = fc.oneof(fc.integer({ min: -1, max: 30 }), fc.constantFrom(NaN, 1.5, Infinity, 2 ** 53, 3, 14));
+    const dim = fc.oneof(
+      fc.integer({ min: -1, max: 30 }),
+      fc.constantFrom(NaN, 1.5, Infinity, 2 ** 53, 3, 14),
+    );
     fc.assert(
-      fc.property(fc.array(dim, { maxLength: 5 }), fc.integer({ min: -2, max: 2 }), fc.boolean(), (dims, skew, plain) => {
-        const count = dims.every((d) => Number.isSafeInteger(d) && d >= 0) ? dims.reduce((a, b) => a * b, 1) : 0;
-        const length = Math.max(0, Math.min(count + skew, 100_000));
-        const data = plain ? Array.from({ length }, (_, i) => i) : new Float32Array(length);
-        let checked;
-        try {
-          checked = checkPixelValues({ dims, data }, C, P);
-        } catch (e) {
-          if (!(e instanceof InputError)) throw e;
-          return;
-        }
-        expect(dims.length).toBe(4);
-        expect([checked.batch, dims[1], checked.height, checked.width]).toEqual(dims);
-        expect(checked.batch).toBeGreaterThan(0);
-        expect(dims[1]).toBe(C);
-        expect(Math.min(checked.height, checked.width)).toBeGreaterThanOrEqual(P);
-        expect(Array.from(checked.data)).toEqual(Array.from(data));
-      }),
+      fc.property(
+        fc.array(dim, { maxLength: 5 }),
+        fc.integer({ min: -2, max: 2 }),
+        fc.boolean(),
+        (dims, skew, plain) => {
+          const count = dims.every((d) => Number.isSafeInteger(d) && d >= 0)
+            ? dims.reduce((a, b) => a * b, 1)
+            : 0;
+          const length = Math.max(0, Math.min(count + skew, 100_000));
+          const data = plain ? Array.from({ length }, (_, i) => i) : new Float32Array(length);
+          let checked: ReturnType<typeof checkPixelValues> | undefined;
+          try {
+            checked = checkPixelValues({ dims, data }, C, P);
+          } catch (e) {
+            if (!(e instanceof InputError)) throw e;
+            return;
+          }
+          expect(dims.length).toBe(4);
+          expect([checked.batch, dims[1], checked.height, checked.width]).toEqual(dims);
+          expect(checked.batch).toBeGreaterThan(0);
+          expect(dims[1]).toBe(C);
+          expect(Math.min(checked.height, checked.width)).toBeGreaterThanOrEqual(P);
+          expect(Array.from(checked.data)).toEqual(Array.from(data));
+        },
+      ),
       { seed: 0x1a9e, numRuns: 2000 },
     );
   });
 });
 
 describe('bool_masked_pos', () => {
-  const mask = (dims: number[], data: ArrayLike<unknown>) => ({ dims, data }) as TensorLike<ArrayLike<number | boolean>>;
+  const mask = (dims: number[], data: ArrayLike<unknown>) =>
+    ({ dims, data }) as TensorLike<ArrayLike<number | boolean>>;
 
   it.each([
     ['one dim', mask([32], new Uint8Array(32)), /must have dims \[2, 16\], got \[32\]/],
     ['dims swapped', mask([16, 2], new Uint8Array(32)), /must have dims \[2, 16\], got \[16, 2\]/],
     ['the wrong batch', mask([1, 16], new Uint8Array(16)), /got \[1, 16\]/],
     ['the patches of another image size', mask([2, 25], new Uint8Array(50)), /got \[2, 25\]/],
-    ['fewer values than its dims', mask([2, 16], new Uint8Array(31)), /bool_masked_pos holds 31 values; dims \[2, 16\] need 32/],
-    ['no dims', { data: new Uint8Array(32) } as unknown as TensorLike<ArrayLike<number>>, /bool_masked_pos must be a tensor/],
-    ['a value of 2', mask([2, 16], Uint8Array.from({ length: 32 }, (_, i) => (i === 5 ? 2 : 0))), /bool_masked_pos\[5\] is 2; it must be 0, 1, true or false/],
-    ['a NaN', mask([2, 16], Float32Array.from({ length: 32 }, (_, i) => (i === 3 ? NaN : 1))), /bool_masked_pos\[3\] is NaN/],
-    ['a string', mask([2, 16], ['1', ...new Array(31).fill(0)]), /bool_masked_pos\[0\] is "1", not one of the numbers or booleans/],
+    [
+      'fewer values than its dims',
+      mask([2, 16], new Uint8Array(31)),
+      /bool_masked_pos holds 31 values; dims \[2, 16\] need 32/,
+    ],
+    [
+      'no dims',
+      { data: new Uint8Array(32) } as unknown as TensorLike<ArrayLike<number>>,
+      /bool_masked_pos must be a tensor/,
+    ],
+    [
+      'a value of 2',
+      mask(
+        [2, 16],
+        Uint8Array.from({ length: 32 }, (_, i) => (i === 5 ? 2 : 0)),
+      ),
+      /bool_masked_pos\[5\] is 2; it must be 0, 1, true or false/,
+    ],
+    [
+      'a NaN',
+      mask(
+        [2, 16],
+        Float32Array.from({ length: 32 }, (_, i) => (i === 3 ? NaN : 1)),
+      ),
+      /bool_masked_pos\[3\] is NaN/,
+    ],
+    [
+      'a string',
+      mask([2, 16], ['1', ...new Array(31).fill(0)]),
+      /bool_masked_pos\[0\] is "1", not one of the numbers or booleans/,
+    ],
   ])('rejects %s', (_, m, pattern) => {
     expect(inputError(() => checkMask(m, 2, 16, true)).message).toMatch(pattern);
   });
 
   it('rejects a mask when the checkpoint has no mask_token', () => {
-    expect(inputError(() => checkMask(mask([2, 16], new Uint8Array(32)), 2, 16, false)).message).toMatch(/no mask_token/);
+    expect(inputError(() => checkMask(mask([2, 16], new Uint8Array(32)), 2, 16, false)).message).toMatch(
+      /no mask_token/,
+    );
   });
 
   it('takes 0/1 numbers and booleans', () => {
@@ -142,11 +228,19 @@ describe('head_mask', () => {
   const stride = 8;
 
   it.each([
-    ['heads + 1', { dims: [H + 1], data: new Float32Array(H + 1) }, /head_mask must have dims \[4\] or \[3, 4\], got \[5\]/],
+    [
+      'heads + 1',
+      { dims: [H + 1], data: new Float32Array(H + 1) },
+      /head_mask must have dims \[4\] or \[3, 4\], got \[5\]/,
+    ],
     ['[heads, layers]', { dims: [H, L], data: new Float32Array(12) }, /got \[4, 3\]/],
     ['a layer too many', { dims: [L + 1, H], data: new Float32Array(16) }, /got \[4, 4\]/],
     ['[1, heads] (a batch of one)', { dims: [1, H], data: new Float32Array(H) }, /got \[1, 4\]/],
-    ['fewer values than its dims', { dims: [L, H], data: new Float32Array(5) }, /head_mask holds 5 values; dims \[3, 4\] need 12/],
+    [
+      'fewer values than its dims',
+      { dims: [L, H], data: new Float32Array(5) },
+      /head_mask holds 5 values; dims \[3, 4\] need 12/,
+    ],
     ['no data', { dims: [H] }, /head_mask\.data must be an array/],
     ['a string value', { dims: [H], data: [1, 1, 'x', 1] }, /head_mask\[2\] is "x"/],
   ])('rejects %s', (_, m, pattern) => {
@@ -155,14 +249,18 @@ describe('head_mask', () => {
 
   it('broadcasts [heads] to every layer, each row at its stride; NaN is kept', () => {
     const out = checkHeadMask({ dims: [H], data: [1, 0, NaN, 0.5] }, L, H, stride);
-    for (let l = 0; l < L; l++) expect(Array.from(out.subarray(l * stride, (l + 1) * stride))).toEqual([1, 0, NaN, 0.5, 0, 0, 0, 0]);
+    for (let l = 0; l < L; l++)
+      expect(Array.from(out.subarray(l * stride, (l + 1) * stride))).toEqual([1, 0, NaN, 0.5, 0, 0, 0, 0]);
   });
 });
 
 describe('what one forward allocates, against the device limits (fake limits)', () => {
   // tiny-gelu, 2 images of 56x56: a 4x4 grid, T = 1 + 4 + 16 = 21 tokens, B * T = 42 rows.
   const shape = { batch: 2, height: 56, width: 56, patches: 16, tokens: 21 };
-  const limits = (binding: number, buffer = 2 ** 31) => ({ maxStorageBufferBindingSize: binding, maxBufferSize: buffer });
+  const limits = (binding: number, buffer = 2 ** 31) => ({
+    maxStorageBufferBindingSize: binding,
+    maxBufferSize: buffer,
+  });
   const limitError = (f: () => void): GpuLimitError => {
     try {
       f();
@@ -174,7 +272,12 @@ describe('what one forward allocates, against the device limits (fake limits)', 
   };
 
   it('lists every buffer with its dims and bytes', () => {
-    const planned = Object.fromEntries(forwardBuffers(config, shape, { output_attentions: true, classifier: true }).map((b) => [b.name, [b.dims, b.bytes]]));
+    const planned = Object.fromEntries(
+      forwardBuffers(config, shape, { output_attentions: true, classifier: true }).map((b) => [
+        b.name,
+        [b.dims, b.bytes],
+      ]),
+    );
     expect(planned).toEqual({
       pixel_values: [[2, 3, 56, 56], 75264],
       bool_masked_pos: [[2, 16], 128],
@@ -206,22 +309,39 @@ describe('what one forward allocates, against the device limits (fake limits)', 
   });
 
   it('names maxBufferSize when that is the smaller limit', () => {
-    expect(limitError(() => checkForwardFits(config, shape, {}, limits(2 ** 31, 50000))).message).toMatch(/maxBufferSize \(50000\)/);
+    expect(limitError(() => checkForwardFits(config, shape, {}, limits(2 ** 31, 50000))).message).toMatch(
+      /maxBufferSize \(50000\)/,
+    );
   });
 
   it('attention maps: one head of one image must fit one binding; asked for only', () => {
     // 700x700: a 50x50 grid, T = 2505; one head's map is 2505^2 * 4 = 25,100,100 bytes.
     const big = { batch: 1, height: 700, width: 700, patches: 2500, tokens: 2505 };
     expect(() => checkForwardFits(config, big, {}, limits(8 * 2 ** 20))).not.toThrow();
-    const e = limitError(() => checkForwardFits(config, big, { output_attentions: true }, limits(8 * 2 ** 20)));
-    expect(e.message).toMatch(/^attentions \(one head of one image\) \[2505, 2505\] needs 25100112 bytes for 1 image of 700x700, more than .*: leave output_attentions off/);
+    const e = limitError(() =>
+      checkForwardFits(config, big, { output_attentions: true }, limits(8 * 2 ** 20)),
+    );
+    expect(e.message).toMatch(
+      /^attentions \(one head of one image\) \[2505, 2505\] needs 25100112 bytes for 1 image of 700x700, more than .*: leave output_attentions off/,
+    );
   });
 
   it('rounds sizes up to 16 bytes as GpuMemory.create does', () => {
-    const one = parseConfig({ model_type: 'dinov2', hidden_size: 3, num_attention_heads: 1, num_hidden_layers: 1, image_size: 1, patch_size: 1, num_channels: 1, mlp_ratio: 1 });
+    const one = parseConfig({
+      model_type: 'dinov2',
+      hidden_size: 3,
+      num_attention_heads: 1,
+      num_hidden_layers: 1,
+      image_size: 1,
+      patch_size: 1,
+      num_channels: 1,
+      mlp_ratio: 1,
+    });
     const s = { batch: 1, height: 1, width: 1, patches: 1, tokens: 2 };
     // hidden [2, 3] is 24 bytes: a 32-byte buffer.
-    expect(limitError(() => checkForwardFits(one, s, {}, limits(28))).message).toMatch(/^qkv \[2, 9\] needs 80 bytes/);
+    expect(limitError(() => checkForwardFits(one, s, {}, limits(28))).message).toMatch(
+      /^qkv \[2, 9\] needs 80 bytes/,
+    );
     expect(() => checkForwardFits(one, s, {}, limits(80))).not.toThrow();
   });
 });
@@ -236,12 +356,18 @@ describe('through a real model (tiny-gelu, Dawn)', () => {
   beforeAll(async () => {
     const info = await testDevice();
     device = info.device;
-    model = await Dinov2WithRegistersModel.fromCheckpoint(config, readSafetensors(join(GOLDEN, 'model.safetensors')), { device: info });
+    model = await Dinov2WithRegistersModel.fromCheckpoint(
+      config,
+      readSafetensors(join(GOLDEN, 'model.safetensors')),
+      { device: info },
+    );
   });
   afterAll(() => model?.dispose());
 
   /** Counts the calls that would be GPU work while `f` runs. */
-  async function gpuCallsDuring(f: () => Promise<unknown>): Promise<{ calls: Record<string, number>; error: unknown }> {
+  async function gpuCallsDuring(
+    f: () => Promise<unknown>,
+  ): Promise<{ calls: Record<string, number>; error: unknown }> {
     const spies = {
       createBuffer: vi.spyOn(device, 'createBuffer'),
       createCommandEncoder: vi.spyOn(device, 'createCommandEncoder'),
@@ -261,7 +387,15 @@ describe('through a real model (tiny-gelu, Dawn)', () => {
     for (const s of Object.values(spies)) s.mockRestore();
     return { calls, error };
   }
-  const none = { createBuffer: 0, createCommandEncoder: 0, createBindGroup: 0, createComputePipeline: 0, pushErrorScope: 0, writeBuffer: 0, submit: 0 };
+  const none = {
+    createBuffer: 0,
+    createCommandEncoder: 0,
+    createBindGroup: 0,
+    createComputePipeline: 0,
+    pushErrorScope: 0,
+    writeBuffer: 0,
+    submit: 0,
+  };
 
   it('wrong inputs are InputErrors, thrown before any GPU work, leaving nothing allocated', async () => {
     const before = model.bytesAllocated;
@@ -272,7 +406,11 @@ describe('through a real model (tiny-gelu, Dawn)', () => {
       ['empty batch', { data: new Float32Array(0), dims: [0, 3, 56, 56] }, {}],
       ['data length', { data: clean.subarray(1), dims: [2, 3, 56, 56] }, {}],
       ['bool_masked_pos dims', good, { bool_masked_pos: { data: new Uint8Array(16), dims: [1, 16] } }],
-      ['bool_masked_pos values', good, { bool_masked_pos: { data: new Uint8Array(32).fill(3), dims: [2, 16] } }],
+      [
+        'bool_masked_pos values',
+        good,
+        { bool_masked_pos: { data: new Uint8Array(32).fill(3), dims: [2, 16] } },
+      ],
       ['head_mask dims', good, { head_mask: { data: new Float32Array(5), dims: [5] } }],
       ['head_mask length', good, { head_mask: { data: new Float32Array(3), dims: [3, 4] } }],
     ];
@@ -291,13 +429,21 @@ describe('through a real model (tiny-gelu, Dawn)', () => {
     const created: { label: string; bytes: number }[] = [];
     // Every buffer the forward creates, as GpuMemory sizes it.
     const original = GpuMemory.prototype.create;
-    GpuMemory.prototype.create = function (this: GpuMemory, label: string, bytes: number, ...rest: [number?, boolean?]) {
+    GpuMemory.prototype.create = function (
+      this: GpuMemory,
+      label: string,
+      bytes: number,
+      ...rest: [number?, boolean?]
+    ) {
       created.push({ label, bytes: Math.max(16, Math.ceil(bytes / 16) * 16) });
       return original.call(this, label, bytes, ...rest);
     };
-    let out;
+    let out: Awaited<ReturnType<typeof model.forward>> | undefined;
     try {
-      out = await model.forward({ data, dims: [2, 3, 56, 56] }, { output_hidden_states: true, output_attentions: true });
+      out = await model.forward(
+        { data, dims: [2, 3, 56, 56] },
+        { output_hidden_states: true, output_attentions: true },
+      );
     } finally {
       GpuMemory.prototype.create = original;
     }
@@ -320,7 +466,8 @@ describe('through a real model (tiny-gelu, Dawn)', () => {
     // make the whole row NaN; WGSL leaves NaN arithmetic to the implementation); image 1 exact.
     const attentions = await out.attentions![0].read(); // [2, 4, 21, 21]
     const block = 4 * 21 * 21;
-    for (let row = 0; row < 4 * 21; row++) expect(Number.isNaN(attentions[row * 21 + token]), `image 0 row ${row}: the NaN key`).toBe(true);
+    for (let row = 0; row < 4 * 21; row++)
+      expect(Number.isNaN(attentions[row * 21 + token]), `image 0 row ${row}: the NaN key`).toBe(true);
     expectClose(attentions.subarray(block), ref('attentions.0').subarray(block), 'image 1 attentions.0');
     const deeper = await out.attentions![1].read();
     expect(deeper.subarray(0, block).every(Number.isNaN), 'image 0 attentions.1: all NaN').toBe(true);
@@ -328,7 +475,11 @@ describe('through a real model (tiny-gelu, Dawn)', () => {
 
     // Every buffer the forward created fits in what the budget plans for this call (attention maps,
     // split into whole heads, are checked a head at a time).
-    const planned = forwardBuffers(config, { batch: 2, height: 56, width: 56, patches: 16, tokens: 21 }, { output_attentions: true });
+    const planned = forwardBuffers(
+      config,
+      { batch: 2, height: 56, width: 56, patches: 16, tokens: 21 },
+      { output_attentions: true },
+    );
     const largest = Math.max(...planned.map((b) => b.bytes));
     for (const { label, bytes } of created) {
       if (label.startsWith('attentions.')) expect(bytes % (21 * 21 * 4), label).toBe(0);
@@ -336,8 +487,11 @@ describe('through a real model (tiny-gelu, Dawn)', () => {
       const same = planned.find((b) => b.name === label || label.startsWith(`${b.name} `));
       if (same) expect(bytes, label).toBe(same.bytes);
     }
-    expect(created.map((c) => c.label)).toEqual(expect.arrayContaining(['pixel_values', 'qkv', 'mlp hidden', 'embeddings im2col']));
-    for (const t of [out.last_hidden_state, out.pooler_output, ...out.hidden_states!, ...out.attentions!]) t.dispose();
+    expect(created.map((c) => c.label)).toEqual(
+      expect.arrayContaining(['pixel_values', 'qkv', 'mlp hidden', 'embeddings im2col']),
+    );
+    for (const t of [out.last_hidden_state, out.pooler_output, ...out.hidden_states!, ...out.attentions!])
+      t.dispose();
   });
 
   it('an infinite pixel makes its own image non-finite, and leaves the other image exact', async () => {
@@ -346,16 +500,37 @@ describe('through a real model (tiny-gelu, Dawn)', () => {
     const per = 21 * 64;
     const out = await model.forward({ data, dims: [2, 3, 56, 56] });
     const last = await out.last_hidden_state.read();
-    expectClose(last.subarray(0, per), ref('last_hidden_state').subarray(0, per), 'image 0 last_hidden_state');
+    expectClose(
+      last.subarray(0, per),
+      ref('last_hidden_state').subarray(0, per),
+      'image 0 last_hidden_state',
+    );
     expect(last.subarray(per).every(Number.isNaN), 'image 1: every value NaN').toBe(true);
     out.last_hidden_state.dispose();
     out.pooler_output.dispose();
   });
 
-  it('the budget reads a real device\'s limits', () => {
+  it("the budget reads a real device's limits", () => {
     const huge = { batch: 1, height: 14 * 4096, width: 14, patches: 4096, tokens: 4101 };
-    expect(() => checkForwardFits(config, huge, { output_attentions: true }, { maxStorageBufferBindingSize: Math.min(device.limits.maxStorageBufferBindingSize, 2 ** 26), maxBufferSize: device.limits.maxBufferSize })).toThrow(GpuLimitError);
-    expect(() => checkForwardFits(config, { batch: 2, height: 56, width: 56, patches: 16, tokens: 21 }, { output_attentions: true }, device.limits)).not.toThrow();
+    expect(() =>
+      checkForwardFits(
+        config,
+        huge,
+        { output_attentions: true },
+        {
+          maxStorageBufferBindingSize: Math.min(device.limits.maxStorageBufferBindingSize, 2 ** 26),
+          maxBufferSize: device.limits.maxBufferSize,
+        },
+      ),
+    ).toThrow(GpuLimitError);
+    expect(() =>
+      checkForwardFits(
+        config,
+        { batch: 2, height: 56, width: 56, patches: 16, tokens: 21 },
+        { output_attentions: true },
+        device.limits,
+      ),
+    ).not.toThrow();
   });
 
   // Needs the budget check wired into modeling.ts (prepare()): remove `.fails` once it is.
@@ -369,9 +544,13 @@ describe('through a real model (tiny-gelu, Dawn)', () => {
     Object.defineProperty(device, 'limits', { value: small, configurable: true });
     try {
       const before = model.bytesAllocated;
-      const { calls, error } = await gpuCallsDuring(() => model.forward({ data: clean, dims: [2, 3, 56, 56] }));
+      const { calls, error } = await gpuCallsDuring(() =>
+        model.forward({ data: clean, dims: [2, 3, 56, 56] }),
+      );
       expect(error).toBeInstanceOf(GpuLimitError);
-      expect((error as Error).message).toMatch(/^pixel_values \[2, 3, 56, 56\] needs 75264 bytes for 2 images of 56x56, more than this device's maxStorageBufferBindingSize \(16384\)/);
+      expect((error as Error).message).toMatch(
+        /^pixel_values \[2, 3, 56, 56\] needs 75264 bytes for 2 images of 56x56, more than this device's maxStorageBufferBindingSize \(16384\)/,
+      );
       expect(calls).toEqual(none);
       expect(model.bytesAllocated).toBe(before);
     } finally {

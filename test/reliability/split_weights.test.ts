@@ -11,14 +11,22 @@ import type { GpuTensor } from '../../src/gpu/tensor.js';
 import { type Dinov2Config, parseConfig } from '../../src/io/config.js';
 import type { SafetensorsFile } from '../../src/io/safetensors.js';
 import { forwardBuffers } from '../../src/model/budget.js';
-import { Dinov2PreTrainedModel, Dinov2WithRegistersForImageClassification, Dinov2WithRegistersModel } from '../../src/model/modeling.js';
+import {
+  type Dinov2PreTrainedModel,
+  Dinov2WithRegistersForImageClassification,
+  Dinov2WithRegistersModel,
+} from '../../src/model/modeling.js';
 import { expectClose } from '../helpers/compare.js';
 import { readSafetensors } from '../helpers/fixtures.js';
 import { type BufferLimitOverrides, fakeLimits, testDevice } from '../helpers/gpu.js';
 
 const ROOT = 'test/fixtures/golden';
 
-function fixture(name: string): { config: Dinov2Config; weights: SafetensorsFile; golden: (c: string) => SafetensorsFile } {
+function fixture(name: string): {
+  config: Dinov2Config;
+  weights: SafetensorsFile;
+  golden: (c: string) => SafetensorsFile;
+} {
   const path = join(ROOT, name, 'config.json');
   return {
     config: parseConfig(JSON.parse(readFileSync(path, 'utf8')), path),
@@ -32,7 +40,11 @@ function largestBuffer(config: Dinov2Config, file: SafetensorsFile): number {
   const [batch, , height, width] = file.info('pixel_values').shape;
   const patches = Math.floor(height / config.patch_size) * Math.floor(width / config.patch_size);
   const tokens = 1 + config.num_register_tokens + patches;
-  const planned = forwardBuffers(config, { batch, height, width, patches, tokens }, { output_attentions: true, classifier: config.architectures[0].endsWith('ForImageClassification') });
+  const planned = forwardBuffers(
+    config,
+    { batch, height, width, patches, tokens },
+    { output_attentions: true, classifier: config.architectures[0].endsWith('ForImageClassification') },
+  );
   return Math.max(...planned.map((b) => b.bytes));
 }
 
@@ -54,11 +66,19 @@ async function limited<T>(limits: BufferLimitOverrides, f: () => Promise<T>): Pr
 }
 
 /** Every tensor of `outputs` the golden case holds, within 1e-4; returns how many were compared. */
-async function compareAll(file: SafetensorsFile, name: string, outputs: Record<string, GpuTensor | GpuTensor[] | undefined>): Promise<number> {
+async function compareAll(
+  file: SafetensorsFile,
+  name: string,
+  outputs: Record<string, GpuTensor | GpuTensor[] | undefined>,
+): Promise<number> {
   let compared = 0;
   let worst = 0;
   for (const [key, value] of Object.entries(outputs)) {
-    const tensors = Array.isArray(value) ? value.map((t, i) => [`${key}.${i}`, t] as const) : value ? [[key, value] as const] : [];
+    const tensors = Array.isArray(value)
+      ? value.map((t, i) => [`${key}.${i}`, t] as const)
+      : value
+        ? [[key, value] as const]
+        : [];
     for (const [tensorName, t] of tensors) {
       expect(t.dims, `${tensorName} dims`).toEqual(file.info(tensorName).shape);
       worst = Math.max(worst, expectClose(await t.read(), file.float32(tensorName), `${name} ${tensorName}`));
@@ -66,15 +86,25 @@ async function compareAll(file: SafetensorsFile, name: string, outputs: Record<s
       compared++;
     }
   }
-  console.log(`${name} with split weights: worst relative error ${worst.toExponential(2)} over ${compared} tensors`);
+  console.log(
+    `${name} with split weights: worst relative error ${worst.toExponential(2)} over ${compared} tensors`,
+  );
   return compared;
 }
 
-const pixels = (file: SafetensorsFile) => ({ data: file.float32('pixel_values'), dims: file.info('pixel_values').shape });
+const pixels = (file: SafetensorsFile) => ({
+  data: file.float32('pixel_values'),
+  dims: file.info('pixel_values').shape,
+});
 
 /** Pieces of each encoder layer's projections: [qkv, output.dense, fc1 | weights_in, fc2 | weights_out]. */
 const layerPieces = (model: Dinov2PreTrainedModel) =>
-  model.layers.map((l) => [l.attention.qkv.pieces, l.attention.dense.pieces, l.mlp.fcIn.pieces, l.mlp.fcOut.pieces]);
+  model.layers.map((l) => [
+    l.attention.qkv.pieces,
+    l.attention.dense.pieces,
+    l.mlp.fcIn.pieces,
+    l.mlp.fcOut.pieces,
+  ]);
 
 describe('weights larger than one binding are split along their output features', () => {
   it('tiny-gelu on a device whose binding limit is the largest activation: qkv, fc1, fc2 and the patch embedding split, outputs exact', async () => {
@@ -122,7 +152,9 @@ describe('weights larger than one binding are split along their output features'
     // Pieces are chosen when the weights are loaded: under 12000 bytes every projection but the
     // [48, 48] output.dense splits (qkv 60 + 60 + 24 rows, weights_in 4 x 56 + 32, weights_out
     // 20 + 20 + 8, the patch embedding 12 x 4), and the forward then runs with the device's own limits.
-    const model = await limited({ maxStorageBufferBindingSize: 12000 }, () => Dinov2WithRegistersModel.fromCheckpoint(config, weights, { device }));
+    const model = await limited({ maxStorageBufferBindingSize: 12000 }, () =>
+      Dinov2WithRegistersModel.fromCheckpoint(config, weights, { device }),
+    );
     expect(layerPieces(model)).toEqual([
       [3, 1, 5, 3],
       [3, 1, 5, 3],
@@ -140,14 +172,18 @@ describe('weights larger than one binding are split along their output features'
     const device = await testDevice();
     const limit = largestBuffer(config, file); // 28224: pixel_values and im2col of three 28x28 images
     await limited({ maxStorageBufferBindingSize: limit }, async () => {
-      const model = await Dinov2WithRegistersForImageClassification.fromCheckpoint(config, weights, { device });
+      const model = await Dinov2WithRegistersForImageClassification.fromCheckpoint(config, weights, {
+        device,
+      });
       expect(model.embeddings.projection.pieces).toBe(3);
       const out = await model.forward(pixels(file), { output_hidden_states: true, output_attentions: true });
       expect(await compareAll(file, 'tiny-classifier/square-native', { ...out })).toBe(1 + 3 + 2);
       model.dispose();
     });
     // Loaded under 9408 bytes (one vec4 column of the patch embedding): qkv, fc1 and fc2 split too.
-    const model = await limited({ maxStorageBufferBindingSize: 9408 }, () => Dinov2WithRegistersForImageClassification.fromCheckpoint(config, weights, { device }));
+    const model = await limited({ maxStorageBufferBindingSize: 9408 }, () =>
+      Dinov2WithRegistersForImageClassification.fromCheckpoint(config, weights, { device }),
+    );
     expect(layerPieces(model)).toEqual([
       [2, 1, 2, 2],
       [2, 1, 2, 2],
@@ -193,7 +229,9 @@ describe('weights larger than one binding are split along their output features'
     const whole = await Dinov2WithRegistersModel.fromCheckpoint(config, weights, options);
     expect(whole.splitWeights).toEqual([]);
     const want = await outputs(whole);
-    const split = await limited({ maxStorageBufferBindingSize: 12000 }, () => Dinov2WithRegistersModel.fromCheckpoint(config, weights, options));
+    const split = await limited({ maxStorageBufferBindingSize: 12000 }, () =>
+      Dinov2WithRegistersModel.fromCheckpoint(config, weights, options),
+    );
     expect(layerPieces(split)[1]).toEqual([3, 1, 5, 3]);
     const got = await outputs(split);
     for (const [i, values] of got.entries()) expect(values, `output ${i}`).toEqual(want[i]);

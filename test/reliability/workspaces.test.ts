@@ -2,7 +2,11 @@
 // only the call's outputs (and the few dispatches that write them) make anything new.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { DeviceInfo } from '../../src/gpu/device.js';
-import { Dinov2WithRegistersForImageClassification, Dinov2WithRegistersModel, disposeAll } from '../../src/model/modeling.js';
+import {
+  Dinov2WithRegistersForImageClassification,
+  Dinov2WithRegistersModel,
+  disposeAll,
+} from '../../src/model/modeling.js';
 import { goldenModels } from '../helpers/fixtures.js';
 import { random, randomArray, testDevice } from '../helpers/gpu.js';
 
@@ -10,11 +14,17 @@ const fixture = goldenModels().find((m) => m.name === 'tiny-gelu')!;
 const classifierFixture = goldenModels().find((m) => m.name === 'tiny-classifier')!;
 
 function pixels(batch: number, height: number, width: number, seed: number) {
-  return { data: randomArray(batch * 3 * height * width, random(seed), -2, 2), dims: [batch, 3, height, width] };
+  return {
+    data: randomArray(batch * 3 * height * width, random(seed), -2, 2),
+    dims: [batch, 3, height, width],
+  };
 }
 
 /** Counts the buffers, bind groups and writes the device is asked for while `f` runs. */
-async function created<T>(device: GPUDevice, f: () => Promise<T>): Promise<{ value: T; buffers: number; bindGroups: number; writes: number }> {
+async function created<T>(
+  device: GPUDevice,
+  f: () => Promise<T>,
+): Promise<{ value: T; buffers: number; bindGroups: number; writes: number }> {
   const spies = {
     buffers: vi.spyOn(device, 'createBuffer'),
     bindGroups: vi.spyOn(device, 'createBindGroup'),
@@ -22,7 +32,12 @@ async function created<T>(device: GPUDevice, f: () => Promise<T>): Promise<{ val
   };
   try {
     const value = await f();
-    return { value, buffers: spies.buffers.mock.calls.length, bindGroups: spies.bindGroups.mock.calls.length, writes: spies.writes.mock.calls.length };
+    return {
+      value,
+      buffers: spies.buffers.mock.calls.length,
+      bindGroups: spies.bindGroups.mock.calls.length,
+      writes: spies.writes.mock.calls.length,
+    };
   } finally {
     for (const s of Object.values(spies)) s.mockRestore();
   }
@@ -65,7 +80,9 @@ describe('workspaces: repeated forwards of a shape', () => {
   it('with attentions, the probs dispatches (one per layer, writing an output) are the only other new bind groups', async () => {
     const input = pixels(1, 56, 56, 3);
     disposeAll({ ...(await model.forward(input, { output_attentions: true })) });
-    const second = await created(info.device, () => model.forward(input, { output_attentions: true, output_hidden_states: true }));
+    const second = await created(info.device, () =>
+      model.forward(input, { output_attentions: true, output_hidden_states: true }),
+    );
     const layers = fixture.config.num_hidden_layers;
     expect(second.buffers).toBe(2 + layers + (layers + 1)); // + one attention map per layer, + hidden_states
     expect(second.bindGroups).toBe(1 + layers);
@@ -107,7 +124,11 @@ describe('workspaces: repeated forwards of a shape', () => {
   });
 
   it('a classifier reuses its workspace too: logits, and the two dispatches that read the final sequence, are new', async () => {
-    const classifier = await Dinov2WithRegistersForImageClassification.fromCheckpoint(classifierFixture.config, classifierFixture.weights, { device: info });
+    const classifier = await Dinov2WithRegistersForImageClassification.fromCheckpoint(
+      classifierFixture.config,
+      classifierFixture.weights,
+      { device: info },
+    );
     try {
       const input = pixels(2, 28, 28, 7);
       const first = await classifier.forward(input);

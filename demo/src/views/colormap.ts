@@ -56,7 +56,10 @@ export function step(v: number, range: Range): number {
 }
 
 /** Opaque RGBA [n * 4] of the values, and the range used (their own min-max unless given). */
-export function scalarToRgba(values: ArrayLike<number>, range: Range = valueRange(values)): { rgba: Uint8ClampedArray; range: Range } {
+export function scalarToRgba(
+  values: ArrayLike<number>,
+  range: Range = valueRange(values),
+): { rgba: Uint8ClampedArray; range: Range } {
   const rgba = new Uint8ClampedArray(values.length * 4);
   for (let i = 0; i < values.length; i++) {
     const s = step(values[i], range);

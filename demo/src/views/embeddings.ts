@@ -17,9 +17,17 @@ export interface EmbeddingsJson {
 }
 
 /** The JSON of one image's last_hidden_state [B, T, D] (batch index `batch`). */
-export function embeddingsJson(model: string, image: string, lastHidden: Float32Array, dims: readonly number[], layout: TokenLayout, batch = 0): EmbeddingsJson {
+export function embeddingsJson(
+  model: string,
+  image: string,
+  lastHidden: Float32Array,
+  dims: readonly number[],
+  layout: TokenLayout,
+  batch = 0,
+): EmbeddingsJson {
   const [, t, d] = dims;
-  if (dims.length !== 3 || t !== layout.tokens) throw new Error(`last_hidden_state dims [${dims.join(', ')}] do not match ${layout.tokens} tokens`);
+  if (dims.length !== 3 || t !== layout.tokens)
+    throw new Error(`last_hidden_state dims [${dims.join(', ')}] do not match ${layout.tokens} tokens`);
   const row = (i: number) => Array.from(lastHidden.subarray((batch * t + i) * d, (batch * t + i + 1) * d));
   const patches = Array.from({ length: layout.patches }, (_, p) => row(layout.firstPatch + p));
   const mean = new Array<number>(d).fill(0);
@@ -31,6 +39,12 @@ export function embeddingsJson(model: string, image: string, lastHidden: Float32
     register_tokens: Array.from({ length: layout.registers }, (_, r) => row(1 + r)),
     patch_tokens: patches,
     patch_mean: mean.map((v) => Math.fround(v)),
-    layout: { tokens: t, registers: layout.registers, grid: [layout.gridH, layout.gridW], hidden_size: d, order: 'cls, registers, patches row-major' },
+    layout: {
+      tokens: t,
+      registers: layout.registers,
+      grid: [layout.gridH, layout.gridW],
+      hidden_size: d,
+      order: 'cls, registers, patches row-major',
+    },
   };
 }

@@ -63,7 +63,9 @@ export function computeViews(inputs: ViewInputs, selection: ViewSelection): View
   return {
     clsMean: picture(clsAttention(a, attention.dims, layout, 'mean')),
     clsHeads: Array.from({ length: heads }, (_, h) => picture(clsAttention(a, attention.dims, layout, h))),
-    registers: Array.from({ length: layout.registers }, (_, r) => picture(registerAttention(a, attention.dims, layout, r, 'mean'))),
+    registers: Array.from({ length: layout.registers }, (_, r) =>
+      picture(registerAttention(a, attention.dims, layout, r, 'mean')),
+    ),
     clsShares: attentionShares(a, attention.dims, layout, 0, 'mean'),
     pca: pcaPicture(features, layout.patches, d, selection.pcaThreshold),
     norms: picture(patchNorms(normHidden.data, normHidden.dims, layout)),

@@ -3,7 +3,12 @@
 import { checkSequence, type TokenLayout } from './tokens.js';
 
 /** Euclidean norm of every token of one image, [tokens], in float64. */
-export function tokenNorms(hidden: Float32Array, dims: readonly number[], layout: TokenLayout, batch = 0): Float64Array {
+export function tokenNorms(
+  hidden: Float32Array,
+  dims: readonly number[],
+  layout: TokenLayout,
+  batch = 0,
+): Float64Array {
   const d = checkSequence(dims, layout);
   const out = new Float64Array(layout.tokens);
   const base = batch * layout.tokens * d;
@@ -19,7 +24,12 @@ export function tokenNorms(hidden: Float32Array, dims: readonly number[], layout
 }
 
 /** The patch tokens' norms on the grid, [gridH * gridW]. */
-export function patchNorms(hidden: Float32Array, dims: readonly number[], layout: TokenLayout, batch = 0): Float64Array {
+export function patchNorms(
+  hidden: Float32Array,
+  dims: readonly number[],
+  layout: TokenLayout,
+  batch = 0,
+): Float64Array {
   return tokenNorms(hidden, dims, layout, batch).slice(layout.firstPatch);
 }
 

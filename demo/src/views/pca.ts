@@ -111,7 +111,12 @@ function orthonormalize(q: Float64Array, m: number, p: number, rand: () => numbe
 }
 
 /** The top `k` eigenpairs of the symmetric [m, m] matrix `a`: values descending, vectors as columns of [m, k]. */
-export function topEigen(a: Float64Array, m: number, k: number, options: PcaOptions = {}): { values: number[]; vectors: Float64Array; iterations: number; converged: boolean } {
+export function topEigen(
+  a: Float64Array,
+  m: number,
+  k: number,
+  options: PcaOptions = {},
+): { values: number[]; vectors: Float64Array; iterations: number; converged: boolean } {
   const maxIterations = options.maxIterations ?? 3000;
   const tolerance = options.tolerance ?? 1e-10;
   const kk = Math.min(k, m);
@@ -289,7 +294,13 @@ function scaled(scores: Float64Array, k: number, j: number, rows: number[]): (i:
  * whose first component, min-max scaled, is above it are the foreground; the PCA is redone on
  * those alone and the rest is black.
  */
-export function pcaPicture(x: Float64Array, n: number, d: number, threshold?: number, options: PcaOptions = {}): PcaPicture {
+export function pcaPicture(
+  x: Float64Array,
+  n: number,
+  d: number,
+  threshold?: number,
+  options: PcaOptions = {},
+): PcaPicture {
   const first = pca(x, n, d, 3, options);
   const all = Array.from({ length: n }, (_, i) => i);
   const rgba = new Uint8ClampedArray(n * 4);

@@ -1,9 +1,15 @@
 // Cosine similarity of one patch's feature to every patch's (itself included: 1).
 
 /** `features` is [n, d] row-major; returns [n]. A zero vector has similarity 0 to everything. */
-export function cosineSimilarities(features: Float64Array, n: number, d: number, index: number): Float64Array {
+export function cosineSimilarities(
+  features: Float64Array,
+  n: number,
+  d: number,
+  index: number,
+): Float64Array {
   if (features.length !== n * d) throw new Error(`features: ${features.length} values are not [${n}, ${d}]`);
-  if (!Number.isInteger(index) || index < 0 || index >= n) throw new Error(`patch ${index} is outside [0, ${n})`);
+  if (!Number.isInteger(index) || index < 0 || index >= n)
+    throw new Error(`patch ${index} is outside [0, ${n})`);
   const norms = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     let s = 0;
