@@ -11,6 +11,16 @@
 // - JPEG decoders differ between browsers and libjpeg-turbo in their IDCT and chroma upsampling,
 //   so a JPEG may land a level or so away from PIL; PNG and lossless WebP decode exactly.
 
+// - The pixel limit (`maxPixels`, Pillow's MAX_IMAGE_PIXELS) is checked before the browser
+//   decodes: for bytes (a URL, a Blob) on the size their header declares (src/image/header.ts:
+//   PNG, JPEG, GIF, WebP, BMP), for an <img> on its natural size once loaded (Chromium decodes
+//   an <img> lazily, on paint or decode()), for canvases, bitmaps, frames and ImageData on their
+//   size. Formats the header reader does not know (AVIF, SVG, ICO, ...) are decoded by the
+//   browser first and checked on the bitmap, before any pixel is read back.
+
+import { ImageError } from './errors.js';
+import { readImageHeader } from './header.js';
+import { checkPixelLimit, MAX_IMAGE_PIXELS, type PixelLimitOptions } from './limits.js';
 import { toRgb, type RgbImage } from './rgb_image.js';
 
 export type BrowserImageInput =
@@ -22,6 +32,11 @@ export type BrowserImageInput =
   | Blob
   | string; // URL (http(s), blob:, data:)
 
+export interface LoadImageBrowserOptions extends PixelLimitOptions {
+  // The name errors give the image (default: the URL, a File's name, or what the input is).
+  source?: string;
+}
+
 const BITMAP_OPTIONS: ImageBitmapOptions = { colorSpaceConversion: 'none', premultiplyAlpha: 'none' };
 
 // `v instanceof globalThis[name]`, false where the class does not exist (workers, Node).
@@ -30,34 +45,91 @@ function isInstance<T>(v: unknown, name: string): v is T {
   return typeof ctor === 'function' && v instanceof (ctor as new () => unknown);
 }
 
-export async function loadImageBrowser(input: BrowserImageInput): Promise<RgbImage> {
-  if (isInstance<ImageData>(input, 'ImageData')) return toRgb(input.data, input.width, input.height, 4);
-  if (typeof createImageBitmap !== 'function') {
-    throw new Error('loadImageBrowser: createImageBitmap is not available here (in Node use loadImageNode)');
+function describeInput(input: BrowserImageInput): string {
+  if (typeof input === 'string') return input.length > 80 ? `${input.slice(0, 77)}...` : input;
+  if (isInstance<File>(input, 'File')) return input.name;
+  if (isInstance<HTMLImageElement>(input, 'HTMLImageElement'))
+    return describeInput(input.currentSrc || input.src || 'HTMLImageElement');
+  if (isInstance<Blob>(input, 'Blob')) return `Blob (${input.type || 'no type'}, ${input.size} bytes)`;
+  return input.constructor?.name ?? 'image';
+}
+
+// The size an input has before it is decoded (undefined: only decoding tells).
+async function declaredSize(
+  input: Exclude<BrowserImageInput, string>,
+): Promise<{ width: number; height: number } | undefined> {
+  if (isInstance<Blob>(input, 'Blob')) return readImageHeader(new Uint8Array(await input.arrayBuffer()));
+  if (isInstance<HTMLImageElement>(input, 'HTMLImageElement'))
+    return { width: input.naturalWidth, height: input.naturalHeight };
+  if (isInstance<VideoFrame>(input, 'VideoFrame'))
+    return { width: input.displayWidth, height: input.displayHeight };
+  return { width: (input as ImageBitmap).width, height: (input as ImageBitmap).height };
+}
+
+// Resolves once an <img> has loaded its bytes (not decoded them), rejects if it cannot.
+function loaded(img: HTMLImageElement, source: string): Promise<void> {
+  if (img.complete) {
+    return img.naturalWidth > 0
+      ? Promise.resolve()
+      : Promise.reject(new ImageError(source, 'the image could not be loaded or decoded'));
   }
-  let bitmap: ImageBitmap;
-  let owned = true;
+  return new Promise((resolve, reject) => {
+    img.addEventListener('load', () => resolve(), { once: true });
+    img.addEventListener(
+      'error',
+      () => reject(new ImageError(source, 'the image could not be loaded or decoded')),
+      { once: true },
+    );
+  });
+}
+
+export async function loadImageBrowser(
+  input: BrowserImageInput,
+  options: LoadImageBrowserOptions = {},
+): Promise<RgbImage> {
+  const source = options.source ?? describeInput(input);
+  const maxPixels = options.maxPixels ?? MAX_IMAGE_PIXELS;
+  const warn = options.onWarning ?? ((message: string) => console.warn(message));
+  const limit = (width: number, height: number) => checkPixelLimit(width, height, source, maxPixels, warn);
+
+  if (isInstance<ImageData>(input, 'ImageData')) {
+    limit(input.width, input.height);
+    return { ...toRgb(input.data, input.width, input.height, 4), source };
+  }
+  if (typeof createImageBitmap !== 'function') {
+    throw new ImageError(source, 'createImageBitmap is not available here (in Node use loadImageNode)');
+  }
+  let image: Exclude<BrowserImageInput, string | ImageData>;
   if (typeof input === 'string') {
-    const res = await fetch(input);
-    if (!res.ok) throw new Error(`loadImageBrowser: ${input}: HTTP ${res.status}`);
-    bitmap = await createImageBitmap(await res.blob(), BITMAP_OPTIONS);
-  } else if (isInstance<ImageBitmap>(input, 'ImageBitmap')) {
-    bitmap = input;
-    owned = false;
+    const res = await fetch(input).catch((e: Error) => {
+      throw new ImageError(source, `cannot fetch: ${e.message}`);
+    });
+    if (!res.ok) throw new ImageError(source, `HTTP ${res.status}`);
+    image = await res.blob();
   } else {
-    if (
-      isInstance<HTMLImageElement>(input, 'HTMLImageElement') &&
-      (!input.complete || input.naturalWidth === 0)
-    ) {
-      await input.decode();
+    image = input;
+    if (isInstance<HTMLImageElement>(image, 'HTMLImageElement')) await loaded(image, source);
+  }
+  const size = await declaredSize(image);
+  if (size) limit(size.width, size.height);
+
+  let bitmap: ImageBitmap;
+  const owned = !isInstance<ImageBitmap>(image, 'ImageBitmap');
+  if (owned) {
+    try {
+      bitmap = await createImageBitmap(image, BITMAP_OPTIONS); // <img>, <canvas>, VideoFrame, Blob
+    } catch (e) {
+      throw new ImageError(source, `cannot decode: ${(e as Error).message}`);
     }
-    bitmap = await createImageBitmap(input, BITMAP_OPTIONS); // <img>, <canvas>, VideoFrame, Blob
+  } else {
+    bitmap = image as ImageBitmap;
   }
   try {
     const { width, height } = bitmap;
-    if (width < 1 || height < 1) throw new Error(`loadImageBrowser: empty image (${width}x${height})`);
-    const rgba = readPixelsWebGL(bitmap) ?? readPixels2D(bitmap);
-    return toRgb(rgba, width, height, 4);
+    if (width < 1 || height < 1) throw new ImageError(source, `empty image (${width}x${height})`);
+    if (!size) limit(width, height); // a format without a header reader: checked before the readback
+    const rgba = readPixelsWebGL(bitmap) ?? readPixels2D(bitmap, source);
+    return { ...toRgb(rgba, width, height, 4), source };
   } finally {
     if (owned) bitmap.close();
   }
@@ -101,7 +173,7 @@ function readPixelsWebGL(bitmap: ImageBitmap): Uint8Array | null {
 
 // RGBA bytes through a 2D canvas. Canvases store premultiplied colour, so only pixels with
 // alpha 255 come back exactly.
-function readPixels2D(bitmap: ImageBitmap): Uint8ClampedArray {
+function readPixels2D(bitmap: ImageBitmap, source: string): Uint8ClampedArray {
   const { width, height } = bitmap;
   let ctx: OffscreenCanvasRenderingContext2D | CanvasRenderingContext2D | null;
   if (typeof OffscreenCanvas === 'function') {
@@ -112,7 +184,7 @@ function readPixels2D(bitmap: ImageBitmap): Uint8ClampedArray {
     canvas.height = height;
     ctx = canvas.getContext('2d', { willReadFrequently: true });
   }
-  if (!ctx) throw new Error('loadImageBrowser: no 2D canvas context');
+  if (!ctx) throw new ImageError(source, 'no 2D canvas context to read the pixels back');
   ctx.drawImage(bitmap, 0, 0);
   return ctx.getImageData(0, 0, width, height).data;
 }

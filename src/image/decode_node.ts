@@ -10,29 +10,57 @@
 // Checked against PIL on test/fixtures/preprocess/pil/decode (PNG of every colour type, JPEG
 // baseline/progressive/grey/CMYK, WebP lossy/lossless).
 
+import { ImageError } from './errors.js';
+import { checkPixelLimit, MAX_IMAGE_PIXELS, type PixelLimitOptions } from './limits.js';
 import { toRgb, type RgbImage } from './rgb_image.js';
 
-export interface LoadImageNodeOptions {
+export interface LoadImageNodeOptions extends PixelLimitOptions {
   // Rotate/flip by the EXIF Orientation tag, as transformers' load_image does (PIL's open does not).
   autoOrient?: boolean;
+  // The name errors give the image when `input` is bytes (a path or URL names itself).
+  source?: string;
 }
 
 // `input`: a file path, an http(s) URL, or the encoded bytes (PNG, JPEG, WebP, and whatever else
-// sharp reads; the first frame of an animation).
+// sharp reads; the first frame of an animation). The pixel limit (`maxPixels`) is checked on the
+// size sharp's metadata() reads from the header, before any pixel is decoded. Every error is an
+// ImageError (ImageLimitError for the limit) whose message starts with the image's name.
 export async function loadImageNode(
   input: string | Uint8Array,
   options: LoadImageNodeOptions = {},
 ): Promise<RgbImage> {
+  const source = typeof input === 'string' ? input : (options.source ?? `image (${input.length} bytes)`);
+  const maxPixels = options.maxPixels ?? MAX_IMAGE_PIXELS;
+  const warn =
+    options.onWarning ?? ((message: string) => process.emitWarning(message, 'DecompressionBombWarning'));
   const { default: sharp } = await import('sharp');
-  let source: string | Uint8Array = input;
+  let bytes: string | Uint8Array = input;
   if (typeof input === 'string' && /^https?:\/\//i.test(input)) {
-    const res = await fetch(input);
-    if (!res.ok) throw new Error(`loadImageNode: ${input}: HTTP ${res.status}`);
-    source = new Uint8Array(await res.arrayBuffer());
+    const res = await fetch(input).catch((e: Error) => {
+      throw new ImageError(source, `cannot fetch: ${e.message}`);
+    });
+    if (!res.ok) throw new ImageError(source, `HTTP ${res.status}`);
+    bytes = new Uint8Array(await res.arrayBuffer());
   }
-  const open = () => sharp(source, { ignoreIcc: true, autoOrient: options.autoOrient ?? false });
-  const meta = await open().metadata();
+  // sharp's own limit stays on as a backstop at the same boundary (it counts width * height).
+  const limit = Number.isFinite(maxPixels) ? Math.max(1, Math.floor(2 * maxPixels)) : false;
+  const open = (limitInputPixels: number | false = limit) =>
+    sharp(bytes, { ignoreIcc: true, autoOrient: options.autoOrient ?? false, limitInputPixels });
+  const fail = (e: unknown): never => {
+    if (e instanceof ImageError) throw e;
+    const message = (e as Error).message ?? String(e);
+    throw new ImageError(source, /^Input file is missing/.test(message) ? 'no such file' : message);
+  };
 
+  // The header only: libvips opens images lazily, metadata() decodes no pixel.
+  const meta = await open(false).metadata().catch(fail);
+  if (!meta.width || !meta.height) throw new ImageError(source, 'the header has no image size');
+  checkPixelLimit(meta.width, meta.height, source, maxPixels, warn);
+  const image = await decode(open, meta).catch(fail);
+  return { ...image, source };
+}
+
+async function decode(open: () => import('sharp').Sharp, meta: import('sharp').Metadata): Promise<RgbImage> {
   if (meta.space === 'cmyk') {
     const { data, info } = await open()
       .pipelineColourspace('cmyk')

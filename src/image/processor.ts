@@ -5,8 +5,16 @@
 // casts to float32; `normalize` computes (x - mean) / std in float32 with mean and std cast to
 // float32. So every output value is a function of (channel, uint8 value), tabulated once.
 
+import { ImageError, ImageLimitError } from './errors.js';
+import { MAX_IMAGE_PIXELS_ERROR } from './limits.js';
 import { checkRgbImage, RGB_CHANNELS, type RgbImage } from './rgb_image.js';
-import { isPilResampling, PIL_RESAMPLING, resizeU8, type PilResampling } from './resample.js';
+import {
+  isPilResampling,
+  PIL_RESAMPLING,
+  type ResizeWindow,
+  resizeU8,
+  type PilResampling,
+} from './resample.js';
 
 export type { RgbImage } from './rgb_image.js';
 export { PIL_RESAMPLING, type PilResampling } from './resample.js';
@@ -156,11 +164,20 @@ export function shortestEdgeSize(
 // than the crop is zero-padded, ceil((crop - size) / 2) before. Both cases reduce to reading
 // source row top + i and column left + j, zero when outside.
 export function centerCrop(img: RgbImage, crop: { height: number; width: number }): RgbImage {
-  const { width, height, data } = img;
-  const top = Math.floor((height - crop.height) / 2);
-  const left = Math.floor((width - crop.width) / 2);
+  const { top, left } = centerCropOffsets(img.width, img.height, crop);
+  return cropAt(img, top, left, crop);
+}
+
+function centerCropOffsets(width: number, height: number, crop: { height: number; width: number }) {
+  return { top: Math.floor((height - crop.height) / 2), left: Math.floor((width - crop.width) / 2) };
+}
+
+// The crop whose first row and column are the image's row `top` and column `left` (zeros where
+// that falls outside the image).
+function cropAt(img: RgbImage, top: number, left: number, crop: { height: number; width: number }): RgbImage {
+  const { width, height, data, source } = img;
   if (top === 0 && left === 0 && crop.height === height && crop.width === width)
-    return { width, height, data: data.slice() };
+    return { width, height, data: data.slice(), source };
   const out = new Uint8Array(crop.height * crop.width * RGB_CHANNELS);
   const x0 = Math.max(0, -left);
   const x1 = Math.min(crop.width, width - left);
@@ -170,7 +187,32 @@ export function centerCrop(img: RgbImage, crop: { height: number; width: number 
     const src = (y * width + left + x0) * RGB_CHANNELS;
     out.set(data.subarray(src, src + (x1 - x0) * RGB_CHANNELS), (i * crop.width + x0) * RGB_CHANNELS);
   }
-  return { width: crop.width, height: crop.height, data: out };
+  return { width: crop.width, height: crop.height, data: out, source };
+}
+
+// Pillow stores image sizes in C ints: a larger resize is one Pillow (so transformers) cannot do.
+const MAX_SIDE = 2 ** 31 - 1;
+
+function checkResizeTo(img: RgbImage, size: { width: number; height: number }): void {
+  if (size.width > MAX_SIDE || size.height > MAX_SIDE) {
+    throw new ImageError(
+      img.source ?? 'image',
+      `resizing ${img.width}x${img.height} to ${size.width}x${size.height}: a side above ${MAX_SIDE} pixels (what Pillow can hold) is not supported`,
+    );
+  }
+}
+
+// The processor refuses to allocate an image larger than the loaders' default limit.
+function checkAllocation(img: RgbImage, what: string, size: { width: number; height: number }): void {
+  const pixels = size.width * size.height;
+  if (pixels > MAX_IMAGE_PIXELS_ERROR) {
+    throw new ImageLimitError(
+      img.source ?? 'image',
+      pixels,
+      MAX_IMAGE_PIXELS_ERROR,
+      `${what} of ${img.width}x${img.height} would be ${size.width}x${size.height} (${pixels} pixels), more than ${MAX_IMAGE_PIXELS_ERROR}`,
+    );
+  }
 }
 
 // --- the processor ----------------------------------------------------------------------------
@@ -204,33 +246,62 @@ export class BitImageProcessor {
     );
   }
 
+  // The whole resized image (preprocess computes only what the crop keeps, when it crops).
   resize(img: RgbImage): RgbImage {
     checkRgbImage(img);
-    const { width, height } = this.outputSize(img.width, img.height);
-    const data = resizeU8(
-      img.data,
-      img.width,
-      img.height,
-      RGB_CHANNELS,
-      width,
-      height,
-      this.config.resample as PilResampling,
-    );
-    return { width, height, data };
+    const size = this.outputSize(img.width, img.height);
+    checkResizeTo(img, size);
+    checkAllocation(img, 'the resize', size);
+    return { ...size, data: this.resizeWindow(img, size), source: img.source };
   }
 
   centerCrop(img: RgbImage): RgbImage {
     checkRgbImage(img);
+    checkAllocation(img, 'the center crop', this.config.crop_size);
     return centerCrop(img, this.config.crop_size);
+  }
+
+  // resize then centerCrop, computing only the resized rows and columns the crop keeps: the
+  // same bytes as the two steps, without the full resized image (a 1 x 10000 image resized to a
+  // shortest edge of 256 would be 256 x 2,560,000).
+  resizeAndCrop(img: RgbImage): RgbImage {
+    checkRgbImage(img);
+    const size = this.outputSize(img.width, img.height);
+    checkResizeTo(img, size);
+    const crop = this.config.crop_size;
+    checkAllocation(img, 'the center crop', crop);
+    const { top, left } = centerCropOffsets(size.width, size.height, crop);
+    // The crop's overlap with the resized image (never empty: the crop is centred on it).
+    const y0 = Math.max(0, top);
+    const x0 = Math.max(0, left);
+    const win: ResizeWindow = {
+      top: y0,
+      left: x0,
+      height: Math.min(size.height, top + crop.height) - y0,
+      width: Math.min(size.width, left + crop.width) - x0,
+    };
+    const part = { width: win.width, height: win.height, data: this.resizeWindow(img, size, win) };
+    return cropAt({ ...part, source: img.source }, top - y0, left - x0, crop);
+  }
+
+  private resizeWindow(img: RgbImage, size: { width: number; height: number }, win?: ResizeWindow) {
+    const resample = this.config.resample as PilResampling;
+    return resizeU8(img.data, img.width, img.height, RGB_CHANNELS, size.width, size.height, resample, win);
   }
 
   // One image -> pixel_values (1, 3, H, W), channel-first float32. Input is already RGB (the
   // decoders do PIL's convert('RGB')), so do_convert_rgb has nothing left to do here.
   preprocess(img: RgbImage): ProcessedImage {
     checkRgbImage(img);
-    let cur = img;
-    if (this.config.do_resize) cur = this.resize(cur);
-    if (this.config.do_center_crop) cur = this.centerCrop(cur);
+    const { do_resize, do_center_crop } = this.config;
+    const cur =
+      do_resize && do_center_crop
+        ? this.resizeAndCrop(img)
+        : do_resize
+          ? this.resize(img)
+          : do_center_crop
+            ? this.centerCrop(img)
+            : img;
     const { width, height, data } = cur;
     const plane = width * height;
     const out = new Float32Array(RGB_CHANNELS * plane);

@@ -84,28 +84,46 @@ const PRECISION_BITS = 32 - 8 - 2;
 const ONE = 1 << PRECISION_BITS;
 const HALF = 1 << (PRECISION_BITS - 1);
 
-// The weights of one pass: output sample i reads `count[i]` inputs starting at `first[i]`.
-interface PassCoefficients {
-  ksize: number; // row stride of `weights`
-  first: Int32Array; // (outSize)
-  count: Int32Array; // (outSize)
-  weights: Int32Array; // (outSize, ksize) fixed point, scale 2^22, each row sums to about 2^22
+// The part of the resized image to compute, in output pixels: `resizeU8` returns only these rows
+// and columns, with the values they have in the whole resized image (every output sample depends
+// only on its own coordinates, so a window is the full resize followed by a crop, bit for bit).
+export interface ResizeWindow {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
 }
 
-// Resample.c precompute_coeffs + normalize_coeffs_8bpc, for the full box [0, inSize).
-function passCoefficients(inSize: number, outSize: number, filter: ConvolutionFilter): PassCoefficients {
+// The weights of one pass for output samples [out0, out0 + outCount): sample out0 + i reads
+// `count[i]` inputs starting at `first[i]`.
+interface PassCoefficients {
+  ksize: number; // row stride of `weights`
+  first: Int32Array; // (outCount)
+  count: Int32Array; // (outCount)
+  weights: Int32Array; // (outCount, ksize) fixed point, scale 2^22, each row sums to about 2^22
+}
+
+// Resample.c precompute_coeffs + normalize_coeffs_8bpc, for the full box [0, inSize), evaluated
+// only at the output samples asked for (each is computed from its own index alone).
+function passCoefficients(
+  inSize: number,
+  outSize: number,
+  filter: ConvolutionFilter,
+  out0: number,
+  outCount: number,
+): PassCoefficients {
   const scale = inSize / outSize;
   const filterscale = scale < 1.0 ? 1.0 : scale; // upscaling keeps the kernel at its own width
   const support = filter.support * filterscale;
   const ksize = Math.ceil(support) * 2 + 1;
   const invFilterscale = 1.0 / filterscale;
 
-  const first = new Int32Array(outSize);
-  const count = new Int32Array(outSize);
-  const weights = new Int32Array(outSize * ksize);
+  const first = new Int32Array(outCount);
+  const count = new Int32Array(outCount);
+  const weights = new Int32Array(outCount * ksize);
   const k = new Float64Array(ksize);
-  for (let xx = 0; xx < outSize; xx++) {
-    const center = (xx + 0.5) * scale;
+  for (let i = 0; i < outCount; i++) {
+    const center = (out0 + i + 0.5) * scale;
     // C's (int) cast truncates toward zero, then the range is clipped to the image.
     let xmin = Math.trunc(center - support + 0.5);
     if (xmin < 0) xmin = 0;
@@ -120,10 +138,10 @@ function passCoefficients(inSize: number, outSize: number, filter: ConvolutionFi
     }
     for (let x = 0; x < xmax; x++) {
       const w = ww !== 0.0 ? k[x] / ww : k[x];
-      weights[xx * ksize + x] = w < 0 ? Math.trunc(-0.5 + w * ONE) : Math.trunc(0.5 + w * ONE);
+      weights[i * ksize + x] = w < 0 ? Math.trunc(-0.5 + w * ONE) : Math.trunc(0.5 + w * ONE);
     }
-    first[xx] = xmin;
-    count[xx] = xmax;
+    first[i] = xmin;
+    count[i] = xmax;
   }
   return { ksize, first, count, weights };
 }
@@ -134,18 +152,36 @@ function clip8(ss: number): number {
   return v < 0 ? 0 : v > 255 ? 255 : v;
 }
 
-// Horizontal pass over input rows [row0, row0 + rows): (rows, outWidth, channels).
+// Rows [row0, row0 + rows) and columns [col0, col0 + cols) of a (.., width, channels) image.
+function copyRegion(
+  src: Uint8Array,
+  width: number,
+  channels: number,
+  row0: number,
+  rows: number,
+  col0: number,
+  cols: number,
+): Uint8Array {
+  const dst = new Uint8Array(rows * cols * channels);
+  for (let y = 0; y < rows; y++) {
+    const s = ((row0 + y) * width + col0) * channels;
+    dst.set(src.subarray(s, s + cols * channels), y * cols * channels);
+  }
+  return dst;
+}
+
+// Horizontal pass over input rows [row0, row0 + rows): (rows, co's output count, channels).
 function horizontalPass(
   src: Uint8Array,
   width: number,
   channels: number,
   row0: number,
   rows: number,
-  outWidth: number,
   co: PassCoefficients,
 ): Uint8Array {
-  const dst = new Uint8Array(rows * outWidth * channels);
   const { ksize, first, count, weights } = co;
+  const outWidth = first.length;
+  const dst = new Uint8Array(rows * outWidth * channels);
   for (let yy = 0; yy < rows; yy++) {
     const inRow = (row0 + yy) * width * channels;
     const outRow = yy * outWidth * channels;
@@ -181,20 +217,21 @@ function horizontalPass(
   return dst;
 }
 
-// Vertical pass: (outHeight, width, channels), input row indices relative to `src`. Each output
-// row accumulates whole input rows (integer sums, so the order does not change the result).
+// Vertical pass: (co's output count, width, channels); `src` holds input rows from `rowShift` on.
+// Each output row accumulates whole input rows (integer sums, so the order does not change the
+// result).
 function verticalPass(
   src: Uint8Array,
   width: number,
   channels: number,
-  outHeight: number,
   co: PassCoefficients,
   rowShift: number,
 ): Uint8Array {
+  const { ksize, first, count, weights } = co;
+  const outHeight = first.length;
   const rowLen = width * channels;
   const dst = new Uint8Array(outHeight * rowLen);
   const acc = new Int32Array(rowLen);
-  const { ksize, first, count, weights } = co;
   for (let yy = 0; yy < outHeight; yy++) {
     acc.fill(HALF);
     for (let y = 0; y < count[yy]; y++) {
@@ -209,7 +246,8 @@ function verticalPass(
 }
 
 // Resample.c ImagingResampleInner: horizontal pass (only on the rows the vertical pass reads),
-// then vertical pass; a pass whose size does not change is skipped.
+// then vertical pass; a pass whose size does not change is skipped. Only the window's columns
+// and rows are computed, and the horizontal pass only on the input rows those rows read.
 function convolutionResize(
   src: Uint8Array,
   width: number,
@@ -218,25 +256,30 @@ function convolutionResize(
   outWidth: number,
   outHeight: number,
   filter: ConvolutionFilter,
+  win: ResizeWindow,
 ): Uint8Array {
-  const needHorizontal = outWidth !== width;
-  const needVertical = outHeight !== height;
-  const vert = passCoefficients(height, outHeight, filter);
-  let cur = src;
-  let rowShift = 0;
-  if (needHorizontal) {
-    const rowFirst = vert.first[0];
-    const rowLast = vert.first[outHeight - 1] + vert.count[outHeight - 1];
-    const horiz = passCoefficients(width, outWidth, filter);
-    cur = horizontalPass(src, width, channels, rowFirst, rowLast - rowFirst, outWidth, horiz);
-    rowShift = rowFirst;
-  }
-  if (needVertical) cur = verticalPass(cur, outWidth, channels, outHeight, vert, rowShift);
-  return cur === src ? src.slice() : cur;
+  const vert =
+    outHeight !== height ? passCoefficients(height, outHeight, filter, win.top, win.height) : undefined;
+  // Input rows read: a window of the vertical pass reads [first of its first row, end of its last).
+  const rowFirst = vert ? vert.first[0] : win.top;
+  const rowEnd = vert ? vert.first[win.height - 1] + vert.count[win.height - 1] : win.top + win.height;
+  const cur =
+    outWidth !== width
+      ? horizontalPass(
+          src,
+          width,
+          channels,
+          rowFirst,
+          rowEnd - rowFirst,
+          passCoefficients(width, outWidth, filter, win.left, win.width),
+        )
+      : copyRegion(src, width, channels, rowFirst, rowEnd - rowFirst, win.left, win.width);
+  return vert ? verticalPass(cur, win.width, channels, vert, rowFirst) : cur;
 }
 
 // Geometry.c ImagingScaleAffine: each output pixel copies the input pixel under its centre,
-// positions accumulated in float64 from half a step in (so the sums round as Pillow's do).
+// positions accumulated in float64 from half a step in (so the sums round as Pillow's do; the
+// sums run from the first row and column even for a window, which costs one addition each).
 function nearestResize(
   src: Uint8Array,
   width: number,
@@ -244,30 +287,30 @@ function nearestResize(
   channels: number,
   outWidth: number,
   outHeight: number,
+  win: ResizeWindow,
 ): Uint8Array {
   const coord = (v: number) => (v < 0.0 ? -1 : Math.trunc(v));
-  const dst = new Uint8Array(outWidth * outHeight * channels); // Pillow fills misses with 0
+  const dst = new Uint8Array(win.width * win.height * channels); // Pillow fills misses with 0
   const xStep = width / outWidth;
   const yStep = height / outHeight;
-  const xin = new Int32Array(outWidth).fill(-1);
+  const xin = new Int32Array(win.width).fill(-1);
   let xo = xStep * 0.5;
-  for (let x = 0; x < outWidth; x++) {
+  for (let x = 0; x < win.left + win.width; x++) {
     const xi = coord(xo);
-    if (xi >= 0 && xi < width) xin[x] = xi;
+    if (x >= win.left && xi >= 0 && xi < width) xin[x - win.left] = xi;
     xo += xStep;
   }
   let yo = yStep * 0.5;
-  for (let y = 0; y < outHeight; y++) {
+  for (let y = 0; y < win.top + win.height; y++) {
     const yi = coord(yo);
-    if (yi >= 0 && yi < height) {
-      for (let x = 0; x < outWidth; x++) {
-        if (xin[x] < 0) continue;
-        const s = (yi * width + xin[x]) * channels;
-        const d = (y * outWidth + x) * channels;
-        for (let c = 0; c < channels; c++) dst[d + c] = src[s + c];
-      }
-    }
     yo += yStep;
+    if (y < win.top || yi < 0 || yi >= height) continue;
+    for (let x = 0; x < win.width; x++) {
+      if (xin[x] < 0) continue;
+      const s = (yi * width + xin[x]) * channels;
+      const d = ((y - win.top) * win.width + x) * channels;
+      for (let c = 0; c < channels; c++) dst[d + c] = src[s + c];
+    }
   }
   return dst;
 }
@@ -280,16 +323,20 @@ function resizeOnce(
   outWidth: number,
   outHeight: number,
   resample: PilResampling,
+  win: ResizeWindow,
 ): Uint8Array {
-  if (outWidth === width && outHeight === height) return src.slice();
+  if (outWidth === width && outHeight === height)
+    return copyRegion(src, width, channels, win.top, win.height, win.left, win.width);
   if (resample === PIL_RESAMPLING.NEAREST) {
-    return nearestResize(src, width, height, channels, outWidth, outHeight);
+    return nearestResize(src, width, height, channels, outWidth, outHeight, win);
   }
-  return convolutionResize(src, width, height, channels, outWidth, outHeight, FILTERS[resample]);
+  return convolutionResize(src, width, height, channels, outWidth, outHeight, FILTERS[resample], win);
 }
 
 // `Image.resize((outWidth, outHeight), resample)` on an 8-bit image of `channels` interleaved
-// bands (L, RGB, ...; not premultiplied RGBA). `src` is (height, width, channels).
+// bands (L, RGB, ...; not premultiplied RGBA). `src` is (height, width, channels). With `window`,
+// only that part of the result is computed and returned, (window.height, window.width, channels):
+// what the full resize followed by a crop gives, without the memory or time of the full resize.
 export function resizeU8(
   src: Uint8Array,
   width: number,
@@ -298,6 +345,7 @@ export function resizeU8(
   outWidth: number,
   outHeight: number,
   resample: PilResampling,
+  window: ResizeWindow = { left: 0, top: 0, width: outWidth, height: outHeight },
 ): Uint8Array {
   for (const [name, v] of [
     ['width', width],
@@ -305,19 +353,37 @@ export function resizeU8(
     ['outWidth', outWidth],
     ['outHeight', outHeight],
     ['channels', channels],
+    ['window.width', window.width],
+    ['window.height', window.height],
   ] as const) {
-    if (!Number.isInteger(v) || v < 1)
+    if (!Number.isSafeInteger(v) || v < 1)
       throw new Error(`resizeU8: ${name} must be a positive integer, got ${v}`);
+  }
+  const { left, top } = window;
+  if (
+    !Number.isSafeInteger(left) ||
+    !Number.isSafeInteger(top) ||
+    left < 0 ||
+    top < 0 ||
+    left + window.width > outWidth ||
+    top + window.height > outHeight
+  ) {
+    throw new Error(
+      `resizeU8: window ${window.width}x${window.height} at (${left}, ${top}) is not inside ${outWidth}x${outHeight}`,
+    );
   }
   if (src.length !== width * height * channels) {
     throw new Error(`resizeU8: ${src.length} bytes is not ${width}x${height}x${channels}`);
   }
   if (!isPilResampling(resample)) throw new Error(`resizeU8: unknown PIL resampling filter ${resample}`);
   // Pillow >= 12.2 (Image.resize): an image more than 100 times taller than wide that shrinks
-  // vertically is resized in height first, then in width.
+  // vertically is resized in height first, then in width. The first pass computes the window's
+  // rows at the full width, the second the window's columns of those rows.
   if (height > width * 100 && outHeight < height) {
-    const tall = resizeOnce(src, width, height, channels, width, outHeight, resample);
-    return resizeOnce(tall, width, outHeight, channels, outWidth, outHeight, resample);
+    const rows = { left: 0, top, width, height: window.height };
+    const tall = resizeOnce(src, width, height, channels, width, outHeight, resample, rows);
+    const cols = { left, top: 0, width: window.width, height: window.height };
+    return resizeOnce(tall, width, window.height, channels, outWidth, window.height, resample, cols);
   }
-  return resizeOnce(src, width, height, channels, outWidth, outHeight, resample);
+  return resizeOnce(src, width, height, channels, outWidth, outHeight, resample, window);
 }

@@ -3,12 +3,13 @@ export interface RgbImage {
   width: number;
   height: number;
   data: Uint8Array; // (height, width, 3)
+  source?: string; // where the pixels came from (a file path, URL or name), for error messages
 }
 
 export const RGB_CHANNELS = 3;
 
 // Throws unless `img` is a well-formed RgbImage (positive integer sizes, data of exactly h*w*3 bytes).
-export function checkRgbImage(img: RgbImage, what = 'image'): void {
+export function checkRgbImage(img: RgbImage, what = img.source ?? 'image'): void {
   const { width, height, data } = img;
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new Error(`${what}: width and height must be positive integers, got ${width}x${height}`);
