@@ -11,6 +11,7 @@
 // baseline/progressive/grey/CMYK, WebP lossy/lossless).
 
 import { ImageError } from './errors.js';
+import { readImageHeader } from './header.js';
 import { checkPixelLimit, MAX_IMAGE_PIXELS, type PixelLimitOptions } from './limits.js';
 import { toRgb, type RgbImage } from './rgb_image.js';
 
@@ -49,15 +50,34 @@ export async function loadImageNode(
   const fail = (e: unknown): never => {
     if (e instanceof ImageError) throw e;
     const message = (e as Error).message ?? String(e);
-    throw new ImageError(source, /^Input file is missing/.test(message) ? 'no such file' : message);
+    const missing = /^Input file is missing/.test(message) || (e as { code?: string }).code === 'ENOENT';
+    throw new ImageError(source, missing ? 'no such file' : message);
   };
 
-  // The header only: libvips opens images lazily, metadata() decodes no pixel.
+  // The size is read from the header before anything is decoded: by readImageHeader where it
+  // knows the format (the browser loader's reader), else by sharp's metadata() (libvips opens
+  // images lazily: it decodes no pixel).
+  const declared = readImageHeader(typeof bytes === 'string' ? await readStart(bytes).catch(fail) : bytes);
+  if (declared) checkPixelLimit(declared.width, declared.height, source, maxPixels, warn);
   const meta = await open(false).metadata().catch(fail);
   if (!meta.width || !meta.height) throw new ImageError(source, 'the header has no image size');
-  checkPixelLimit(meta.width, meta.height, source, maxPixels, warn);
+  if (!declared) checkPixelLimit(meta.width, meta.height, source, maxPixels, warn);
   const image = await decode(open, meta).catch(fail);
   return { ...image, source };
+}
+
+// The first bytes of a file: enough for any header readImageHeader reads, but a JPEG's with
+// more than this much metadata before its frame header (then sharp's metadata() gives the size).
+async function readStart(path: string, length = 1 << 18): Promise<Uint8Array> {
+  const { open } = await import('node:fs/promises');
+  const file = await open(path, 'r');
+  try {
+    const buffer = new Uint8Array(length);
+    const { bytesRead } = await file.read(buffer, 0, length, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await file.close();
+  }
 }
 
 async function decode(open: () => import('sharp').Sharp, meta: import('sharp').Metadata): Promise<RgbImage> {
