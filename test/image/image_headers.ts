@@ -1,6 +1,6 @@
 // Image files written byte by byte: a real PNG from raw rows, and files whose header declares
 // any size but which hold (almost) no pixel data, to check limits on the header alone.
-import { crc32 } from 'node:zlib';
+import { crc32, deflateSync } from 'node:zlib';
 
 function pngChunk(type: string, data: Uint8Array): Buffer {
   const head = Buffer.alloc(8);
@@ -25,6 +25,14 @@ export function pngFile(width: number, height: number, idat: Uint8Array): Uint8A
       pngChunk('IEND', new Uint8Array(0)),
     ]),
   );
+}
+
+// A real width x height RGBA PNG, every sample `value`.
+export function solidPng(width: number, height: number, value = 7): Uint8Array {
+  const stride = 1 + width * 4;
+  const rows = Buffer.alloc(height * stride, value);
+  for (let y = 0; y < height; y++) rows[y * stride] = 0; // filter: none
+  return pngFile(width, height, deflateSync(rows));
 }
 
 const u16le = (v: number) => [v & 0xff, v >> 8];

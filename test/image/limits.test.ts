@@ -3,14 +3,13 @@
 // browser loader checks it with. The header-only files declare a size but hold no pixel data:
 // had the loader decoded them it would fail with a decode error, not the limit's ImageLimitError.
 import { readdirSync, readFileSync } from 'node:fs';
-import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { loadImageNode } from '../../src/image/decode_node.js';
 import { ImageError, ImageLimitError } from '../../src/image/errors.js';
 import { readImageHeader } from '../../src/image/header.js';
 import { checkPixelLimit, MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS_ERROR } from '../../src/image/limits.js';
-import { HEADER_ONLY, pngFile } from './image_headers.js';
+import { HEADER_ONLY, solidPng } from './image_headers.js';
 
 async function rejection(p: Promise<unknown>): Promise<Error> {
   try {
@@ -21,12 +20,7 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
   throw new Error('expected a rejection');
 }
 
-// A real w x h RGBA PNG.
-function png(width: number, height: number): Uint8Array {
-  const rows = Buffer.alloc(height * (1 + width * 4), 7);
-  for (let y = 0; y < height; y++) rows[y * (1 + width * 4)] = 0;
-  return pngFile(width, height, deflateSync(rows));
-}
+const png = (width: number, height: number) => solidPng(width, height);
 
 describe("the pixel limit is Pillow's", () => {
   it('defaults: Image.MAX_IMAGE_PIXELS = 1024^3 // 4 // 3 (warning), twice that (error)', () => {
