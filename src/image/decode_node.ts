@@ -23,8 +23,8 @@ export interface LoadImageNodeOptions extends PixelLimitOptions {
 }
 
 // `input`: a file path, an http(s) URL, or the encoded bytes (PNG, JPEG, WebP, and whatever else
-// sharp reads; the first frame of an animation). The pixel limit (`maxPixels`) is checked on the
-// size sharp's metadata() reads from the header, before any pixel is decoded. Every error is an
+// sharp reads; the first frame of an animation). The pixel limit (`maxPixels`, see limits.ts) is
+// checked on the size the header declares, before any pixel is decoded. Every error is an
 // ImageError (ImageLimitError for the limit) whose message starts with the image's name.
 export async function loadImageNode(
   input: string | Uint8Array,
@@ -35,24 +35,25 @@ export async function loadImageNode(
   const warn =
     options.onWarning ?? ((message: string) => process.emitWarning(message, 'DecompressionBombWarning'));
   const { default: sharp } = await import('sharp');
-  let bytes: string | Uint8Array = input;
-  if (typeof input === 'string' && /^https?:\/\//i.test(input)) {
-    const res = await fetch(input).catch((e: Error) => {
-      throw new ImageError(source, `cannot fetch: ${e.message}`);
-    });
-    if (!res.ok) throw new ImageError(source, `HTTP ${res.status}`);
-    bytes = new Uint8Array(await res.arrayBuffer());
-  }
-  // sharp's own limit stays on as a backstop at the same boundary (it counts width * height).
-  const limit = Number.isFinite(maxPixels) ? Math.max(1, Math.floor(2 * maxPixels)) : false;
-  const open = (limitInputPixels: number | false = limit) =>
-    sharp(bytes, { ignoreIcc: true, autoOrient: options.autoOrient ?? false, limitInputPixels });
   const fail = (e: unknown): never => {
     if (e instanceof ImageError) throw e;
     const message = (e as Error).message ?? String(e);
     const missing = /^Input file is missing/.test(message) || (e as { code?: string }).code === 'ENOENT';
     throw new ImageError(source, missing ? 'no such file' : message);
   };
+  let bytes: string | Uint8Array = input;
+  if (typeof input === 'string' && /^https?:\/\//i.test(input)) {
+    const res = await fetch(input).catch((e: Error) => {
+      throw new ImageError(source, `cannot fetch: ${e.message}`);
+    });
+    if (!res.ok) throw new ImageError(source, `HTTP ${res.status}`);
+    bytes = new Uint8Array(await res.arrayBuffer().catch(fail));
+  }
+  // sharp's own limit stays on as a backstop at the same boundary (it counts width * height and
+  // takes integers up to 2^53 - 1; false: none).
+  const limit = 2 * maxPixels <= Number.MAX_SAFE_INTEGER ? Math.max(1, Math.floor(2 * maxPixels)) : false;
+  const open = (limitInputPixels: number | false = limit) =>
+    sharp(bytes, { ignoreIcc: true, autoOrient: options.autoOrient ?? false, limitInputPixels });
 
   // The size is read from the header before anything is decoded: by readImageHeader where it
   // knows the format (the browser loader's reader), else by sharp's metadata() (libvips opens

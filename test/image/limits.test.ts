@@ -3,6 +3,8 @@
 // browser loader checks it with. The header-only files declare a size but hold no pixel data:
 // had the loader decoded them it would fail with a decode error, not the limit's ImageLimitError.
 import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { loadImageNode } from '../../src/image/decode_node.js';
@@ -119,6 +121,7 @@ describe('loadImageNode checks the limit on the header, before decoding', () => 
     expect(e).toBeInstanceOf(ImageLimitError);
     expect(e.message).toMatch(/^small\.png: image size 12x10 \(120 pixels\) exceeds the limit of 118 pixels/);
     await loadImageNode(png(12, 10), { maxPixels: 120, onWarning });
+    await loadImageNode(png(12, 10), { maxPixels: 1e300, onWarning }); // beyond what sharp's own limit takes
     expect(warnings).toHaveLength(2);
   });
 
@@ -164,6 +167,25 @@ describe('every image error names its file', () => {
     expect(bmp.message).toMatch(/^old\.bmp: .*unsupported image format/);
     const junk = await rejection(loadImageNode(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8])));
     expect(junk.message).toMatch(/^image \(8 bytes\): /);
+  });
+
+  it('an http(s) URL: an HTTP error, or a body that is no image, names the URL', async () => {
+    const server = createServer((req, res) => {
+      if (req.url === '/junk.png') res.end('not a png');
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const missing = await rejection(loadImageNode(`${origin}/gone.png`));
+      expect(missing).toBeInstanceOf(ImageError);
+      expect(missing.message).toBe(`${origin}/gone.png: HTTP 404`);
+      const junk = await rejection(loadImageNode(`${origin}/junk.png`));
+      expect(junk).toBeInstanceOf(ImageError);
+      expect(junk.message.startsWith(`${origin}/junk.png: `)).toBe(true);
+    } finally {
+      server.close();
+    }
   });
 });
 
