@@ -66,7 +66,9 @@ describe('loadImageNode checks the limit on the header, before decoding', () => 
   ];
   for (const [format, w, h] of huge) {
     it(`${format} declaring ${w}x${h}: ImageLimitError naming the file, nothing decoded`, async () => {
+      const before = process.resourceUsage().maxRSS; // kilobytes, the peak so far
       const e = await rejection(loadImageNode(HEADER_ONLY[format](w, h), { source: `bomb.${format}` }));
+      expect((process.resourceUsage().maxRSS - before) / 1024, 'peak memory growth, MiB').toBeLessThan(64);
       expect(e).toBeInstanceOf(ImageLimitError);
       expect(e.message).toBe(
         `bomb.${format}: image size ${w}x${h} (${w * h} pixels) exceeds the limit of ${MAX_IMAGE_PIXELS_ERROR} pixels, could be a decompression bomb (maxPixels sets the limit; Infinity removes it)`,
