@@ -19,13 +19,4 @@ export class Scheduler {
     this.tail = result.catch(() => undefined);
     return result;
   }
-
-  /** Resolves once every job queued so far has settled. */
-  async idle(): Promise<void> {
-    let tail: Promise<unknown>;
-    do {
-      tail = this.tail;
-      await tail;
-    } while (tail !== this.tail);
-  }
 }

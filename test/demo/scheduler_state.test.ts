@@ -66,21 +66,6 @@ describe('Scheduler', () => {
     await expect(failing).rejects.toThrow('boom');
     expect(await next).toBe('after');
   });
-
-  it('idle() waits for every job, including ones queued while waiting', async () => {
-    const s = new Scheduler();
-    const log: string[] = [];
-    const a = gate(log, 'a');
-    void s.run(a.job);
-    let idle = false;
-    const waiting = s.idle().then(() => (idle = true));
-    void s.run(async () => log.push('b'));
-    await tick();
-    expect(idle).toBe(false);
-    a.release();
-    await waiting;
-    expect(log).toEqual(['start a', 'end a', 'b']);
-  });
 });
 
 describe('page state', () => {
