@@ -58,7 +58,7 @@ export const LOCAL_ENTRY: CatalogEntry = {
 };
 
 /** The local option's text once `folder` is loaded from it. */
-export const localLabel = (folder: string): string => `${folder} (local folder)`;
+export const localLabel = (folder: string): string => `${folder} (local)`;
 
 /**
  * The twin of a checkpoint id: "dinov2-with-registers" <-> "dinov2" in the name

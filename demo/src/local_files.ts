@@ -12,6 +12,6 @@ export function looksLikeCheckpoint(files: File[]): boolean {
 }
 
 /** A picked folder's name (files picked one by one, or dropped, carry none: `fallback`). */
-export function folderName(files: File[], fallback = 'local folder'): string {
+export function folderName(files: File[], fallback = 'picked files'): string {
   return files[0]?.webkitRelativePath?.split('/')[0] || fallback;
 }

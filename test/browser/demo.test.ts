@@ -24,6 +24,7 @@ import { fromNpy } from '../../demo/src/views/npy.js';
 import { loadImageNode } from '../../src/image/decode_node.js';
 import { BitImageProcessor, parseImageProcessorConfig } from '../../src/image/processor.js';
 import { readLocalCheckpoint } from '../../src/io/local_checkpoint.js';
+import { SafetensorsFile, writeSafetensors } from '../../src/io/safetensors.js';
 import {
   Dinov2WithRegistersForImageClassification,
   loadModel,
@@ -617,6 +618,53 @@ describe('the demo page runs the bundled model on a bundled image, and draws wha
     expect(npy.shape).toEqual([1, 261, 64]);
     expectClose(npy.data, node.lastHidden, 'downloaded last_hidden_state');
     rmSync(downloads, { recursive: true, force: true });
+  });
+
+  it('a sharded local checkpoint (index and two shards, picked as files) shows the maps of the single file', async () => {
+    const page = chromium!.page;
+    const whole = SafetensorsFile.parse(
+      new Uint8Array(readFileSync(join(REPO_ROOT, 'weights', MODEL, 'model.safetensors'))),
+      MODEL,
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'dinov2-sharded-'));
+    const half = Math.ceil(whole.names.length / 2);
+    const weightMap: Record<string, string> = {};
+    const files = [join(dir, 'config.json'), join(dir, 'model.safetensors.index.json')];
+    for (const [i, names] of [whole.names.slice(0, half), whole.names.slice(half)].entries()) {
+      const shard = `model-0000${i + 1}-of-00002.safetensors`;
+      const tensors = Object.fromEntries(
+        names.map((n) => [
+          n,
+          { dtype: whole.info(n).dtype as 'F32', shape: whole.info(n).shape, data: whole.bytes(n) },
+        ]),
+      );
+      writeFileSync(join(dir, shard), writeSafetensors(tensors, { format: 'pt' }));
+      for (const n of names) weightMap[n] = shard;
+      files.push(join(dir, shard));
+    }
+    writeFileSync(
+      join(dir, 'model.safetensors.index.json'),
+      JSON.stringify({ metadata: {}, weight_map: weightMap }),
+    );
+    writeFileSync(join(dir, 'config.json'), readFileSync(join(REPO_ROOT, 'weights', MODEL, 'config.json')));
+    const before = await runs();
+    await (await page.$('input#model-files'))!.uploadFile(...files);
+    await waitForRuns(before);
+    await waitReady();
+    expect(await picker()).toMatchObject({
+      value: 'local',
+      text: 'picked files (local)',
+      shown: 'picked files',
+    });
+    expect(
+      await page.$eval('#model-note', (el) => (el as HTMLElement).hidden),
+      'no random-weights note',
+    ).toBe(true);
+    await expectScalarCanvas('cls-mean', views.clsMean.values, views.clsMean.range, grid);
+    await expectScalarCanvas('norms', views.norms.values, views.norms.range, grid);
+    await expectLayout('loading a sharded local folder');
+    rmSync(dir, { recursive: true, force: true });
+    expect(pageProblems()).toEqual([]);
   });
 
   it('a local checkpoint folder with a classifier: loaded from the files, top-5 as the library ranks them', async () => {

@@ -129,7 +129,7 @@ describe('local files', () => {
     const picked = new File(['{}'], 'config.json');
     Object.defineProperty(picked, 'webkitRelativePath', { value: 'my-checkpoint/config.json' });
     expect(folderName([picked])).toBe('my-checkpoint');
-    expect(folderName([new File(['{}'], 'config.json')])).toBe('local folder');
+    expect(folderName([new File(['{}'], 'config.json')])).toBe('picked files');
     expect(folderName([], 'dropped')).toBe('dropped');
   });
 });
