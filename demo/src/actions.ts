@@ -1,7 +1,7 @@
 // What the page does when asked: load a model, take an image, draw, compare, profile. Every piece of
 // GPU work goes through the state's one scheduler (./scheduler.ts): a forward or a drawing asked for
 // while another runs waits for it, and of several asked for meanwhile only the last one runs.
-import { load_image } from 'dinov2-webgpu';
+import { load_image, NetworkError } from 'dinov2-webgpu';
 import { LOCAL_ENTRY, type CatalogEntry } from './catalog.js';
 import { drawCompare, forwardTwin, showCompareButton, stopCompare, twinEntry } from './compare.js';
 import { progress, reportError, setPageState, ui } from './dom.js';
@@ -9,7 +9,7 @@ import type { Dropped } from './drop.js';
 import { fmtMs } from './format.js';
 import { disposeRun, forwardOne } from './forward.js';
 import { loadFailedNote } from './messages.js';
-import { showInPicker, showModel } from './model_panel.js';
+import { showInPicker, showModel, showModelNote } from './model_panel.js';
 import { folderName, looksLikeCheckpoint } from './local_files.js';
 import { loadEntry } from './models.js';
 import { profileKernels } from './profile.js';
@@ -69,7 +69,7 @@ async function swapModel(state: DemoState, next: Current): Promise<void> {
     state.current = next;
   });
   progress(`${next.name} loaded in ${fmtMs(next.loadMs)}`, 1);
-  showModel(next);
+  showModel(state);
   showCompareButton(state);
 }
 
@@ -98,6 +98,10 @@ export async function selectModel(
   } catch (e) {
     if (request !== state.modelRequests) return; // a newer request took over
     showInPicker(state.current);
+    if (e instanceof NetworkError && entry.kind === 'hub') {
+      state.hubUnreachable = true;
+      showModelNote(state);
+    }
     if (!state.current) return reportError(`loading ${entry.id}`, e);
     const note = loadFailedNote(entry.id, (e as Error).message ?? String(e), state.current.name);
     console.warn(note);

@@ -100,7 +100,10 @@ function wire(state: DemoState, entries: CatalogEntry[]): void {
   ui.compare.addEventListener('click', () => void startCompare(state));
   ui.profile.addEventListener('click', () => void runProfile(state));
   for (const event of ['online', 'offline'])
-    window.addEventListener(event, () => showModelNote(state.current));
+    window.addEventListener(event, () => {
+      state.hubUnreachable = false;
+      showModelNote(state);
+    });
 
   window.addEventListener('dragover', (e) => {
     e.preventDefault();

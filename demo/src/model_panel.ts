@@ -6,7 +6,7 @@ import { HUB_EXAMPLE, LOCAL_ENTRY, localLabel } from './catalog.js';
 import { ui } from './dom.js';
 import { fmtBytes, fmtCount } from './format.js';
 import { randomModelNote } from './messages.js';
-import type { Current } from './state.js';
+import type { Current, DemoState } from './state.js';
 
 /** The transformers class name (constructor names do not survive minification). */
 function className(m: AnyDinov2Model): string {
@@ -69,17 +69,23 @@ export function showInPicker(c: Current | undefined): void {
   ui.modelSelect.value = c?.entry.key ?? '';
 }
 
-/** The note on random weights, while such a model is shown (it follows the browser going on- or offline). */
-export function showModelNote(c: Current | undefined): void {
+/**
+ * The note on random weights, while such a model is shown: it suggests the hub while the browser is
+ * online and the hub was not found unreachable, a local folder otherwise.
+ */
+export function showModelNote(state: DemoState): void {
+  const c = state.current;
   ui.modelNote.hidden = !c?.entry.random;
-  if (c?.entry.random) ui.modelNote.textContent = randomModelNote(c.name, navigator.onLine, HUB_EXAMPLE);
+  const online = navigator.onLine && !state.hubUnreachable;
+  if (c?.entry.random) ui.modelNote.textContent = randomModelNote(c.name, online, HUB_EXAMPLE);
 }
 
-/** Everything about `c` once it is the model shown. */
-export function showModel(c: Current): void {
+/** Everything about the model shown. */
+export function showModel(state: DemoState): void {
+  const c = state.current!;
   showFacts(c);
   fillLayerSelects(c.model.config.num_hidden_layers);
   showInPicker(c);
-  showModelNote(c);
+  showModelNote(state);
   ui.top5Panel.hidden = !(c.model instanceof Dinov2WithRegistersForImageClassification);
 }

@@ -67,6 +67,8 @@ export interface DemoState {
   current?: Current;
   /** Counts model requests: a load that finishes after a newer request is dropped. */
   modelRequests: number;
+  /** The hub could not be reached since the browser last went online: the page suggests local folders. */
+  hubUnreachable: boolean;
   source?: Source;
   run?: Run;
   compare: { on: boolean; twin?: Current; run?: Run };
@@ -83,6 +85,7 @@ export function createState(): DemoState {
   return {
     scheduler: new Scheduler(),
     modelRequests: 0,
+    hubUnreachable: false,
     compare: { on: false },
     draws: 0,
     ranBefore: new WeakSet(),

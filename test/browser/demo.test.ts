@@ -571,6 +571,11 @@ describe('the demo page runs the bundled model on a bundled image, and draws wha
     expect(after.state).toBe('ready');
     expect(after.status).toMatch(new RegExp(`^Could not load ${hub}: .*The maps still show ${MODEL}\\.`));
     expect(await picker()).toMatchObject({ value: `bundled:${MODEL}`, shown: MODEL });
+    const note = await page.$eval('#model-note', (el) => el.textContent);
+    expect(note, 'the hub unreachable, the note suggests a local folder').toMatch(
+      /noise by design.*open a downloaded checkpoint folder \(config\.json \+ model\.safetensors\)/,
+    );
+    expect(note).not.toContain('pick facebook/');
     await expectLayout('a failing hub load');
     // The only problems: the page's requests to the hub, refused by this test's browser.
     const problems = chromium!.problems.splice(problemsBefore);
