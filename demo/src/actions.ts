@@ -89,12 +89,13 @@ export async function selectModel(
     return;
   }
   const request = ++state.modelRequests;
+  const what = entry.kind === 'local' ? (folder ?? folderName(files ?? [])) : entry.id;
   setPageState('loading');
   ui.modelStatus.classList.remove('error');
-  progress(`loading ${entry.id}…`, 0);
+  progress(`loading ${what}…`, 0);
   let next: Current;
   try {
-    next = await loadEntry(state, entry, progress, files, folder);
+    next = await loadEntry(state, entry, progress, files, what);
   } catch (e) {
     if (request !== state.modelRequests) return; // a newer request took over
     showInPicker(state.current);
@@ -102,8 +103,8 @@ export async function selectModel(
       state.hubUnreachable = true;
       showModelNote(state);
     }
-    if (!state.current) return reportError(`loading ${entry.id}`, e);
-    const note = loadFailedNote(entry.id, (e as Error).message ?? String(e), state.current.name);
+    if (!state.current) return reportError(`loading ${what}`, e);
+    const note = loadFailedNote(what, (e as Error).message ?? String(e), state.current.name);
     console.warn(note);
     progress(note, 0);
     ui.modelStatus.classList.add('error');
@@ -173,7 +174,7 @@ export async function runProfile(state: DemoState): Promise<void> {
 
 /** Files dropped, pasted or picked: a checkpoint is loaded as the local model, an image is run. */
 export async function takeFiles(state: DemoState, { files, folder }: Dropped): Promise<void> {
-  if (looksLikeCheckpoint(files)) return selectModel(state, LOCAL_ENTRY, files, folder ?? folderName(files));
+  if (looksLikeCheckpoint(files)) return selectModel(state, LOCAL_ENTRY, files, folder);
   const image = files.find((f) => f.type.startsWith('image/'));
   if (image) return setImage(state, image, image.name);
   if (files.length)
