@@ -1,4 +1,5 @@
-// The demo page (`npm start` = `vite demo`). It imports the library from ../src directly, and
+// The demo page (`npm start` = `vite demo`). It imports the library as its users do, from
+// 'dinov2-webgpu' (the package entry, aliased here to ../src/index.ts so edits show at once), and
 // serves the bundled checkpoints at /models/<id>/ (with /models/index.json listing them) from the
 // folders named in BUNDLED: the dev server reads them from disk, `vite build demo` copies them
 // into the output. Nothing here needs the network.
@@ -14,19 +15,21 @@ export const BUNDLED = [
   {
     id: 'tiny-dinov2-with-registers',
     dir: join(REPO, 'weights/tiny-dinov2-with-registers'),
-    label: 'tiny random Dinov2WithRegisters (bundled, offline)',
+    label: 'tiny-dinov2-with-registers, random weights (bundled, offline)',
+    random: true,
   },
   {
     id: 'tiny-dinov2',
     dir: join(DEMO, 'models/tiny-dinov2'),
-    label: 'tiny random Dinov2, the twin above without registers (bundled, offline)',
+    label: 'tiny-dinov2, random weights, no registers (bundled, offline)',
+    random: true,
   },
 ];
 
 const FILES = ['config.json', 'preprocessor_config.json', 'model.safetensors'];
 
 export interface BundledIndex {
-  models: { id: string; label: string; files: { name: string; bytes: number }[] }[];
+  models: { id: string; label: string; random: boolean; files: { name: string; bytes: number }[] }[];
 }
 
 function bundledIndex(): BundledIndex {
@@ -35,6 +38,7 @@ function bundledIndex(): BundledIndex {
   ).map((m) => ({
     id: m.id,
     label: m.label,
+    random: m.random,
     files: FILES.filter((f) => existsSync(join(m.dir, f))).map((name) => ({
       name,
       bytes: statSync(join(m.dir, name)).size,
@@ -90,6 +94,10 @@ function bundledModels(): Plugin {
 export default defineConfig({
   root: DEMO,
   base: './',
+  resolve: {
+    // Exactly the entry: a deep import ('dinov2-webgpu/...') stays unresolved, as for a user.
+    alias: [{ find: /^dinov2-webgpu$/, replacement: join(REPO, 'src/index.ts') }],
+  },
   plugins: [bundledModels()],
   server: {
     host: '127.0.0.1',

@@ -24,3 +24,11 @@ export { poolEmbeddings, pooledSize, POOLINGS, type Pooling } from './model/pool
 export { BROWSER_CACHE_NAME, clearBrowserCache } from './io/cache_browser.js';
 export { KernelTimer } from './gpu/timing.js';
 export type { KernelTime } from './gpu/timing.js';
+// --- demo: public image API (merged with the pkg branch's load_image) ---
+export { loadImageBrowser as load_image } from './image/decode_browser.js';
+export {
+  BitImageProcessor,
+  parseImageProcessorConfig,
+  type ImageProcessorConfig,
+  type RgbImage,
+} from './image/processor.js';

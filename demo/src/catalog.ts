@@ -9,8 +9,11 @@ export interface CatalogEntry {
   kind: EntryKind;
   /** Hub repository id, or the bundled folder's id. */
   id: string;
+  /** The picker's text: names the checkpoint in full (the picker is as wide as its longest). */
   label: string;
   classifier: boolean;
+  /** Random weights (the bundled tiny checkpoints): the maps are noise by design. */
+  random?: boolean;
 }
 
 export const HUB_SIZES = [
@@ -38,10 +41,14 @@ export function hubEntries(): CatalogEntry[] {
   return entries;
 }
 
-export function bundledEntry(id: string, label: string): CatalogEntry {
-  return { key: `bundled:${id}`, kind: 'bundled', id, label, classifier: false };
+export function bundledEntry(id: string, label: string, random = false): CatalogEntry {
+  return { key: `bundled:${id}`, kind: 'bundled', id, label, classifier: false, random };
 }
 
+/** The hub checkpoint the page suggests for real maps. */
+export const HUB_EXAMPLE = 'facebook/dinov2-with-registers-small';
+
+/** The picker's last option: opens the folder picker (the picker keeps naming the model shown until one loads). */
 export const LOCAL_ENTRY: CatalogEntry = {
   key: 'local',
   kind: 'local',
@@ -49,6 +56,9 @@ export const LOCAL_ENTRY: CatalogEntry = {
   label: 'Local folder (config.json + model.safetensors)…',
   classifier: false,
 };
+
+/** The local option's text once `folder` is loaded from it. */
+export const localLabel = (folder: string): string => `${folder} (local)`;
 
 /**
  * The twin of a checkpoint id: "dinov2-with-registers" <-> "dinov2" in the name

@@ -1,7 +1,7 @@
 // GPU time of one forward with timestamp queries, without help from the engine: an empty compute
 // pass with timestamp writes is submitted just before the forward's submit and another just after;
 // the queue runs submits in order, so end-of-first to start-of-second brackets the forward's work.
-// Per-kernel times would need the engine's Recorder to write timestamps around each dispatch.
+// Per-kernel times are the library's KernelTimer (./profile.ts).
 
 export class ForwardTimer {
   private readonly querySet: GPUQuerySet;

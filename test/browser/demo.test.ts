@@ -5,9 +5,11 @@
 // outputs for the same image (Dawn): the colour of each patch is turned back into its colormap
 // step and must be within one step (PCA: two levels per channel). Then a click on a patch, the
 // PCA foreground threshold, another layer, the twin without registers side by side, per-kernel
-// times (when the engine exports its KernelTimer), the .npy download, a local checkpoint folder
-// with a classifier (top-5), the webcam (Chromium's synthetic camera), the messages for a browser
-// without WebGPU, and the dev server of `npm start`. A screenshot goes to test-output/demo.png.
+// times, a hub model that cannot load offline, another sample, the .npy download, a local
+// checkpoint folder with a classifier (top-5), the webcam (Chromium's synthetic camera), the
+// messages for a browser without WebGPU, and the dev server of `npm start`. After each action, at
+// 1280 and 800 px wide, no panel's content is wider than its panel and the model picker names the
+// model whose maps are shown. Screenshots go to test-output/demo.png and demo-kernels.png.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +24,7 @@ import { fromNpy } from '../../demo/src/views/npy.js';
 import { loadImageNode } from '../../src/image/decode_node.js';
 import { BitImageProcessor, parseImageProcessorConfig } from '../../src/image/processor.js';
 import { readLocalCheckpoint } from '../../src/io/local_checkpoint.js';
+import { SafetensorsFile, writeSafetensors } from '../../src/io/safetensors.js';
 import {
   Dinov2WithRegistersForImageClassification,
   loadModel,
@@ -186,6 +189,102 @@ async function waitReady(): Promise<void> {
 
 const runs = () => chromium!.page.evaluate(() => Number(document.body.dataset.runs ?? 0));
 
+/**
+ * What went wrong in the page. Not counted: model files whose response body from_pretrained
+ * cancelled after reading them (Chromium reports each as a request failed with ERR_ABORTED); a
+ * load that really fails shows on the page, which the tests read.
+ */
+const pageProblems = () =>
+  chromium!.problems.filter((p) => !/^request failed: \S+\/models\/\S+ \(net::ERR_ABORTED\)$/.test(p));
+
+// --- layout: what a person sees ------------------------------------------------------------------
+
+const WIDTHS = [1280, 800];
+const HEIGHT = 1000;
+
+/**
+ * Every panel (the model bar, the sidebar's sections, the toolbar, the view panels) against its
+ * content: nothing reaches past its edges or scrolls sideways, the two columns do not overlap, and
+ * no <select> is narrower than its text (a select clips its text without scrolling).
+ */
+function layoutProblems(): Promise<string[]> {
+  return chromium!.page.evaluate(() => {
+    const problems: string[] = [];
+    const name = (el: Element) =>
+      `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}${el.className && typeof el.className === 'string' ? `.${el.className.trim().split(/\s+/).join('.')}` : ''}`;
+    const visible = (el: Element) => {
+      const r = el.getBoundingClientRect();
+      return r.width > 0 || r.height > 0;
+    };
+    const panels = Array.from(
+      document.querySelectorAll<HTMLElement>('#model-bar, aside section, #views > .toolbar, #views > .panel'),
+    ).filter(visible);
+    for (const panel of panels) {
+      const p = panel.getBoundingClientRect();
+      const column = panel.parentElement!.getBoundingClientRect();
+      if (p.left < column.left - 0.5 || p.right > column.right + 0.5)
+        problems.push(
+          `${name(panel)} reaches past its column ${name(panel.parentElement!)}: [${p.left.toFixed(0)}, ${p.right.toFixed(0)}] outside [${column.left.toFixed(0)}, ${column.right.toFixed(0)}]`,
+        );
+      if (panel.scrollWidth > panel.clientWidth + 1)
+        problems.push(`${name(panel)} scrolls sideways: ${panel.scrollWidth} > ${panel.clientWidth}`);
+      for (const el of Array.from(panel.querySelectorAll('*')).filter(visible)) {
+        const r = el.getBoundingClientRect();
+        if (r.left < p.left - 0.5 || r.right > p.right + 0.5)
+          problems.push(
+            `${name(el)} in ${name(panel)}: [${r.left.toFixed(0)}, ${r.right.toFixed(0)}] outside [${p.left.toFixed(0)}, ${p.right.toFixed(0)}]`,
+          );
+      }
+    }
+    const aside = document.querySelector('aside')!.getBoundingClientRect();
+    const views = document.getElementById('views')!.getBoundingClientRect();
+    const sideBySide = aside.top < views.bottom && views.top < aside.bottom;
+    if (sideBySide && aside.right > views.left + 0.5)
+      problems.push(`the sidebar (right ${aside.right}) runs under the views (left ${views.left})`);
+    if (document.documentElement.scrollWidth > document.documentElement.clientWidth + 1)
+      problems.push(`the page scrolls sideways (${document.documentElement.scrollWidth} px)`);
+    for (const select of Array.from(document.querySelectorAll<HTMLSelectElement>('select')).filter(visible)) {
+      const shown = select.getBoundingClientRect().width;
+      const { width, maxWidth } = select.style;
+      select.style.width = 'max-content';
+      select.style.maxWidth = 'none';
+      const needed = select.getBoundingClientRect().width;
+      select.style.width = width;
+      select.style.maxWidth = maxWidth;
+      if (shown < needed - 0.5)
+        problems.push(
+          `${name(select)} cuts "${select.selectedOptions[0]?.text}": ${shown.toFixed(0)} px of ${needed.toFixed(0)}`,
+        );
+    }
+    return problems;
+  });
+}
+
+/** The model picker's selected option and the model whose maps are shown (body[data-model]). */
+function picker(): Promise<{ value: string; text: string; shown: string }> {
+  return chromium!.page.evaluate(() => {
+    const select = document.getElementById('model-select') as HTMLSelectElement;
+    return {
+      value: select.value,
+      text: select.selectedOptions[0]?.text ?? '',
+      shown: document.body.dataset.model ?? '',
+    };
+  });
+}
+
+/** After an action: at each width, no panel's content wider than its panel, and the picker names the model shown. */
+async function expectLayout(after: string): Promise<void> {
+  const page = chromium!.page;
+  for (const width of WIDTHS) {
+    await page.setViewport({ width, height: HEIGHT });
+    expect(await layoutProblems(), `after ${after}, ${width} px wide`).toEqual([]);
+  }
+  await page.setViewport({ width: WIDTHS[0], height: HEIGHT });
+  const p = await picker();
+  expect(p.shown, `after ${after}: a model is shown`).not.toBe('');
+  expect(p.text, `after ${after}: the picker names ${p.shown}`).toContain(p.shown);
+}
+
 beforeAll(async () => {
   outDir = mkdtempSync(join(tmpdir(), 'dinov2-demo-'));
   await build({
@@ -202,7 +301,7 @@ beforeAll(async () => {
     onConsole: (line) =>
       line.startsWith('error') || line.startsWith('warn') ? console.log(`[page] ${line}`) : undefined,
   });
-  await chromium.page.setViewport({ width: 1440, height: 1000 });
+  await chromium.page.setViewport({ width: WIDTHS[0], height: HEIGHT });
 });
 
 afterAll(async () => {
@@ -248,7 +347,14 @@ describe('the demo page runs the bundled model on a bundled image, and draws wha
     ]);
     expect(shown.model).toContain('Dinov2WithRegistersModel');
     if (/swiftshader|software/i.test(shown.adapter ?? '')) expect(shown.banner).toMatch(/software renderer/);
-    expect(chromium!.problems).toEqual([]);
+    expect(pageProblems()).toEqual([]);
+    const note = await chromium!.page.$eval('#model-note', (el) =>
+      (el as HTMLElement).hidden ? '' : el.textContent,
+    );
+    expect(note, 'the random model says its maps are noise').toMatch(
+      /^tiny-dinov2-with-registers has random weights.*noise by design.*(facebook\/dinov2-with-registers-small|Open folder…)/,
+    );
+    await expectLayout('loading the bundled model');
 
     const t = Date.now();
     node = await runInNode(join(REPO_ROOT, 'weights', MODEL), join(DEMO, 'public/samples', `${SAMPLE}.png`));
@@ -259,6 +365,31 @@ describe('the demo page runs the bundled model on a bundled image, and draws wha
     console.log(
       `Node forward and views in ${Date.now() - t} ms; PCA eigenvalues ${views.pca.first.eigenvalues.map((v) => v.toFixed(4)).join(', ')} (converged ${views.pca.first.converged})`,
     );
+  });
+
+  it('the layout check sees content wider than its panel, a sidebar under the views, a cut picker', async () => {
+    const page = chromium!.page;
+    await page.evaluate(() => {
+      const wide = Object.assign(document.createElement('pre'), {
+        id: 'too-wide',
+        textContent: 'x'.repeat(400),
+      });
+      document.getElementById('kernels')!.after(wide);
+      (document.getElementById('model-select') as HTMLSelectElement).style.width = '120px';
+    });
+    const problems = await layoutProblems();
+    await page.evaluate(() => {
+      document.getElementById('too-wide')!.remove();
+      (document.getElementById('model-select') as HTMLSelectElement).style.width = '';
+    });
+    console.log(`the layout check on a page made wrong: ${problems.join('; ')}`);
+    expect(
+      problems.some((p) =>
+        /^(pre#too-wide in section|section.* reaches past its column aside|section scrolls sideways)/.test(p),
+      ),
+    ).toBe(true);
+    expect(problems.some((p) => /^select#model-select cuts "tiny-dinov2-with-registers/.test(p))).toBe(true);
+    expect(await layoutProblems()).toEqual([]);
   });
 
   it('the cls attention canvases (mean and each head) hold the library’s attentions[last]', async () => {
@@ -337,6 +468,7 @@ describe('the demo page runs the bundled model on a bundled image, and draws wha
     await waitForRuns(before);
     const first = nodeViews(node, 0, 8 * 16 + 8);
     await expectScalarCanvas('cls-mean', first.clsMean.values, first.clsMean.range, grid);
+    await expectLayout('choosing another layer');
     const again = await runs();
     await page.select('#layer', String(L - 1));
     await waitForRuns(again);
@@ -357,11 +489,36 @@ describe('the demo page runs the bundled model on a bundled image, and draws wha
     await expectScalarCanvas('compare-twin-cls', v.clsMean.values, v.clsMean.range, grid);
     await expectScalarCanvas('compare-twin-norms', v.norms.values, v.norms.range, grid);
     await expectScalarCanvas('compare-current-cls', views.clsMean.values, views.clsMean.range, grid);
+    await expectLayout('comparing with the twin');
+
+    // The columns follow the selected layer: attentions[0] and the tokens after layer 1.
+    const before = await runs();
+    await page.select('#layer', '0');
+    await waitForRuns(before);
+    const normsAfter = (r: NodeRun, layer: number) =>
+      computeViews(
+        {
+          layout: r.layout,
+          attention: { data: r.attentions[layer], dims: r.out.attentions![layer].dims },
+          lastHidden: { data: r.lastHidden, dims: r.out.last_hidden_state.dims },
+          normHidden: { data: r.hidden[layer + 1], dims: r.out.hidden_states![layer + 1].dims },
+        },
+        { patch: 8 * 16 + 8 },
+      );
+    const twin0 = normsAfter(twin, 0);
+    const current0 = normsAfter(node, 0);
+    await expectScalarCanvas('compare-twin-cls', twin0.clsMean.values, twin0.clsMean.range, grid);
+    await expectScalarCanvas('compare-twin-norms', twin0.norms.values, twin0.norms.range, grid);
+    await expectScalarCanvas('compare-current-cls', current0.clsMean.values, current0.clsMean.range, grid);
+    await expectScalarCanvas('compare-current-norms', current0.norms.values, current0.norms.range, grid);
+    const again = await runs();
+    await page.select('#layer', String(L - 1));
+    await waitForRuns(again);
     twin.model.dispose();
-    expect(chromium!.problems).toEqual([]);
+    expect(pageProblems()).toEqual([]);
   });
 
-  it('per-kernel times where the engine offers its KernelTimer and the adapter timestamp-query', async () => {
+  it('per-kernel times where the adapter offers timestamp-query, the table inside its panel', async () => {
     const page = chromium!.page;
     const state = await page.evaluate(() => ({
       disabled: (document.getElementById('profile') as HTMLButtonElement).disabled,
@@ -369,7 +526,7 @@ describe('the demo page runs the bundled model on a bundled image, and draws wha
     }));
     console.log(`per-kernel timing: ${state.note}`);
     if (state.disabled) {
-      expect(state.note).toMatch(/KernelTimer|timestamp-query/);
+      expect(state.note).toMatch(/no timestamp-query/);
       return;
     }
     await page.click('#profile');
@@ -388,7 +545,57 @@ describe('the demo page runs the bundled model on a bundled image, and draws wha
     console.log(`per-kernel times: ${table.rows.join(' | ')}`);
     expect(table.rows.length).toBeGreaterThan(0);
     expect(table.dispatches).toBeGreaterThan(0);
-    expect(chromium!.problems).toEqual([]);
+    expect(pageProblems()).toEqual([]);
+    await expectLayout('per-kernel times');
+    mkdirSync(OUTPUT, { recursive: true });
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: join(OUTPUT, 'demo-kernels.png'), fullPage: true });
+  });
+
+  it('a hub model that cannot load (no network): the page says why and keeps the model shown, the picker too', async () => {
+    const page = chromium!.page;
+    const hub = 'facebook/dinov2-with-registers-small';
+    const problemsBefore = chromium!.problems.length;
+    await page.select('#model-select', `hub:${hub}`);
+    await page.waitForFunction(
+      () =>
+        document.getElementById('model-status')!.classList.contains('error') ||
+        document.body.dataset.state === 'error',
+      { timeout: 60_000 },
+    );
+    const after = await page.evaluate(() => ({
+      state: document.body.dataset.state,
+      status: document.getElementById('model-status')!.textContent,
+    }));
+    console.log(`offline hub load: ${after.status}`);
+    expect(after.state).toBe('ready');
+    expect(after.status).toMatch(new RegExp(`^Could not load ${hub}: .*The maps still show ${MODEL}\\.`));
+    expect(await picker()).toMatchObject({ value: `bundled:${MODEL}`, shown: MODEL });
+    const note = await page.$eval('#model-note', (el) => el.textContent);
+    expect(note, 'the hub unreachable, the note suggests a local folder').toMatch(
+      /noise by design.*open a downloaded checkpoint folder \(config\.json \+ model\.safetensors\)/,
+    );
+    expect(note).not.toContain('pick facebook/');
+    await expectLayout('a failing hub load');
+    // The only problems: the page's requests to the hub, refused by this test's browser.
+    const problems = chromium!.problems.splice(problemsBefore);
+    expect(problems.length).toBeGreaterThan(0);
+    expect(problems.filter((p) => !/huggingface\.co|ERR_BLOCKED_BY_CLIENT/.test(p))).toEqual([]);
+    // The maps are still those of the bundled model.
+    await expectScalarCanvas('cls-mean', views.clsMean.values, views.clsMean.range, grid);
+  });
+
+  it('another sample runs the model on it, and back', async () => {
+    const page = chromium!.page;
+    for (const sample of ['shapes', SAMPLE]) {
+      const before = await runs();
+      await page.click(`.sample[data-sample="${sample}"]`);
+      await waitForRuns(before);
+      expect(await page.$eval('#run-status', (el) => el.textContent)).toContain(`on ${sample}.png`);
+      await expectLayout(`choosing the sample ${sample}`);
+    }
+    await expectScalarCanvas('cls-mean', views.clsMean.values, views.clsMean.range, grid);
+    expect(pageProblems()).toEqual([]);
   });
 
   it('a screenshot for people to look at: test-output/demo.png', async () => {
@@ -416,6 +623,53 @@ describe('the demo page runs the bundled model on a bundled image, and draws wha
     expect(npy.shape).toEqual([1, 261, 64]);
     expectClose(npy.data, node.lastHidden, 'downloaded last_hidden_state');
     rmSync(downloads, { recursive: true, force: true });
+  });
+
+  it('a sharded local checkpoint (index and two shards, picked as files) shows the maps of the single file', async () => {
+    const page = chromium!.page;
+    const whole = SafetensorsFile.parse(
+      new Uint8Array(readFileSync(join(REPO_ROOT, 'weights', MODEL, 'model.safetensors'))),
+      MODEL,
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'dinov2-sharded-'));
+    const half = Math.ceil(whole.names.length / 2);
+    const weightMap: Record<string, string> = {};
+    const files = [join(dir, 'config.json'), join(dir, 'model.safetensors.index.json')];
+    for (const [i, names] of [whole.names.slice(0, half), whole.names.slice(half)].entries()) {
+      const shard = `model-0000${i + 1}-of-00002.safetensors`;
+      const tensors = Object.fromEntries(
+        names.map((n) => [
+          n,
+          { dtype: whole.info(n).dtype as 'F32', shape: whole.info(n).shape, data: whole.bytes(n) },
+        ]),
+      );
+      writeFileSync(join(dir, shard), writeSafetensors(tensors, { format: 'pt' }));
+      for (const n of names) weightMap[n] = shard;
+      files.push(join(dir, shard));
+    }
+    writeFileSync(
+      join(dir, 'model.safetensors.index.json'),
+      JSON.stringify({ metadata: {}, weight_map: weightMap }),
+    );
+    writeFileSync(join(dir, 'config.json'), readFileSync(join(REPO_ROOT, 'weights', MODEL, 'config.json')));
+    const before = await runs();
+    await (await page.$('input#model-files'))!.uploadFile(...files);
+    await waitForRuns(before);
+    await waitReady();
+    expect(await picker()).toMatchObject({
+      value: 'local',
+      text: 'picked files (local)',
+      shown: 'picked files',
+    });
+    expect(
+      await page.$eval('#model-note', (el) => (el as HTMLElement).hidden),
+      'no random-weights note',
+    ).toBe(true);
+    await expectScalarCanvas('cls-mean', views.clsMean.values, views.clsMean.range, grid);
+    await expectScalarCanvas('norms', views.norms.values, views.norms.range, grid);
+    await expectLayout('loading a sharded local folder');
+    rmSync(dir, { recursive: true, force: true });
+    expect(pageProblems()).toEqual([]);
   });
 
   it('a local checkpoint folder with a classifier: loaded from the files, top-5 as the library ranks them', async () => {
@@ -454,7 +708,7 @@ describe('the demo page runs the bundled model on a bundled image, and draws wha
     await expectScalarCanvas('cls-mean', v.clsMean.values, v.clsMean.range, [8, 8]);
     local.model.dispose();
     rmSync(dir, { recursive: true, force: true });
-    expect(chromium!.problems).toEqual([]);
+    expect(pageProblems()).toEqual([]);
   });
 });
 
@@ -485,17 +739,17 @@ describe('the webcam', () => {
     const stopped = await runs();
     await new Promise((ok) => setTimeout(ok, 1500));
     expect(await runs(), 'no more frames once stopped').toBeLessThanOrEqual(stopped + 1);
-    expect(chromium!.problems).toEqual([]);
+    expect(pageProblems()).toEqual([]);
   });
 });
 
 describe('the demo says so clearly when WebGPU is missing', () => {
   const cases: [string, string, RegExp][] = [
-    ['no navigator.gpu', 'delete Navigator.prototype.gpu;', /WebGPU is not available in this browser/],
+    ['no navigator.gpu', 'delete Navigator.prototype.gpu;', /^WebGPU is not available in this browser/],
     [
       'navigator.gpu without an adapter',
       'navigator.gpu.requestAdapter = async () => null;',
-      /No WebGPU adapter/,
+      /^No WebGPU adapter\./,
     ],
   ];
   for (const [name, script, message] of cases) {
@@ -511,6 +765,8 @@ describe('the demo says so clearly when WebGPU is missing', () => {
           document.getElementById('banner')!.hidden ? '' : document.getElementById('banner')!.textContent,
         );
         expect(banner).toMatch(message);
+        expect(banner!.split('No WebGPU adapter').length - 1, 'said at most once').toBeLessThanOrEqual(1);
+        expect(banner, 'the Linux hint').toContain('On Linux, Chrome needs --enable-unsafe-webgpu');
         expect(errors).toEqual([]);
       } finally {
         await page.close();

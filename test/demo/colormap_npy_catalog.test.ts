@@ -1,13 +1,7 @@
 // The demo's colouring, its .npy and .json downloads, and its model catalogue.
 import { describe, expect, it } from 'vitest';
 import { bundledEntry, hubEntries, twinOf } from '../../demo/src/catalog.js';
-import {
-  describeProgress,
-  hubLoader,
-  loadHub,
-  looksLikeCheckpoint,
-  HubUnavailableError,
-} from '../../demo/src/loaders.js';
+import { folderName, looksLikeCheckpoint } from '../../demo/src/local_files.js';
 import { nearestStep, scalarToRgba, step, valueRange, VIRIDIS } from '../../demo/src/views/colormap.js';
 import { embeddingsJson } from '../../demo/src/views/embeddings.js';
 import { fromNpy, toNpy } from '../../demo/src/views/npy.js';
@@ -117,7 +111,7 @@ describe('model catalogue', () => {
   });
 });
 
-describe('loaders', () => {
+describe('local files', () => {
   it('recognise a checkpoint among dropped files', () => {
     const f = (name: string) => new File(['{}'], name);
     expect(looksLikeCheckpoint([f('config.json'), f('model.safetensors')])).toBe(true);
@@ -131,28 +125,11 @@ describe('loaders', () => {
     expect(looksLikeCheckpoint([f('model.safetensors')])).toBe(false);
     expect(looksLikeCheckpoint([f('cat.png')])).toBe(false);
   });
-  it('describe from_pretrained progress given as (done, total) or as an event', () => {
-    expect(describeProgress([3, 4])).toEqual({ text: '3 of 4', fraction: 0.75 });
-    expect(describeProgress(['model.safetensors', 2 ** 20, 2 ** 22])).toEqual({
-      text: 'model.safetensors: 1.0 MB of 4.0 MB',
-      fraction: 0.25,
-    });
-    expect(
-      describeProgress([{ status: 'download', file: 'model.safetensors', loaded: 2 ** 20, total: 2 ** 21 }]),
-    ).toEqual({ text: 'download model.safetensors: 1.0 MB of 2.0 MB', fraction: 0.5 });
-    expect(describeProgress([{ status: 'progress', progress: 40 }])).toEqual({
-      text: 'progress: 40%',
-      fraction: 0.4,
-    });
-    expect(describeProgress([])).toEqual({ text: 'loading…' });
-  });
-  it('the hub entries fail with a clear message where the library has no from_pretrained', async () => {
-    if (hubLoader(false)) return; // the hub loader has landed: nothing to guard
-    await expect(
-      loadHub('facebook/dinov2-with-registers-small', false, {} as never, () => {}),
-    ).rejects.toThrow(HubUnavailableError);
-    await expect(
-      loadHub('facebook/dinov2-with-registers-small', false, {} as never, () => {}),
-    ).rejects.toThrow(/needs from_pretrained.*bundled tiny model.*local folder/);
+  it('name a picked folder from its files (dropped files carry no folder)', () => {
+    const picked = new File(['{}'], 'config.json');
+    Object.defineProperty(picked, 'webkitRelativePath', { value: 'my-checkpoint/config.json' });
+    expect(folderName([picked])).toBe('my-checkpoint');
+    expect(folderName([new File(['{}'], 'config.json')])).toBe('picked files');
+    expect(folderName([], 'dropped')).toBe('dropped');
   });
 });

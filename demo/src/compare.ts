@@ -1,0 +1,86 @@
+// With and without registers: the same image through the shown checkpoint and its twin (the same
+// model trained without register tokens), side by side at the selected layer.
+import { bundledEntry, type CatalogEntry, twinOf } from './catalog.js';
+import { hint, ui } from './dom.js';
+import { figure } from './figure.js';
+import { fmtMs } from './format.js';
+import { disposeRun, forwardOne } from './forward.js';
+import { inputsFor, selection } from './render.js';
+import { type DemoState, type Run, shownPatch } from './state.js';
+import { computeViews } from './views/index.js';
+
+/** The twin of the shown model, as a catalogue entry (undefined when it has none). */
+export function twinEntry(state: DemoState): CatalogEntry | undefined {
+  const c = state.current;
+  const id = c && twinOf(c.entry.id);
+  if (!c || !id || c.entry.kind === 'local') return undefined;
+  return c.entry.kind === 'bundled'
+    ? bundledEntry(id, id, c.entry.random)
+    : { key: `hub:${id}`, kind: 'hub', id, label: id, classifier: c.entry.classifier };
+}
+
+/** The compare button for the shown model. */
+export function showCompareButton(state: DemoState): void {
+  const twin = twinEntry(state);
+  ui.compare.disabled = !twin;
+  ui.compare.textContent = twin ? `Compare with ${twin.id}` : 'Compare (no twin for this checkpoint)';
+}
+
+/** Runs the twin on the image of the shown run (a scheduler job). */
+export async function forwardTwin(state: DemoState): Promise<void> {
+  const { twin } = state.compare;
+  if (!state.compare.on || !twin || !state.run) return;
+  ui.compareStatus.textContent = `running ${twin.name}…`;
+  const next = await forwardOne(state, twin, state.run.source);
+  disposeRun(state.compare.run);
+  state.compare.run = next;
+  ui.compareStatus.textContent = `forward ${fmtMs(next.timings.forward)} for the twin`;
+}
+
+async function column(r: Run, label: string, tag: string): Promise<HTMLElement> {
+  const inputs = await inputsFor(r, { ...selection(), normLayer: String(selection().layer + 1) });
+  const v = computeViews(inputs, { patch: shownPatch(undefined, r.layout) });
+  const col = document.createElement('div');
+  col.className = 'compare-column';
+  const h = document.createElement('h3');
+  h.textContent = `${label} (${r.layout.registers} registers)`;
+  const layer = inputs.layer + 1;
+  col.append(
+    h,
+    figure(`${tag}-cls`, `cls attention, layer ${layer}`, r, v.clsMean.rgba, {
+      range: v.clsMean.range,
+      small: true,
+    }),
+    figure(`${tag}-norms`, `‖token‖ after layer ${layer}`, r, v.norms.rgba, {
+      range: v.norms.range,
+      small: true,
+    }),
+    figure(`${tag}-pca`, 'PCA', r, v.pca.rgba, { small: true }),
+    hint(
+      `${v.normSummary.outliers.length} high-norm patches; cls→registers ${(100 * v.clsShares.registers).toFixed(1)}%`,
+    ),
+  );
+  col.dataset.layer = String(inputs.layer);
+  return col;
+}
+
+/** Draws both columns at the selected layer (a scheduler job). */
+export async function drawCompare(state: DemoState): Promise<void> {
+  const { run } = state;
+  const twin = state.compare.run;
+  if (!state.compare.on || !run || !twin) return;
+  ui.compareViews.replaceChildren(
+    await column(run, run.modelName, 'compare-current'),
+    await column(twin, twin.modelName, 'compare-twin'),
+  );
+}
+
+export function stopCompare(state: DemoState): void {
+  state.compare.on = false;
+  disposeRun(state.compare.run);
+  state.compare.run = undefined;
+  state.compare.twin?.model.dispose();
+  state.compare.twin = undefined;
+  ui.compareViews.replaceChildren();
+  ui.compareStatus.textContent = '';
+}
