@@ -18,7 +18,7 @@ export type HiddenAct =
   | 'silu'
   | 'swish';
 
-const HIDDEN_ACTS: readonly HiddenAct[] = [
+export const HIDDEN_ACTS: readonly HiddenAct[] = [
   'gelu',
   'gelu_new',
   'gelu_pytorch_tanh',
@@ -130,42 +130,18 @@ export function parseConfig(json: unknown, source = 'config.json'): Dinov2Config
   const has = (field: string) => raw[field] !== undefined && raw[field] !== null;
 
   const modelType = raw.model_type;
+  if (modelType === 'dinov3_vit') {
+    return fail(
+      'model_type',
+      '"dinov3_vit" is a DINOv3 checkpoint: parseDinov3Config reads its config.json, but this version ' +
+        'runs DINOv2 and DINOv2-with-registers models only',
+    );
+  }
   if (modelType !== 'dinov2_with_registers' && modelType !== 'dinov2') {
     return fail('model_type', `${describeJson(modelType)} is not "dinov2_with_registers" or "dinov2"`);
   }
   const defaults = { ...DEFAULTS, ...PER_MODEL[modelType] };
-  const get = <K extends keyof typeof defaults>(field: K): unknown =>
-    raw[field] === undefined ? defaults[field] : raw[field];
-
-  const integer = (field: keyof typeof defaults, min: number, max = Number.MAX_SAFE_INTEGER): number => {
-    const v = get(field);
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
-      return fail(
-        field,
-        `(${describeJson(v)}) must be ${min === 1 ? 'a positive' : 'a non-negative'} integer`,
-      );
-    }
-    if (v > max) return fail(field, `(${v}) must be at most ${max}`);
-    return v;
-  };
-  const real = (field: keyof typeof defaults, ok: (v: number) => boolean, range: string): number => {
-    const v = get(field);
-    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v))
-      return fail(field, `(${describeJson(v)}) must be ${range}`);
-    return v;
-  };
-  const probability = (field: keyof typeof defaults) =>
-    real(field, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
-  const boolean = (field: keyof typeof defaults): boolean => {
-    const v = get(field);
-    if (typeof v !== 'boolean') return fail(field, `(${describeJson(v)}) must be true or false`);
-    return v;
-  };
-  const optionalString = (field: string): string | undefined => {
-    if (!has(field)) return undefined;
-    if (typeof raw[field] !== 'string') return fail(field, `(${describeJson(raw[field])}) must be a string`);
-    return raw[field] as string;
-  };
+  const { get, integer, real, probability, boolean, optionalString } = fieldReaders(raw, defaults, fail);
 
   const hidden_size = integer('hidden_size', 1);
   const num_hidden_layers = integer('num_hidden_layers', 1, MAX_HIDDEN_LAYERS);
@@ -233,14 +209,56 @@ export function parseConfig(json: unknown, source = 'config.json'): Dinov2Config
   return config;
 }
 
-type Fail = (field: string, message: string) => never;
+export type Fail = (field: string, message: string) => never;
 
-function sameStrings(a: unknown, b: string[]): boolean {
+/**
+ * Readers of config.json fields with transformers' defaults (a missing field takes `defaults`),
+ * each failing with a ConfigError that names the field and says what it must be.
+ */
+export function fieldReaders<D extends Record<string, unknown>>(
+  raw: Record<string, unknown>,
+  defaults: D,
+  fail: Fail,
+) {
+  const has = (field: string) => raw[field] !== undefined && raw[field] !== null;
+  const get = (field: keyof D & string): unknown => (raw[field] === undefined ? defaults[field] : raw[field]);
+  const integer = (field: keyof D & string, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const v = get(field);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
+      return fail(
+        field,
+        `(${describeJson(v)}) must be ${min === 1 ? 'a positive' : 'a non-negative'} integer`,
+      );
+    }
+    if (v > max) return fail(field, `(${v}) must be at most ${max}`);
+    return v;
+  };
+  const real = (field: keyof D & string, ok: (v: number) => boolean, range: string): number => {
+    const v = get(field);
+    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v))
+      return fail(field, `(${describeJson(v)}) must be ${range}`);
+    return v;
+  };
+  const probability = (field: keyof D & string) => real(field, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
+  const boolean = (field: keyof D & string): boolean => {
+    const v = get(field);
+    if (typeof v !== 'boolean') return fail(field, `(${describeJson(v)}) must be true or false`);
+    return v;
+  };
+  const optionalString = (field: string): string | undefined => {
+    if (!has(field)) return undefined;
+    if (typeof raw[field] !== 'string') return fail(field, `(${describeJson(raw[field])}) must be a string`);
+    return raw[field] as string;
+  };
+  return { has, get, integer, real, probability, boolean, optionalString };
+}
+
+export function sameStrings(a: unknown, b: string[]): boolean {
   return Array.isArray(a) && a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** transformers' get_aligned_output_features_output_indices (backbone_utils.py), with its checks. */
-function alignOutputs(
+export function alignOutputs(
   features: unknown,
   indices: unknown,
   stages: string[],
@@ -294,7 +312,7 @@ function alignOutputs(
 }
 
 /** PretrainedConfig's id2label / label2id / num_labels, with id2label's ids required to be 0..num_labels-1. */
-function labels(
+export function labels(
   raw: Record<string, unknown>,
   fail: Fail,
 ): Pick<Dinov2Config, 'id2label' | 'label2id' | 'num_labels'> {
