@@ -102,6 +102,11 @@ export class GpuMemory {
     this.device.queue.writeBuffer(buffer, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
   }
 
+  /** Whether `buffer` was created here and not destroyed since (a model's dispose() destroys every buffer). */
+  isLive(buffer: GPUBuffer): boolean {
+    return this.live.has(buffer);
+  }
+
   destroy(buffer: GPUBuffer): void {
     const size = this.live.get(buffer);
     if (size === undefined) return;
