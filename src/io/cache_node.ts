@@ -119,6 +119,8 @@ function nodeHasher(algorithm: string): Hasher {
 }
 
 const COMMIT = /^[0-9a-f]{40}$/;
+/** Bytes per read when a written blob is read back to be hashed (kept small: loads hold little memory). */
+const VERIFY_READ_BYTES = 2 ** 20;
 
 /** A name no other writer of the same file uses: this process and 8 random bytes. */
 function uniqueSuffix(): string {
@@ -195,7 +197,7 @@ export class BlobWriter implements BlobSink {
     const verifier = new Verifier(this.expected, NODE_HASHERS);
     const fh = await open(this.temp, 'r');
     try {
-      const buffer = new Uint8Array(DEFAULT_CHUNK_BYTES);
+      const buffer = new Uint8Array(VERIFY_READ_BYTES);
       for (let at = 0; ; ) {
         const { bytesRead } = await fh.read(buffer, 0, buffer.byteLength, at);
         if (bytesRead === 0) break;

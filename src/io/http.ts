@@ -347,7 +347,16 @@ export class HttpByteSource implements ByteSource {
     if (!this.open && this.rangeSupported) {
       const from = this.prefix.byteLength;
       const got = await withRetries(options, async () => {
-        const opened = await this.get(`bytes=${from}-${Math.max(n, from + 1) - 1}`, options);
+        let opened: Opened;
+        try {
+          opened = await this.get(`bytes=${from}-${Math.max(n, from + 1) - 1}`, options);
+        } catch (e) {
+          // A browser that cannot decode a compressed range fails the fetch itself; a real network
+          // failure fails the whole-file request too, which is then retried.
+          if (!(e instanceof NetworkError) || e instanceof TimeoutError) throw e;
+          this.rangeSupported = false;
+          return undefined;
+        }
         if (opened.res.status !== 206) return opened; // Range ignored: this response is the whole file
         if (!this.rangeMatches(opened.res, from)) {
           await this.dropRange(opened);
@@ -359,7 +368,14 @@ export class HttpByteSource implements ByteSource {
           return undefined;
         }
         const want = Math.min(n, total) - from;
-        const bytes = await readBody(opened, this.url, from, want, options);
+        let bytes: Uint8Array;
+        try {
+          bytes = await readBody(opened, this.url, from, want, options);
+        } catch (e) {
+          if (!(e instanceof NetworkError) || e instanceof TimeoutError) throw e;
+          this.rangeSupported = false; // as above: an undecodable body, or a failure the whole-file request meets again
+          return undefined;
+        }
         if (bytes.byteLength !== want) {
           // Not the asked-for bytes (a cache's or proxy's rewrite): read the whole file instead.
           this.rangeSupported = false;
