@@ -43,7 +43,7 @@ export class GpuTensor {
 
   /** Whether the tensor's GPU memory is still there (not disposed, by itself or with its model). */
   get alive(): boolean {
-    return !this.disposed && this.segments.every((s) => this.memory.isLive(s.buffer));
+    return !this.disposed && !this.segments.some((s) => this.memory.isDestroyed(s.buffer));
   }
 
   /** Throws a DisposedError when the tensor's memory is gone. */
