@@ -10,8 +10,9 @@
 // body an idle-read watchdog: fewer than MIN_PROGRESS_BYTES in any window of `timeout` ms is a
 // TimeoutError (so a stalled server and one that trickles a byte now and then both fail, as
 // huggingface_hub's read timeout makes them). Transient failures (a network error, a timeout, HTTP
-// 5xx or 429) are retried with exponential backoff; a body cut half-way resumes from the byte it
-// reached with a Range request where the server answers one, and from the front otherwise.
+// 5xx or 429) of a request are retried with exponential backoff; a body cut half-way resumes from
+// the byte it reached with a Range request where the server answers one (from the front
+// otherwise), after the same short wait each time, as huggingface_hub's http_get does.
 import type { ByteSource } from './stream.js';
 
 export class HttpError extends Error {
@@ -467,7 +468,8 @@ export class HttpByteSource implements ByteSource {
         if (options.signal?.aborted) throw options.signal.reason;
         if (!isTransient(e) || failures >= retries) throw failures > 0 ? triedError(e, failures + 1) : e;
         failures++;
-        await sleep(backoff(failures, options), options.signal);
+        // As huggingface_hub's http_get resumes: the same short wait each time (progress resets the count).
+        await sleep(options.retryDelay ?? DEFAULT_RETRY_DELAY_MS, options.signal);
       }
     }
   }
