@@ -222,18 +222,27 @@ async function* bodyPieces(
   if (!res.body) throw new NetworkError(`${url}: the response has no body`, url);
   const reader = res.body.getReader();
   let at = start;
+  // The watchdog's window counts only time spent waiting for the server: while the reader is away
+  // (the generator suspended at a yield: its consumer is busy) the clock stops.
+  let windowStart = Date.now();
   let windowBytes = 0;
-  const watchdog = setInterval(() => {
-    if (windowBytes < MIN_PROGRESS_BYTES) {
-      opened.abort(
-        new TimeoutError(
-          `${url} stalled: ${windowBytes} bytes in ${timeout} ms, after ${at}${size === undefined ? '' : ` of ${size}`} bytes (timeout: HF_HUB_DOWNLOAD_TIMEOUT)`,
-          url,
-        ),
-      );
-    }
-    windowBytes = 0;
-  }, timeout);
+  let suspended = false;
+  const watchdog = setInterval(
+    () => {
+      if (suspended || Date.now() - windowStart < timeout) return;
+      if (windowBytes < MIN_PROGRESS_BYTES) {
+        opened.abort(
+          new TimeoutError(
+            `${url} stalled: ${windowBytes} bytes in ${timeout} ms, after ${at}${size === undefined ? '' : ` of ${size}`} bytes (timeout: HF_HUB_DOWNLOAD_TIMEOUT)`,
+            url,
+          ),
+        );
+      }
+      windowStart = Date.now();
+      windowBytes = 0;
+    },
+    Math.max(10, Math.floor(timeout / 4)),
+  );
   try {
     for (;;) {
       let r: ReadableStreamReadResult<Uint8Array>;
@@ -253,7 +262,11 @@ async function* bodyPieces(
       windowBytes += r.value.byteLength;
       if (size !== undefined && at > size)
         throw new NetworkError(`${url} sent more than the ${size} bytes it announced`, url);
+      suspended = true;
+      const away = Date.now();
       yield r.value;
+      windowStart += Date.now() - away;
+      suspended = false;
     }
   } finally {
     clearInterval(watchdog);

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlink
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TimeoutError } from '../../src/io/http.js';
+import { HttpByteSource, TimeoutError } from '../../src/io/http.js';
 import { resolveHubOptions } from '../../src/io/hub_common.js';
 import { safeRelativePath, UnsafeNameError } from '../../src/io/names.js';
 import { downloadPretrained } from '../../src/io/pretrained.js';
@@ -402,6 +402,21 @@ describe('timeouts, retries and resumption', () => {
       hub.faults.delete(weightsSha);
     }
     expectConsistent(cacheDir);
+  });
+
+  it('a slow reader is not a stalled server: pauses between pieces longer than the timeout do not fail it', async () => {
+    const source = new HttpByteSource(
+      `${hub.cdnOrigin}/cdn/${weightsSha}`,
+      { timeout: 300, retries: 0 },
+      weightsSize,
+    );
+    let n = 0;
+    let pieces = 0;
+    for await (const piece of source.chunks(0)) {
+      n += piece.byteLength;
+      if (pieces++ < 2) await new Promise((r) => setTimeout(r, 800));
+    }
+    expect(n).toBe(weightsSize);
   });
 
   it('a hub that does not answer the metadata request in time: a TimeoutError, then the cache (like huggingface_hub)', async () => {
