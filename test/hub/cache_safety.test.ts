@@ -8,10 +8,19 @@
 // nothing written outside the cache folder.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NodeFileByteSource, NodeHubCache } from '../../src/io/cache_node.js';
 import { HttpByteSource, TimeoutError } from '../../src/io/http.js';
 import { resolveHubOptions } from '../../src/io/hub_common.js';
 import { safeRelativePath, UnsafeNameError } from '../../src/io/names.js';
@@ -337,6 +346,28 @@ describe('every body is verified', () => {
       hub.overrides.delete(`${REPO}/model.safetensors`);
       hub.faults.delete(weightsSha);
     }
+  });
+
+  it('the hash is taken of what is on the disk: bytes changed behind the writer (another writer truncating it) are refused', async () => {
+    const cacheDir = tmp('ondisk');
+    const cache = new NodeHubCache(cacheDir, REPO);
+    const data = new Uint8Array(readFileSync(join(GOLDEN, 'tiny-gelu/model.safetensors')));
+    const sink = await cache.blobSink(
+      weightsSha,
+      { etag: weightsSha, size: data.byteLength },
+      'c'.repeat(40),
+      'model.safetensors',
+      (path) => new NodeFileByteSource(path),
+    );
+    if ('ready' in sink) throw new Error('a fresh cache has no blob');
+    await sink.write(data); // the right bytes went through the writer...
+    const blobs = join(cacheDir, 'models--org--tiny-gelu/blobs');
+    const temps = readdirSync(blobs).filter((f) => f.endsWith('.incomplete'));
+    expect(temps).toHaveLength(1);
+    writeFileSync(join(blobs, temps[0]), new Uint8Array(data.byteLength)); // ...but zeros are on the disk
+    await expect(sink.commit()).rejects.toThrow(VerificationError);
+    expectConsistent(cacheDir);
+    expect(existsSync(join(blobs, weightsSha))).toBe(false);
   });
 
   it('with the cache off, a flipped byte (sha256 of the weights, git sha1 of config.json) fails the download', async () => {
