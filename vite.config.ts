@@ -15,7 +15,7 @@ export default defineConfig({
       formats: ['es'],
     },
     rolldownOptions: {
-      external: [/^node:/, 'webgpu', 'sharp', 'proper-lockfile'],
+      external: [/^node:/, 'webgpu', 'sharp'],
     },
   },
   test: {

@@ -7,8 +7,13 @@
 // never mistake one another's (a Python writer uses its own lock and its own .incomplete name,
 // and both rename a verified blob into place).
 import { mkdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
-import lockfile from 'proper-lockfile';
+import type * as ProperLockfile from 'proper-lockfile';
+
+// Loaded through require at run time, so bundlers never pull this Node-only package (and its
+// graceful-fs) into a browser build: this module is reached only by the lazy Node import of hub.ts.
+const lockfile = createRequire(import.meta.url)('proper-lockfile') as typeof ProperLockfile;
 
 /** proper-lockfile's own floor for `stale`. */
 const MIN_STALE_MS = 2000;
