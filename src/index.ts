@@ -1,5 +1,5 @@
 export * from './gpu/device.js';
-export { GpuTensor } from './gpu/tensor.js';
+export { DisposedError, GpuTensor } from './gpu/tensor.js';
 export { GpuLimitError } from './gpu/buffers.js';
 export * from './io/safetensors.js';
 export * from './io/config.js';
@@ -13,7 +13,9 @@ export * from './gpu/errors.js';
 export type { PretrainedOptions } from './model/from_pretrained.js';
 export type { TensorStream } from './model/parameters.js';
 export { DEFAULT_ENDPOINT, type HubOptions, type PretrainedSource, type CheckpointFiles } from './io/hub.js';
-export { HttpError, NetworkError } from './io/http.js';
+export { HttpError, NetworkError, TimeoutError } from './io/http.js';
+export { UnsafeNameError } from './io/names.js';
+export { VerificationError } from './io/verify.js';
 export {
   downloadPretrained,
   openPretrained,

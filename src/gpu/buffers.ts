@@ -102,6 +102,14 @@ export class GpuMemory {
     this.device.queue.writeBuffer(buffer, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
   }
 
+  /** Buffers destroyed here (a model's dispose() destroys every buffer it made). */
+  private readonly destroyed = new WeakSet<GPUBuffer>();
+
+  /** Whether `buffer` was destroyed here: its contents are gone. */
+  isDestroyed(buffer: GPUBuffer): boolean {
+    return this.destroyed.has(buffer);
+  }
+
   destroy(buffer: GPUBuffer): void {
     const size = this.live.get(buffer);
     if (size === undefined) return;
@@ -110,6 +118,7 @@ export class GpuMemory {
     this.allocated -= size;
     for (const key of this.groupsOf.get(buffer) ?? []) this.forgetBindGroup(key);
     this.groupsOf.delete(buffer);
+    this.destroyed.add(buffer);
     buffer.destroy();
   }
 

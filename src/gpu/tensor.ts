@@ -1,5 +1,13 @@
 import { COPY_DST, type GpuMemory, MAP_READ } from './buffers.js';
-import { GpuError, watchDevice } from './errors.js';
+import { GpuError, openErrorScopes, watchDevice } from './errors.js';
+
+/**
+ * A tensor whose GPU memory is gone: it was disposed, or the model that made it was disposed
+ * (before its read, or while the forward that produced it ran). Its data cannot be read.
+ */
+export class DisposedError extends GpuError {
+  override name = 'DisposedError';
+}
 
 /** A contiguous part of a tensor's data, in one GPU buffer (a tensor larger than one binding allows has several). */
 export interface TensorSegment {
@@ -33,9 +41,27 @@ export class GpuTensor {
     return this.segments[0].buffer;
   }
 
-  /** Copy to the CPU. Rejects (typed) when the work that produced the tensor failed or the device was lost. */
+  /** Whether the tensor's GPU memory is still there (not disposed, by itself or with its model). */
+  get alive(): boolean {
+    return !this.disposed && !this.segments.some((s) => this.memory.isDestroyed(s.buffer));
+  }
+
+  /** Throws a DisposedError when the tensor's memory is gone. */
+  private checkAlive(): void {
+    if (this.disposed) throw new DisposedError(`${this.name} was disposed; its data cannot be read`);
+    if (!this.alive)
+      throw new DisposedError(
+        `${this.name}: its model was disposed (before this read, or while the forward that made it ran); its data cannot be read`,
+      );
+  }
+
+  /**
+   * Copy to the CPU. Rejects (typed) when the work that produced the tensor failed, the device was
+   * lost, or the tensor's memory is gone (DisposedError): a read never resolves with data that is
+   * not the tensor's.
+   */
   async read(): Promise<Float32Array> {
-    if (this.disposed) throw new Error(`${this.name} was disposed`);
+    this.checkAlive();
     const device = this.memory.device;
     const watch = watchDevice(device);
     watch.check(`reading ${this.name}`);
@@ -45,19 +71,28 @@ export class GpuTensor {
     let offset = 0;
     for (const segment of this.segments) {
       const bytes = segment.length * 4;
+      // Checked again after each wait: a dispose may have come in between. From here to the
+      // submit nothing waits, and work submitted before a buffer is destroyed still completes.
+      this.checkAlive();
       const staging = this.memory.create(`${this.name} readback`, bytes, MAP_READ | COPY_DST, false);
       try {
+        const scopes = openErrorScopes(device);
         const encoder = device.createCommandEncoder({ label: `read ${this.name}` });
         encoder.copyBufferToBuffer(segment.buffer, 0, staging, 0, bytes);
         device.queue.submit([encoder.finish()]);
+        const copyFailure = scopes.close(`reading ${this.name}`);
         try {
           await staging.mapAsync(MAP_READ, 0, staging.size);
         } catch (e) {
           // A lost device can reject the map just before its lost promise settles: give it a turn.
           await new Promise((resolve) => setTimeout(resolve, 0));
           watch.check(`reading ${this.name}`);
+          this.checkAlive(); // the model disposed while this read waited: its staging buffer went too
           throw new GpuError(`reading ${this.name}: ${(e as Error).message}`);
         }
+        // A copy WebGPU refused (a buffer destroyed behind this tensor's back) leaves zeros in the staging buffer.
+        const refused = await copyFailure;
+        if (refused) throw refused;
         out.set(new Float32Array(staging.getMappedRange(0, bytes)), offset);
       } finally {
         if (staging.mapState === 'mapped') staging.unmap();

@@ -6,6 +6,7 @@
 // stores nothing, and the key is deleted besides.
 import { Sha256 } from './sha256.js';
 import { BlobByteSource, type ByteSource } from './stream.js';
+import { VerificationError, Verifier } from './verify.js';
 
 export const BROWSER_CACHE_NAME = 'dinov2-webgpu';
 
@@ -56,15 +57,16 @@ export class CacheEntryWriter {
   private put!: Promise<void>;
   private failed: unknown;
   private wake: (() => void) | undefined;
-  private written = 0;
-  private readonly hash = new Sha256();
+  private readonly verifier: Verifier;
   private settled = false;
 
   private constructor(
     readonly key: string,
-    private readonly size: number | undefined,
-    private readonly sha256: string | undefined,
-  ) {}
+    size: number | undefined,
+    sha256: string | undefined,
+  ) {
+    this.verifier = new Verifier({ size, etag: sha256 ?? '' }, { sha256: () => new Sha256() });
+  }
 
   static async create(
     key: string,
@@ -106,8 +108,7 @@ export class CacheEntryWriter {
         `the browser cache refused ${this.key}: ${(this.failed as Error).message ?? this.failed}`,
       );
     this.controller.enqueue(bytes);
-    this.written += bytes.byteLength;
-    if (this.sha256) this.hash.update(bytes);
+    this.verifier.update(bytes);
     while ((this.controller.desiredSize ?? 1) <= 0 && !this.failed) {
       await new Promise<void>((resolve) => (this.wake = resolve));
       this.wake = undefined;
@@ -115,15 +116,11 @@ export class CacheEntryWriter {
   }
 
   async commit(): Promise<void> {
-    let problem: string | undefined;
-    if (this.size !== undefined && this.written !== this.size)
-      problem = `${this.written} bytes arrived, the server announced ${this.size}`;
-    else if (this.sha256) {
-      const got = this.hash.hex();
-      if (got !== this.sha256) problem = `sha256 ${got} differs from the server's ${this.sha256}`;
-    }
+    const problem = this.verifier.problem();
     if (problem) {
-      const error = new Error(`download of ${this.key} failed verification: ${problem}; it was not cached`);
+      const error = new VerificationError(
+        `download of ${this.key} failed verification: ${problem}; it was not cached`,
+      );
       await this.abort(error);
       throw error;
     }

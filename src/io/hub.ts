@@ -9,150 +9,39 @@
 // Cache API, src/io/cache_browser.ts) through CachingByteSource, which writes each piece as the
 // reader takes it. Node-only modules are imported lazily so the browser bundle never loads them.
 import { cacheAbsent, CacheEntryWriter, cacheApiAvailable, cachedFile } from './cache_browser.js';
-import { request, statusError, HttpByteSource } from './http.js';
+import { HttpByteSource, request, statusError, withRetries } from './http.js';
+import {
+  authHeaders,
+  CachingByteSource,
+  type CheckpointFiles,
+  type HubOptions,
+  httpOptions,
+  isNode,
+  parseRepoId,
+  type PretrainedSource,
+  type ResolvedHubOptions,
+  resolveHubOptions,
+  urlPath,
+} from './hub_common.js';
+import { Sha256 } from './sha256.js';
 import { BlobByteSource, type ByteSource } from './stream.js';
+import { isSha256, normalizeEtag, VerifySink } from './verify.js';
 
-export const DEFAULT_ENDPOINT = 'https://huggingface.co';
-
-export interface HubOptions {
-  /** Branch, tag or commit; default "main" (or the "@revision" of the id). */
-  revision?: string;
-  /** Reports bytes as each file is read: (file, loaded, total). */
-  progress?: (file: string, loaded: number, total: number) => void;
-  signal?: AbortSignal;
-  /** Read and fill the cache (default true). */
-  cache?: boolean;
-  /** The hub or a mirror; default $HF_ENDPOINT, else https://huggingface.co. */
-  endpoint?: string;
-  /** For private and gated repositories; default $HF_TOKEN. Sent to the endpoint only. */
-  token?: string;
-  /** Node: the hub cache folder; default $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub. */
-  cacheDir?: string;
-  /** Use only the cache, never the network; default $HF_HUB_OFFLINE=1. */
-  offline?: boolean;
-  /** Bytes per read of a local or cached file (default 4 MiB). */
-  chunkBytes?: number;
-}
-
-/** A checkpoint's files, by name. */
-export interface CheckpointFiles {
-  /** What messages call the checkpoint: "org/name@main", a folder, a URL. */
-  readonly label: string;
-  /** The file, or undefined when the checkpoint has none by that name. */
-  open(file: string): Promise<ByteSource | undefined>;
-  /** Node hub: the snapshot folder the files are cached in, once known. */
-  readonly location?: string;
-  /** Said after "not found" errors: e.g. that only the cache was looked at (offline). */
-  readonly note?: string;
-}
-
-export type PretrainedSource = string | FileSystemDirectoryHandle | FileList | ArrayLike<File>;
-
-function env(name: string): string | undefined {
-  return typeof process !== 'undefined' ? process.env?.[name] || undefined : undefined;
-}
-
-export function isNode(): boolean {
-  return typeof process !== 'undefined' && !!process.versions?.node;
-}
-
-export interface ResolvedHubOptions extends HubOptions {
-  endpoint: string;
-  revision: string;
-  cache: boolean;
-  offline: boolean;
-}
-
-export function resolveHubOptions(o: HubOptions = {}): ResolvedHubOptions {
-  const offline =
-    o.offline ?? ['1', 'ON', 'YES', 'TRUE'].includes((env('HF_HUB_OFFLINE') ?? '').toUpperCase());
-  return {
-    ...o,
-    endpoint: (o.endpoint ?? env('HF_ENDPOINT') ?? DEFAULT_ENDPOINT).replace(/\/+$/, ''),
-    token: o.token ?? env('HF_TOKEN') ?? env('HUGGING_FACE_HUB_TOKEN'),
-    revision: o.revision ?? 'main',
-    cache: o.cache ?? true,
-    offline,
-  };
-}
-
-/** "org/name" or "name", as the hub spells repository ids. */
-export const REPO_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*(\/[A-Za-z0-9][A-Za-z0-9_.-]*)?$/;
-
-/** "org/name@rev" -> { repo, revision } */
-export function parseRepoId(id: string): { repo: string; revision?: string } {
-  const at = id.indexOf('@');
-  const repo = at < 0 ? id : id.slice(0, at);
-  const revision = at < 0 ? undefined : id.slice(at + 1);
-  if (!REPO_ID.test(repo) || repo.includes('--') || repo.includes('..') || revision === '') {
-    throw new Error(
-      `${JSON.stringify(id)} is not a hub id (org/name, optionally @revision), an http(s) URL or a folder`,
-    );
-  }
-  return { repo, revision };
-}
-
-/** A file name inside the checkpoint, as a URL path: each segment escaped. */
-export function urlPath(file: string): string {
-  return file.split('/').map(encodeURIComponent).join('/');
-}
-
-export function authHeaders(token: string | undefined): Record<string, string> {
-  return token ? { authorization: `Bearer ${token}` } : {};
-}
-
-/** The hub's resolve URL of a file. */
-export function resolveUrl(endpoint: string, repo: string, revision: string, file: string): string {
-  return `${endpoint}/${repo}/resolve/${encodeURIComponent(revision)}/${urlPath(file)}`;
-}
-
-/** A place downloads are written to while they are read: committed once complete and verified. */
-export interface BlobSink {
-  write(bytes: Uint8Array): Promise<void>;
-  commit(): Promise<void>;
-  abort(reason?: unknown): Promise<void>;
-}
-
-/**
- * A remote file that is written to the cache as it is read. The header bytes read first (head)
- * are written ahead of the data; a read that does not reach the end, for whatever reason, aborts
- * the sink, so the cache keeps nothing of it.
- */
-export class CachingByteSource implements ByteSource {
-  constructor(
-    private readonly remote: ByteSource,
-    private readonly createSink: () => Promise<BlobSink>,
-  ) {}
-
-  get name(): string {
-    return this.remote.name;
-  }
-
-  head(n: number, signal?: AbortSignal) {
-    return this.remote.head(n, signal);
-  }
-
-  async *chunks(offset: number, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
-    const sink = await this.createSink();
-    let done = false;
-    try {
-      if (offset > 0) {
-        const { bytes } = await this.remote.head(offset, signal);
-        if (bytes.byteLength < offset)
-          throw new Error(`${this.name}: only ${bytes.byteLength} bytes before offset ${offset}`);
-        await sink.write(bytes.subarray(0, offset));
-      }
-      for await (const piece of this.remote.chunks(offset, signal)) {
-        await sink.write(piece);
-        yield piece;
-      }
-      await sink.commit();
-      done = true;
-    } finally {
-      if (!done) await sink.abort(signal?.reason);
-    }
-  }
-}
+export {
+  authHeaders,
+  CachingByteSource,
+  type CheckpointFiles,
+  DEFAULT_ENDPOINT,
+  type HubOptions,
+  isNode,
+  parseRepoId,
+  type PretrainedSource,
+  REPO_ID,
+  type ResolvedHubOptions,
+  resolveHubOptions,
+  resolveUrl,
+  urlPath,
+} from './hub_common.js';
 
 /** Files under an http(s) folder URL (a hub's resolve URL in the browser, or any static server). */
 export class HttpFolder implements CheckpointFiles {
@@ -166,16 +55,20 @@ export class HttpFolder implements CheckpointFiles {
 
   async open(file: string): Promise<ByteSource | undefined> {
     const url = `${this.base}/${urlPath(file)}`;
-    const { signal, chunkBytes } = this.options;
     if (this.browserCache) {
-      const hit = await cachedFile(url, chunkBytes);
+      const hit = await cachedFile(url, this.options.chunkBytes);
       if (hit === 'absent') return undefined;
       if (hit) return hit;
     }
     if (this.options.offline)
       throw new Error(`${this.label}: ${file} is not cached and the network is off (offline)`);
     const headers = url.startsWith(`${this.options.endpoint}/`) ? authHeaders(this.options.token) : {};
-    const res = await request(url, { method: 'HEAD', headers }, signal);
+    const etagOptions = httpOptions(this.options, 'etag', headers);
+    const res = await withRetries(etagOptions, async () => {
+      const r = await request(url, { method: 'HEAD', headers }, etagOptions);
+      if (r.status >= 500 || r.status === 429) throw statusError(r, url, `${this.label}: ${file}`);
+      return r;
+    });
     if (res.status === 404) {
       if (this.browserCache && (res.headers.get('x-error-code') ?? 'EntryNotFound') === 'EntryNotFound')
         await cacheAbsent(url);
@@ -188,12 +81,17 @@ export class HttpFolder implements CheckpointFiles {
       res.headers.get('x-linked-size') ?? (encoded ? null : res.headers.get('content-length')) ?? NaN,
     );
     const known = Number.isSafeInteger(size) ? size : undefined;
-    const remote = new HttpByteSource(url, { headers, signal }, known);
-    if (!this.browserCache) return remote;
-    const etag = (res.headers.get('x-linked-etag') ?? res.headers.get('etag') ?? '')
-      .replace(/^W\//, '')
-      .replace(/"/g, '');
-    const sha256 = /^[0-9a-f]{64}$/.test(etag) ? etag : undefined;
+    const remote = new HttpByteSource(url, httpOptions(this.options, 'download', headers), known);
+    const etag = normalizeEtag(res.headers.get('x-linked-etag') ?? res.headers.get('etag'));
+    // A server's ETag is a content hash only when it looks like one (the hub's LFS files, mirrors of them).
+    const sha256 = isSha256(etag) ? etag : undefined;
+    if (!this.browserCache) {
+      if (!sha256 && known === undefined) return remote;
+      return new CachingByteSource(
+        remote,
+        async () => new VerifySink(url, { etag: sha256 ?? '', size: known }, { sha256: () => new Sha256() }),
+      );
+    }
     const commit = res.headers.get('x-repo-commit');
     return new CachingByteSource(remote, () =>
       CacheEntryWriter.create(url, known, sha256, commit ? { 'x-repo-commit': commit } : {}),

@@ -7,16 +7,27 @@
 // ($HF_HUB_OFFLINE=1, or when the hub cannot be reached) refs/{revision} names the snapshot.
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { hubCacheDir, NodeFileByteSource, NodeHubCache, normalizeEtag } from './cache_node.js';
-import { HttpByteSource, HttpError, NetworkError, request, statusError } from './http.js';
+import { hubCacheDir, NODE_HASHERS, NodeFileByteSource, NodeHubCache } from './cache_node.js';
+import {
+  HttpByteSource,
+  HttpError,
+  isTransient,
+  NetworkError,
+  request,
+  statusError,
+  withRetries,
+} from './http.js';
 import {
   authHeaders,
   CachingByteSource,
   type CheckpointFiles,
+  httpOptions,
   type ResolvedHubOptions,
   resolveUrl,
-} from './hub.js';
+} from './hub_common.js';
+import { safeComponent, safeRelativePath } from './names.js';
 import type { ByteSource } from './stream.js';
+import { isSha256, normalizeEtag, VerifySink } from './verify.js';
 
 /** A local checkpoint folder, or undefined when `path` is no folder (then it may be a hub id). */
 export async function localFolder(path: string, chunkBytes?: number): Promise<CheckpointFiles | undefined> {
@@ -61,7 +72,8 @@ export class NodeHubRepo implements CheckpointFiles {
     readonly repo: string,
     private readonly options: ResolvedHubOptions,
   ) {
-    this.cache = new NodeHubCache(options.cacheDir ?? hubCacheDir(), repo);
+    safeRelativePath(options.revision, 'revision');
+    this.cache = new NodeHubCache(options.cacheDir ?? hubCacheDir(), repo, { lockStale: options.lockStale });
   }
 
   get label(): string {
@@ -69,7 +81,7 @@ export class NodeHubRepo implements CheckpointFiles {
   }
 
   get location(): string | undefined {
-    return this.commit ? this.cache.snapshotPath(this.commit, '.').replace(/[\\/]\.$/, '') : undefined;
+    return this.commit ? this.cache.snapshotDir(this.commit) : undefined;
   }
 
   private local(path: string): ByteSource {
@@ -116,31 +128,37 @@ export class NodeHubRepo implements CheckpointFiles {
       new URL(meta.url).origin === new URL(this.options.endpoint).origin
         ? authHeaders(this.options.token)
         : {};
-    const remote = new HttpByteSource(meta.url, { headers, signal: this.options.signal }, meta.size);
-    if (!cache) return remote;
-    await this.cache.writeRef(revision, meta.commit);
-    const cached = await this.cache.cached(meta.commit, file);
-    if (cached) return this.local(cached);
-    if (await this.cache.hasBlob(meta.etag))
-      return this.local(await this.cache.link(meta.commit, file, meta.etag));
+    const remote = new HttpByteSource(meta.url, httpOptions(this.options, 'download', headers), meta.size);
     const { commit, etag, size } = meta;
-    return new CachingByteSource(remote, () => this.cache.writer(etag, { etag, size }, commit, file));
+    const what = `${this.label}/${file}`;
+    if (!cache)
+      return new CachingByteSource(remote, async () => new VerifySink(what, { etag, size }, NODE_HASHERS));
+    await this.cache.writeRef(revision, commit, this.options.signal);
+    const cached = await this.cache.cached(commit, file);
+    if (cached) return this.local(cached);
+    if (await this.cache.hasBlob(etag)) return this.local(await this.cache.link(commit, file, etag));
+    return new CachingByteSource(remote, (signal) =>
+      this.cache.blobSink(etag, { etag, size }, commit, file, (path) => this.local(path), signal),
+    );
   }
 
   /** HEAD the resolve URL, following only relative redirects (renamed repositories), like huggingface_hub. */
   private async metadata(file: string): Promise<FileMetadata | { missing: true; commit?: string }> {
-    const { endpoint, revision, token, signal } = this.options;
+    const { endpoint, revision, token } = this.options;
     let url = resolveUrl(endpoint, this.repo, revision, file);
     const what = `${this.label}: ${file}`;
+    const headers = { ...authHeaders(token), 'accept-encoding': 'identity' };
+    const options = httpOptions(this.options, 'etag', headers);
     for (let hops = 0; ; hops++) {
-      const res = await request(
-        url,
-        {
-          method: 'HEAD',
-          headers: { ...authHeaders(token), 'accept-encoding': 'identity' },
-          redirect: 'manual',
+      // A busy hub (5xx, 429) is asked again; a network failure or timeout is not: the cache answers then, as in huggingface_hub.
+      const res = await withRetries(
+        options,
+        async () => {
+          const r = await request(url, { method: 'HEAD', headers, redirect: 'manual' }, options);
+          if (r.status >= 500 || r.status === 429) throw statusError(r, url, what);
+          return r;
         },
-        signal,
+        (e) => e instanceof HttpError && isTransient(e),
       );
       const location = res.headers.get('location');
       if (res.status >= 300 && res.status < 400 && location) {
@@ -170,16 +188,24 @@ export class NodeHubRepo implements CheckpointFiles {
 
   private describe(res: Response, url: string, what: string): FileMetadata {
     const commit = res.headers.get('x-repo-commit') ?? '';
-    const etag = normalizeEtag(res.headers.get('x-linked-etag') ?? res.headers.get('etag'));
+    const linked = res.headers.get('x-linked-etag');
+    const etag = normalizeEtag(linked ?? res.headers.get('etag'));
     const sizeText = res.headers.get('x-linked-size') ?? res.headers.get('content-length');
     if (!COMMIT.test(commit) || !etag) {
       throw new Error(
         `${what}: ${res.url || url} answered without X-Repo-Commit and ETag; is ${this.options.endpoint} a Hugging Face hub?`,
       );
     }
-    if (!/^[A-Za-z0-9._-]+$/.test(etag))
-      throw new Error(`${what}: refusing ETag ${JSON.stringify(etag)} as a cache file name`);
-    return { commit, etag, size: sizeText === null ? undefined : Number(sizeText), url };
+    // An LFS file (X-Linked-Etag) is named and checked by its sha256: anything else cannot be verified.
+    if (linked !== null && !isSha256(etag))
+      throw new Error(
+        `${what}: the hub's X-Linked-Etag ${JSON.stringify(etag)} is not a sha256; refusing a file that cannot be verified`,
+      );
+    safeComponent(etag, `${what}: ETag`);
+    const size = sizeText === null ? undefined : Number(sizeText);
+    if (size !== undefined && !(Number.isSafeInteger(size) && size >= 0))
+      throw new Error(`${what}: the hub announced a size of ${JSON.stringify(sizeText)}`);
+    return { commit, etag, size, url };
   }
 }
 

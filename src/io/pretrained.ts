@@ -10,6 +10,7 @@ import {
   type HubOptions,
   type PretrainedSource,
 } from './hub.js';
+import { safeRelativePath } from './names.js';
 import { checkShardName } from './sharded.js';
 import {
   type ByteSource,
@@ -74,6 +75,7 @@ export async function openPretrained(
     weightsLabel = `${files.label}/${indexName}`;
     const sharded = shardFiles(indexJson, weightsLabel);
     index = sharded.index;
+    for (const shard of sharded.shards) safeRelativePath(shard, 'shard name', weightsLabel);
     for (const shard of sharded.shards) {
       checkShardName(shard, weightsLabel);
       const s = await files.open(shard);
@@ -148,8 +150,11 @@ export async function downloadPretrained(
     } catch (e) {
       throw new Error(`${files.label}/${indexName}: not valid JSON (${(e as Error).message})`);
     }
-    for (const shard of shardFiles(json, `${files.label}/${indexName}`).shards) {
-      if (!(await fetchFile(checkShardName(shard), false)))
+    const indexLabel = `${files.label}/${indexName}`;
+    const shards = shardFiles(json, indexLabel).shards;
+    for (const shard of shards) safeRelativePath(checkShardName(shard, indexLabel), 'shard name', indexLabel);
+    for (const shard of shards) {
+      if (!(await fetchFile(shard, false)))
         throw new Error(`${files.label}/${indexName} names ${shard}, which ${files.label} does not have`);
     }
   }

@@ -6,7 +6,7 @@ import { type DeviceInfo, defaultDevice } from '../gpu/device.js';
 import { KernelCache } from '../gpu/kernel.js';
 import { Recorder, Workspace } from '../gpu/recorder.js';
 import { storageBytes, type StorageType } from '../gpu/shaders.js';
-import { GpuTensor } from '../gpu/tensor.js';
+import { DisposedError, GpuTensor } from '../gpu/tensor.js';
 import type { Dinov2Config } from '../io/config.js';
 import { Embeddings } from './embeddings.js';
 import {
@@ -461,6 +461,7 @@ export abstract class Dinov2PreTrainedModel {
       this.lastStats = { dispatches: rec.dispatches };
       const error = await failure;
       if (error) throw error;
+      if (this.disposed) throw new DisposedError(`${label}: the model was disposed while this call ran`);
     } catch (e) {
       rec.abandon();
       this.dropWorkspace(workspaceKey, workspace);

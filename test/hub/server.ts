@@ -9,9 +9,15 @@
 //     401 for a private repository without `Authorization: Bearer {token}`.
 //   /{old}/resolve/... of a renamed repository: 307 to the relative /{new}/resolve/...
 // Faults, per CDN blob: `noRange` (Range ignored: 200 with the whole file), `cutAfter` (the socket
-// is destroyed after that many body bytes), `bytesPerSecond` (a slow body), `corrupt` (one byte
-// flipped: the sha256 fails). Other paths are served from `staticRoot` (the browser tests load
-// the page and dist/ from this same origin). Every request is logged.
+// is destroyed after that many bytes of the file; `cuts` responses only, default all),
+// `bytesPerSecond` (a slow body), `trickle` (a few bytes now and then), `pauseAt` (the body stops
+// at that byte until `release()` of the pause: forced interleavings, or a stall when never
+// released), `corrupt` (one byte flipped: the sha256 fails), `failFirst` (that many requests
+// answered 503). `overrides` replaces response headers of a repository file (hostile ETags).
+// Other paths are served from `staticRoot` (the browser tests load the page and dist/ from this
+// same origin); under /gzip/ a static file is sent gzipped whatever the request accepts, and a
+// Range is answered from the compressed bytes (as a cache holding a compressed body does). Every
+// request is logged.
 import { createHash } from 'node:crypto';
 import {
   closeSync,
@@ -24,6 +30,7 @@ import {
   statSync,
 } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { extname, join, resolve, sep } from 'node:path';
 
@@ -40,8 +47,40 @@ export interface Fault {
   /** Set by the server: the file's size. */
   size?: number;
   cutAfter?: number;
+  /** How many responses `cutAfter` cuts (then the body is whole); default every one. */
+  cuts?: number;
   bytesPerSecond?: number;
+  /** `bytes` bytes every `everyMs` ms. */
+  trickle?: { bytes: number; everyMs: number };
+  /** The body waits at this byte of the file until the pause is released. */
+  pauseAt?: number;
+  pause?: Pause;
   corrupt?: boolean;
+  /** Answer this many requests 503 before serving. */
+  failFirst?: number;
+}
+
+/** A body held at a byte: `reached` resolves when a response gets there, `release()` lets every held one go on. */
+export class Pause {
+  private resolveReached!: () => void;
+  readonly reached = new Promise<void>((resolve) => {
+    this.resolveReached = resolve;
+  });
+  private resolveReleased!: () => void;
+  readonly released = new Promise<void>((resolve) => {
+    this.resolveReleased = resolve;
+  });
+  hits = 0;
+
+  hit(): Promise<void> {
+    this.hits++;
+    this.resolveReached();
+    return this.released;
+  }
+
+  release(): void {
+    this.resolveReleased();
+  }
 }
 
 interface Blob {
@@ -133,6 +172,9 @@ export function folderFiles(dir: string, only?: string[]): Record<string, Served
 export class FakeHub {
   readonly log: LoggedRequest[] = [];
   readonly faults = new Map<string, Fault>(); // by sha256, or '*' for every CDN blob
+  /** Response headers replaced for "{repo}/{file}" (on the resolve URL). */
+  readonly overrides = new Map<string, Record<string, string>>();
+  private readonly counts = new Map<string, { failed: number; cut: number }>();
   origin = '';
   /** Where LFS files are redirected to: another port (another origin, as the real CDN is), unless sameOriginCdn. */
   cdnOrigin = '';
@@ -261,6 +303,7 @@ export class FakeHub {
       if (!commit) return fail(404, 'RevisionNotFound');
       const blob = repo.commits.get(commit)!.get(file);
       if (!blob) return fail(404, 'EntryNotFound', { 'x-repo-commit': commit });
+      const override = this.overrides.get(`${repoId}/${file}`) ?? {};
       if (blob.lfs) {
         this.record(req, path, 302);
         res.writeHead(302, {
@@ -269,6 +312,7 @@ export class FakeHub {
           'x-linked-etag': `"${blob.sha256}"`,
           'x-linked-size': String(blob.size),
           etag: `"${blob.gitSha1 || blob.sha256}"`,
+          ...override,
         });
         res.end();
         return;
@@ -280,6 +324,7 @@ export class FakeHub {
         'x-repo-commit': commit,
         etag: `"${blob.gitSha1}"`,
         'accept-ranges': 'bytes',
+        ...override,
       });
       if (head) res.end();
       else this.pipe(blob.read(0, blob.size), res, {});
@@ -297,7 +342,19 @@ export class FakeHub {
       res.writeHead(404).end();
       return;
     }
-    const fault = { ...this.faults.get('*'), ...this.faults.get(sha256), size: blob.size };
+    const fault: Fault = { ...this.faults.get('*'), ...this.faults.get(sha256), size: blob.size };
+    let count = this.counts.get(sha256);
+    if (!count) this.counts.set(sha256, (count = { failed: 0, cut: 0 }));
+    if (fault.failFirst !== undefined && count.failed < fault.failFirst) {
+      count.failed++;
+      this.record(req, path, 503);
+      res.writeHead(503, { 'content-type': 'text/plain' }).end('busy\n');
+      return;
+    }
+    if (fault.cutAfter !== undefined && fault.cuts !== undefined) {
+      if (count.cut >= fault.cuts) fault.cutAfter = undefined;
+      else count.cut++;
+    }
     let start = 0;
     let end = blob.size;
     let status = 200;
@@ -341,6 +398,19 @@ export class FakeHub {
       try {
         for await (let piece of source) {
           if (res.destroyed) return;
+          if (
+            fault.pause &&
+            fault.pauseAt !== undefined &&
+            at <= fault.pauseAt &&
+            at + piece.byteLength > fault.pauseAt
+          ) {
+            const before = fault.pauseAt - at;
+            await new Promise<void>((ok) => res.write(piece.subarray(0, before), () => ok()));
+            await fault.pause.hit();
+            if (res.destroyed) return;
+            piece = piece.subarray(before);
+            at += before;
+          }
           if (fault.corrupt && at + piece.byteLength === fault.size) {
             piece = Uint8Array.from(piece); // the last byte flipped: past the header, so only the hash can tell
             piece[piece.byteLength - 1] ^= 0xff;
@@ -351,7 +421,14 @@ export class FakeHub {
             res.socket?.destroy();
             return;
           }
-          if (fault.bytesPerSecond) {
+          if (fault.trickle) {
+            const { bytes, everyMs } = fault.trickle;
+            for (let i = 0; i < piece.byteLength; i += bytes) {
+              if (res.destroyed) return;
+              res.write(piece.subarray(i, i + bytes));
+              await new Promise((ok) => setTimeout(ok, everyMs));
+            }
+          } else if (fault.bytesPerSecond) {
             for (let i = 0; i < piece.byteLength; i += 4096) {
               if (res.destroyed) return;
               res.write(piece.subarray(i, i + 4096));
@@ -370,6 +447,10 @@ export class FakeHub {
   }
 
   private serveStatic(req: IncomingMessage, res: ServerResponse, path: string): void {
+    if (path.startsWith('/gzip/')) {
+      this.serveGzip(req, res, path);
+      return;
+    }
     const base = resolve(this.options.staticRoot!);
     const file = resolve(base, `.${path}`);
     const ok = (file === base || file.startsWith(base + sep)) && existsSync(file) && statSync(file).isFile();
@@ -385,6 +466,44 @@ export class FakeHub {
     });
     if (req.method === 'HEAD') res.end();
     else createReadStream(file).pipe(res);
+  }
+
+  /**
+   * /gzip/{path}: the static file at {path}, always gzipped (Content-Encoding: gzip, cacheable),
+   * and a Range answered with those bytes of the compressed body, as a cache that stored the
+   * compressed response answers it.
+   */
+  private serveGzip(req: IncomingMessage, res: ServerResponse, path: string): void {
+    const base = resolve(this.options.staticRoot!);
+    const file = resolve(base, `.${path.slice('/gzip'.length)}`);
+    const ok = file.startsWith(base + sep) && existsSync(file) && statSync(file).isFile();
+    if (!ok) {
+      this.record(req, path, 404);
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${path}\n`);
+      return;
+    }
+    const body = gzipSync(readFileSync(file));
+    const headers: Record<string, string> = {
+      'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+      'content-encoding': 'gzip',
+      'cache-control': 'max-age=3600',
+      etag: `"gz-${createHash('sha1').update(body).digest('hex')}"`,
+      'accept-ranges': 'bytes',
+    };
+    const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+    let part = body;
+    let status = 200;
+    if (range) {
+      const start = Math.min(Number(range[1]), body.byteLength);
+      const end = range[2] ? Math.min(body.byteLength, Number(range[2]) + 1) : body.byteLength;
+      part = body.subarray(start, end);
+      status = 206;
+      headers['content-range'] = `bytes ${start}-${end - 1}/${body.byteLength}`;
+    }
+    headers['content-length'] = String(part.byteLength);
+    this.record(req, path, status);
+    res.writeHead(status, headers);
+    res.end(req.method === 'HEAD' ? undefined : part);
   }
 }
 
