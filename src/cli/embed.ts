@@ -189,7 +189,7 @@ export async function embed(args: ParsedArgs, log: (line: string) => void): Prom
     const differs = saved && Object.keys(job).filter((k) => saved[k] !== job[k as keyof Job]);
     if (!saved || differs.length)
       throw new UsageError(
-        `--resume: ${partsDir} was saved by a different job (${saved ? `its ${differs.join(', ')} differ` : 'no manifest.json'}); delete it to start over`,
+        `--resume: ${partsDir} was saved by a different job (${saved ? `different ${differs.join(', ')}` : 'no manifest.json'}); delete it to start over`,
       );
   }
   const { first, end } = shardBatches(inputs.length, batchSize, shard);
@@ -373,6 +373,10 @@ export async function embed(args: ParsedArgs, log: (line: string) => void): Prom
         `profile: ${todoImages} images in ${wall.toFixed(2)} s after loading (${(todoImages / wall).toFixed(2)} images/s); time per stage, summed over images (stages overlap): ${STAGES.map((s) => `${s} ${(time[s] / 1000).toFixed(2)} s`).join(', ')}`,
       );
     }
+  } catch (e) {
+    // A run that saved nothing leaves nothing to resume.
+    if (!toStdout && partsOf(partsDir).length === 0) rmSync(partsDir, { recursive: true, force: true });
+    throw e;
   } finally {
     m?.dispose();
     if (toStdout) rmSync(partsDir, { recursive: true, force: true });
