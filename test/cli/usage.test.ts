@@ -14,6 +14,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pkg from '../../package.json';
 import { writeSafetensors } from '../../src/io/safetensors.js';
@@ -368,5 +369,35 @@ describe('GPU driver warnings', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/No WebGPU adapter: install a Vulkan driver .*VK_ICD_FILENAMES/);
     expect(existsSync(join(work, 'none.npy'))).toBe(false);
+  });
+});
+
+describe('EXIF orientation', () => {
+  it('is applied by default (as transformers does); --no-auto-orient keeps the stored orientation', async () => {
+    const dir = mkdtempSync(join(work, 'exif-'));
+    // A JPEG stored 300 x 500 with Orientation 6 (shown rotated 90 degrees clockwise), and its
+    // decoded pixels saved losslessly as stored and as shown.
+    const jpeg = join(dir, 'rotated.jpg');
+    await sharp('test/fixtures/preprocess/img1-300x500.png')
+      .jpeg()
+      .withMetadata({ orientation: 6 })
+      .toFile(jpeg);
+    const { data, info } = await sharp(jpeg, { autoOrient: false })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const raw = { raw: { width: info.width, height: info.height, channels: info.channels } };
+    await sharp(data, raw).png().toFile(join(dir, 'stored.png'));
+    await sharp(data, raw).rotate(90).png().toFile(join(dir, 'shown.png'));
+    const run = async (image: string, ...extra: string[]) => {
+      const out = join(dir, `${image.split('/').pop()}-${extra.length}.safetensors`);
+      const r = await cli(['preprocess', image, '--output', out, ...extra]);
+      expect(r.status, r.stderr).toBe(0);
+      return readFileSync(out).subarray(readFileSync(out).readUInt32LE(0) + 8);
+    };
+    const byDefault = await run(jpeg);
+    expect(byDefault.equals(await run(join(dir, 'shown.png')))).toBe(true);
+    const kept = await run(jpeg, '--no-auto-orient');
+    expect(kept.equals(await run(join(dir, 'stored.png')))).toBe(true);
+    expect(kept.equals(byDefault)).toBe(false);
   });
 });
