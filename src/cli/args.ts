@@ -156,3 +156,12 @@ export function positiveInteger(args: ParsedArgs, name: string, fallback: number
     throw new UsageError(`--${name} takes a positive integer, got ${JSON.stringify(text)}`);
   return Number(text);
 }
+
+/** A non-negative integer option, `fallback` when absent. */
+export function nonNegativeInteger(args: ParsedArgs, name: string, fallback: number): number {
+  const text = args.values.get(name);
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text))
+    throw new UsageError(`--${name} takes a non-negative integer, got ${JSON.stringify(text)}`);
+  return Number(text);
+}

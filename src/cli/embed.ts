@@ -5,14 +5,21 @@
 // `--shard K/N` runs exactly the batches of one unsharded run: the same bytes either way.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadImageNode } from '../image/decode_node.js';
 import { SafetensorsFile, writeSafetensors } from '../io/safetensors.js';
 import { processorFor } from '../model/auto.js';
 import { Dinov2WithRegistersModel } from '../model/modeling.js';
 import { poolEmbeddings, pooledSize, type Pooling, POOLINGS } from '../model/pooling.js';
-import { type CommandSpec, type ParsedArgs, positiveInteger, required, UsageError } from './args.js';
+import {
+  type CommandSpec,
+  nonNegativeInteger,
+  type ParsedArgs,
+  positiveInteger,
+  required,
+  UsageError,
+} from './args.js';
+import { Preparer } from './prepare.js';
 import {
   type Embeddings,
   encodeEmbeddings,
@@ -23,14 +30,8 @@ import {
   STREAMING,
 } from './embeddings_file.js';
 import { listInputs, parseShard, shardBatches } from './inputs.js';
-import { autoOrient, hubOptions, imageError, MODEL_OPTIONS, ORIENT_OPTIONS } from './model_source.js';
-import {
-  checkOutputPath,
-  installSignalCleanup,
-  outputFormat,
-  writeFileAtomic,
-  writeStdout,
-} from './output.js';
+import { autoOrient, hubOptions, MODEL_OPTIONS, ORIENT_OPTIONS } from './model_source.js';
+import { checkOutputPath, onInterrupt, outputFormat, writeFileAtomic, writeStdout } from './output.js';
 import { Progress } from './progress.js';
 
 export { float32Text, npy } from './embeddings_file.js';
@@ -79,6 +80,12 @@ export const EMBED_COMMAND: CommandSpec = {
       help: 'skip images that cannot be read (each reported by name) instead of stopping at the first',
     },
     ...ORIENT_OPTIONS,
+    {
+      name: 'workers',
+      value: 'N',
+      default: 'CPUs - 1, at most 4',
+      help: 'threads that decode and preprocess ahead of the GPU (0: the main thread)',
+    },
     { name: 'profile', help: 'print the time spent per stage (decode, preprocess, upload, forward, write)' },
   ],
   example:
@@ -154,6 +161,7 @@ export async function embed(args: ParsedArgs, log: (line: string) => void): Prom
   const shard = parseShard(args.values.get('shard'));
   const skipBad = args.flags.has('skip-bad');
   const resume = args.flags.has('resume');
+  const workers = nonNegativeInteger(args, 'workers', Math.max(1, Math.min(4, availableParallelism() - 1)));
   const toStdout = output === '-';
   if (toStdout && resume)
     throw new UsageError('--resume needs an --output file (its parts are kept beside it)');
@@ -178,7 +186,7 @@ export async function embed(args: ParsedArgs, log: (line: string) => void): Prom
       .digest('hex'),
   };
   const partsDir = toStdout ? mkdtempSync(join(tmpdir(), 'dinov2-webgpu-embed-')) : `${output}.parts`;
-  if (toStdout) installSignalCleanup(() => rmSync(partsDir, { recursive: true, force: true }));
+  if (toStdout) onInterrupt(() => rmSync(partsDir, { recursive: true, force: true }));
   const manifestPath = join(partsDir, 'manifest.json');
   if (!toStdout && existsSync(partsDir)) {
     if (!resume)
@@ -209,6 +217,7 @@ export async function embed(args: ParsedArgs, log: (line: string) => void): Prom
     write: 0,
   };
   let m: Dinov2WithRegistersModel | undefined;
+  let closePreparer = async () => {};
   try {
     m = await Dinov2WithRegistersModel.from_pretrained(model, hubOptions(args, progress));
     const t0 = performance.now();
@@ -224,19 +233,13 @@ export async function embed(args: ParsedArgs, log: (line: string) => void): Prom
       `${plural(shardImages)}${shard.count > 1 ? ` (shard ${job.shard} of ${plural(inputs.length)})` : ''}${todoImages < shardImages ? `, ${plural(todoImages)} left to do` : ''}, ${pooling} pooling (${width} floats each), batches of up to ${batchSize}, model ${m.source}`,
     );
 
-    const orient = autoOrient(args);
+    const preparer = new Preparer(processor, autoOrient(args), workers);
+    closePreparer = () => preparer.close();
     const prepare = async (id: string): Promise<Prepared> => {
-      const a = performance.now();
-      try {
-        const img = await loadImageNode(id, { autoOrient: orient });
-        const b = performance.now();
-        time.decode += b - a;
-        const { pixel_values, dims } = processor.preprocess(img);
-        time.preprocess += performance.now() - b;
-        return { id, pixels: pixel_values, dims: [...dims] };
-      } catch (e) {
-        return { id, error: imageError(id, e) };
-      }
+      const r = await preparer.prepare(id);
+      time.decode += r.decodeMs;
+      time.preprocess += r.preprocessMs;
+      return r;
     };
     const prepareBatch = (b: number) =>
       Promise.all(inputs.slice(b * batchSize, Math.min((b + 1) * batchSize, inputs.length)).map(prepare));
@@ -378,6 +381,7 @@ export async function embed(args: ParsedArgs, log: (line: string) => void): Prom
     if (!toStdout && partsOf(partsDir).length === 0) rmSync(partsDir, { recursive: true, force: true });
     throw e;
   } finally {
+    await closePreparer();
     m?.dispose();
     if (toStdout) rmSync(partsDir, { recursive: true, force: true });
   }

@@ -25,8 +25,15 @@ export function removePendingFiles(): void {
   pending.clear();
 }
 
+/** What else to remove if the process is interrupted (a temporary folder). */
+const cleanups = new Set<() => void>();
+
+export function onInterrupt(cleanup: () => void): void {
+  cleanups.add(cleanup);
+}
+
 /** On SIGINT / SIGTERM: remove the temporary files, then exit as the signal would (130 / 143). */
-export function installSignalCleanup(extra: () => void = () => {}): void {
+export function installSignalCleanup(): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
   for (const [signal, code] of [
@@ -35,7 +42,7 @@ export function installSignalCleanup(extra: () => void = () => {}): void {
   ] as const) {
     process.on(signal, () => {
       removePendingFiles();
-      extra();
+      for (const cleanup of cleanups) cleanup();
       process.stderr.write(`\ndinov2-webgpu: interrupted (${signal}); nothing partial was left behind\n`);
       process.exit(code);
     });
