@@ -188,6 +188,9 @@ export async function embed(args: ParsedArgs, log: (line: string) => void): Prom
   const partsDir = toStdout ? mkdtempSync(join(tmpdir(), 'dinov2-webgpu-embed-')) : `${output}.parts`;
   if (toStdout) onInterrupt(() => rmSync(partsDir, { recursive: true, force: true }));
   const manifestPath = join(partsDir, 'manifest.json');
+  // A folder with no part in it (a run killed before its first part) holds nothing to resume.
+  if (!toStdout && existsSync(partsDir) && partsOf(partsDir).length === 0)
+    rmSync(partsDir, { recursive: true, force: true });
   if (!toStdout && existsSync(partsDir)) {
     if (!resume)
       throw new UsageError(
