@@ -9,7 +9,13 @@ import { imageError } from './model_source.js';
 let processor: BitImageProcessor | undefined;
 let configKey = '';
 
-parentPort!.on('message', async (q: PrepareRequest & { config: ImageProcessorConfig }) => {
+// One image at a time, so that the times measured are the work's, not a queue's.
+let queue = Promise.resolve();
+parentPort!.on('message', (q: PrepareRequest & { config: ImageProcessorConfig }) => {
+  queue = queue.then(() => handle(q));
+});
+
+async function handle(q: PrepareRequest & { config: ImageProcessorConfig }): Promise<void> {
   const key = JSON.stringify(q.config);
   if (key !== configKey) {
     processor = new BitImageProcessor(q.config);
@@ -35,4 +41,4 @@ parentPort!.on('message', async (q: PrepareRequest & { config: ImageProcessorCon
     { seq: q.seq, result },
     'pixels' in result ? [result.pixels.buffer as ArrayBuffer] : [],
   );
-});
+}
