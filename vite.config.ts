@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 // One build serves the browser and Node: `dist/index.js` is the library (WGSL inlined through
 // `?raw` imports; Node-only modules are loaded lazily and left external), `dist/cli.js` the
-// command line behind bin/dinov2-webgpu.js.
+// command line behind bin/dinov2-webgpu.js, and `dist/prepare_worker.js` its decoding threads.
 export default defineConfig({
   build: {
     target: 'es2022',
@@ -11,7 +11,7 @@ export default defineConfig({
     minify: false,
     sourcemap: true,
     lib: {
-      entry: { index: 'src/index.ts', cli: 'src/cli/main.ts' },
+      entry: { index: 'src/index.ts', cli: 'src/cli/main.ts', prepare_worker: 'src/cli/prepare_worker.ts' },
       formats: ['es'],
     },
     rolldownOptions: {

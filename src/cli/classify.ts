@@ -2,25 +2,42 @@
 import { loadImageNode } from '../image/decode_node.js';
 import { AutoModel, processorFor } from '../model/auto.js';
 import { Dinov2WithRegistersForImageClassification } from '../model/modeling.js';
-import { parseArgs, required, UsageError } from './args.js';
-import { checkImagesExist, hubOptions, MODEL_FLAGS, MODEL_USAGE, MODEL_VALUED } from './model_source.js';
+import { type CommandSpec, type ParsedArgs, positiveInteger, required, UsageError } from './args.js';
+import {
+  autoOrient,
+  checkFilesExist,
+  hubOptions,
+  imageError,
+  MODEL_OPTIONS,
+  ORIENT_OPTIONS,
+} from './model_source.js';
 import { Progress } from './progress.js';
 
-export const CLASSIFY_USAGE = `dinov2-webgpu classify IMAGE... ${MODEL_USAGE} [--top-k K] [--json] [--auto-orient]`;
+export const CLASSIFY_COMMAND: CommandSpec = {
+  name: 'classify',
+  summary: "Prints the top-k labels of a classification checkpoint (config.json's id2label) for each image.",
+  positional: 'IMAGE...',
+  options: [
+    ...MODEL_OPTIONS,
+    { name: 'top-k', value: 'K', default: '5', help: 'labels per image' },
+    { name: 'json', help: 'print JSON instead of text' },
+    ...ORIENT_OPTIONS,
+  ],
+  example:
+    'dinov2-webgpu classify cat.jpg --model facebook/dinov2-with-registers-small-imagenet1k-1-layer --top-k 3',
+};
 
 export async function classify(
-  argv: string[],
+  args: ParsedArgs,
   log: (line: string) => void,
   print: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
 ): Promise<void> {
-  const args = parseArgs(argv, [...MODEL_VALUED, 'top-k'], [...MODEL_FLAGS, 'json', 'auto-orient']);
   const images = args.positional;
   if (images.length === 0) throw new UsageError('give at least one IMAGE');
   const modelId = required(args, 'model');
-  const k = Number(args.values.get('top-k') ?? 5);
-  if (!Number.isInteger(k) || k < 1) throw new UsageError('--top-k must be a positive integer');
+  const k = positiveInteger(args, 'top-k', 5);
 
-  checkImagesExist(images);
+  checkFilesExist(images);
   const progress = new Progress();
   const model = await AutoModel.from_pretrained(modelId, hubOptions(args, progress));
   progress.end();
@@ -33,11 +50,9 @@ export async function classify(
     const processor = processorFor(model.preprocessorConfig, `${model.source}/preprocessor_config.json`);
     const results: { image: string; top: { label: string; index: number; score: number }[] }[] = [];
     for (const image of images) {
-      const img = await loadImageNode(image, { autoOrient: args.flags.has('auto-orient') }).catch(
-        (e: Error) => {
-          throw new Error(`${image}: ${e.message}`);
-        },
-      );
+      const img = await loadImageNode(image, { autoOrient: autoOrient(args) }).catch((e: Error) => {
+        throw new Error(imageError(image, e));
+      });
       const { pixel_values, dims } = processor.preprocess(img);
       const { logits } = await model.forward({ data: pixel_values, dims: [...dims] });
       const [top] = await model.topK(logits, Math.min(k, model.config.num_labels));

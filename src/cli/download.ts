@@ -1,22 +1,24 @@
 // `dinov2-webgpu download`: fills the Hugging Face cache with a checkpoint, with progress, and
 // prints the snapshot folder (which `--model` of the other commands, or Python, then reads).
 import { downloadPretrained } from '../io/pretrained.js';
-import { parseArgs, UsageError } from './args.js';
-import { hubOptions, MODEL_FLAGS, MODEL_VALUED } from './model_source.js';
+import { type CommandSpec, type ParsedArgs, UsageError } from './args.js';
+import { HUB_OPTIONS, hubOptions } from './model_source.js';
 import { formatBytes, Progress } from './progress.js';
 
-export const DOWNLOAD_USAGE = 'dinov2-webgpu download ID [--revision REV] [--cache-dir DIR]';
+export const DOWNLOAD_COMMAND: CommandSpec = {
+  name: 'download',
+  summary:
+    "Fills the Hugging Face cache (shared with Python's huggingface_hub) with a checkpoint and prints its snapshot folder.",
+  positional: 'ID',
+  options: HUB_OPTIONS,
+  example: 'dinov2-webgpu download facebook/dinov2-with-registers-small',
+};
 
 export async function download(
-  argv: string[],
+  args: ParsedArgs,
   log: (line: string) => void,
   print: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
 ): Promise<void> {
-  const args = parseArgs(
-    argv,
-    MODEL_VALUED.filter((n) => n !== 'model' && n !== 'dtype'),
-    MODEL_FLAGS.filter((n) => n !== 'no-cache'),
-  );
   if (args.positional.length !== 1)
     throw new UsageError(
       args.positional.length ? `one ID, got ${args.positional.join(' ')}` : 'ID is required (org/name)',

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadImageNode } from '../image/decode_node.js';
 import {
@@ -9,19 +9,36 @@ import {
   type ImageProcessorConfig,
 } from '../image/processor.js';
 import { writeSafetensors } from '../io/safetensors.js';
-import { parseArgs, required, UsageError } from './args.js';
+import { type CommandSpec, type ParsedArgs, required, UsageError } from './args.js';
+import { autoOrient, imageError, ORIENT_OPTIONS } from './model_source.js';
+import { checkOutputPath, outputFormat, writeFileAtomic } from './output.js';
 
-export const PREPROCESS_USAGE =
-  'dinov2-webgpu preprocess IMAGE --output OUT.safetensors [--model DIR] [--auto-orient]';
+export const PREPROCESS_COMMAND: CommandSpec = {
+  name: 'preprocess',
+  summary:
+    "Runs transformers' image processor (BitImageProcessor) on one image and writes pixel_values [1, 3, H, W] as safetensors.",
+  positional: 'IMAGE',
+  options: [
+    { name: 'output', value: 'OUT.safetensors', required: true, help: 'where pixel_values go' },
+    {
+      name: 'model',
+      value: 'DIR',
+      default: "DINOv2's defaults",
+      help: 'a checkpoint folder whose preprocessor_config.json gives the settings',
+    },
+    ...ORIENT_OPTIONS,
+  ],
+  example: 'dinov2-webgpu preprocess cat.jpg --output cat.safetensors',
+};
 
 /**
  * transformers' BitImageProcessor on one image file: `pixel_values` [1, 3, H, W] (F32) as
  * `processor(images=Image.open(IMAGE), return_tensors="pt")` gives it. The settings come from
  * DIR/preprocessor_config.json when --model names a folder that has one, else DINOv2's defaults.
- * --auto-orient applies the EXIF orientation first, as transformers' load_image does.
+ * The EXIF orientation is applied first, as transformers' load_image does (--no-auto-orient keeps
+ * the stored orientation, as PIL's Image.open does).
  */
-export async function preprocess(argv: string[], log: (line: string) => void): Promise<void> {
-  const args = parseArgs(argv, ['output', 'model'], ['auto-orient']);
+export async function preprocess(args: ParsedArgs, log: (line: string) => void): Promise<void> {
   if (args.positional.length !== 1)
     throw new UsageError(
       args.positional.length
@@ -30,6 +47,9 @@ export async function preprocess(argv: string[], log: (line: string) => void): P
     );
   const [imagePath] = args.positional;
   const outputPath = required(args, 'output');
+  outputFormat(outputPath, undefined, ['safetensors'], 'safetensors', []);
+  if (!existsSync(imagePath)) throw new Error(`${imagePath}: no such file`);
+  checkOutputPath(outputPath, [imagePath]);
 
   let config: ImageProcessorConfig = DINOV2_PROCESSOR_DEFAULTS;
   let settings = 'DINOv2 defaults';
@@ -51,11 +71,12 @@ export async function preprocess(argv: string[], log: (line: string) => void): P
     }
   }
 
-  if (!existsSync(imagePath)) throw new Error(`${imagePath}: no such file`);
-  const image = await loadImageNode(imagePath, { autoOrient: args.flags.has('auto-orient') });
+  const image = await loadImageNode(imagePath, { autoOrient: autoOrient(args) }).catch((e: unknown) => {
+    throw new Error(imageError(imagePath, e));
+  });
   const processor = new BitImageProcessor(config);
   const { pixel_values, dims } = processor.preprocess(image);
-  await writeFile(
+  await writeFileAtomic(
     outputPath,
     writeSafetensors(
       { pixel_values: { dtype: 'F32', shape: [...dims], data: pixel_values } },

@@ -19,6 +19,7 @@ export class Progress {
   private lastDraw = 0;
   private drawn = false;
   private readonly finished = new Set<string>();
+  private lastLog = Date.now();
 
   constructor(
     private readonly stream: NodeJS.WriteStream = process.stderr,
@@ -26,13 +27,20 @@ export class Progress {
     readonly tty = Boolean(stream.isTTY),
   ) {}
 
-  /** `done` of `total` of `what` (bytes when `bytes`, else items). */
-  update(what: string, done: number, total: number, bytes = true): void {
+  /**
+   * `done` of `total` of `what` (bytes when `bytes`, else items); `detail` (a rate, an ETA) follows.
+   * Off a terminal, a step with a detail also gets a line every 10 s (a long job's log shows it move).
+   */
+  update(what: string, done: number, total: number, bytes = true, detail?: string): void {
     const complete = total > 0 && done >= total;
+    const suffix = detail ? ` (${detail})` : '';
     if (!this.tty) {
       if (complete && !this.finished.has(what)) {
         this.finished.add(what);
-        this.log(`${what}: ${bytes ? formatBytes(total) : `${total}`}`);
+        this.log(`${what}: ${bytes ? formatBytes(total) : `${total}`}${suffix}`);
+      } else if (!complete && detail && Date.now() - this.lastLog >= 10_000) {
+        this.lastLog = Date.now();
+        this.log(`${what}: ${done} / ${total}${suffix}`);
       }
       return;
     }
@@ -43,7 +51,7 @@ export class Progress {
     const filled = Math.round(fraction * BAR);
     const amount = bytes ? `${formatBytes(done)} / ${formatBytes(total)}` : `${done} / ${total}`;
     const columns = this.stream.columns || 100;
-    const line = `${what} [${'#'.repeat(filled)}${'-'.repeat(BAR - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${amount}`;
+    const line = `${what} [${'#'.repeat(filled)}${'-'.repeat(BAR - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${amount}${suffix}`;
     this.stream.write(`\r\x1b[2K${line.slice(0, columns - 1)}`);
     this.drawn = true;
     if (complete) this.end();

@@ -62,11 +62,26 @@ async function nodeNavigatorGpu(): Promise<GPU> {
   const webgpu = await import(/* @vite-ignore */ 'webgpu');
   Object.assign(globalThis, webgpu.globals);
   const flags: string[] = [];
+  const { existsSync, readdirSync } = await import('node:fs');
+  const icd = SWIFTSHADER_ICDS.find((p) => existsSync(p));
+  // With no GPU device node no hardware driver can give an adapter, and Mesa's CPU driver
+  // (lavapipe) lacks what Dawn requires: Dawn would print a warning for it, then skip it. Go to
+  // SwiftShader directly (unless drivers are chosen by the user, or DINOV2_WEBGPU_DEBUG=1 asks to
+  // see every driver tried).
+  const chosen = process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES;
+  if (icd && !chosen && process.platform === 'linux' && process.env.DINOV2_WEBGPU_DEBUG !== '1') {
+    const nodes = ['/dev/dri', '/dev'].flatMap((d) => {
+      try {
+        return readdirSync(d).filter((f) => /^(renderD\d+|nvidia\d+|dxg|kfd)$/.test(f));
+      } catch {
+        return [];
+      }
+    });
+    if (nodes.length === 0) process.env.VK_ICD_FILENAMES = icd;
+  }
   let gpu: GPU = webgpu.create(flags);
   if (await gpu.requestAdapter()) return gpu;
   if (!process.env.VK_ICD_FILENAMES) {
-    const { existsSync } = await import('node:fs');
-    const icd = SWIFTSHADER_ICDS.find((p) => existsSync(p));
     if (icd) {
       process.env.VK_ICD_FILENAMES = icd;
       gpu = webgpu.create(flags);

@@ -1,0 +1,44 @@
+// A worker thread of `embed`: decodes an image and runs the image processor on it, so that the
+// main thread only feeds the GPU. Built as dist/prepare_worker.js (vite.config.ts).
+import { parentPort } from 'node:worker_threads';
+import { loadImageNode } from '../image/decode_node.js';
+import { BitImageProcessor, type ImageProcessorConfig } from '../image/processor.js';
+import type { PrepareRequest, PrepareResult } from './prepare.js';
+import { imageError } from './model_source.js';
+
+let processor: BitImageProcessor | undefined;
+let configKey = '';
+
+// One image at a time, so that the times measured are the work's, not a queue's.
+let queue = Promise.resolve();
+parentPort!.on('message', (q: PrepareRequest & { config: ImageProcessorConfig }) => {
+  queue = queue.then(() => handle(q));
+});
+
+async function handle(q: PrepareRequest & { config: ImageProcessorConfig }): Promise<void> {
+  const key = JSON.stringify(q.config);
+  if (key !== configKey) {
+    processor = new BitImageProcessor(q.config);
+    configKey = key;
+  }
+  const a = performance.now();
+  let result: PrepareResult;
+  try {
+    const img = await loadImageNode(q.id, { autoOrient: q.autoOrient });
+    const b = performance.now();
+    const { pixel_values, dims } = processor!.preprocess(img);
+    result = {
+      id: q.id,
+      pixels: pixel_values,
+      dims: [...dims],
+      decodeMs: b - a,
+      preprocessMs: performance.now() - b,
+    };
+  } catch (e) {
+    result = { id: q.id, error: imageError(q.id, e), decodeMs: performance.now() - a, preprocessMs: 0 };
+  }
+  parentPort!.postMessage(
+    { seq: q.seq, result },
+    'pixels' in result ? [result.pixels.buffer as ArrayBuffer] : [],
+  );
+}
