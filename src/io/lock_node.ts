@@ -15,6 +15,12 @@ import type * as ProperLockfile from 'proper-lockfile';
 // graceful-fs) into a browser build: this module is reached only by the lazy Node import of hub.ts.
 const lockfile = createRequire(import.meta.url)('proper-lockfile') as typeof ProperLockfile;
 
+// proper-lockfile's signal-exit listens to SIGXFSZ and re-raises it, which would turn a write past a
+// file-size limit (ulimit -f) into the death of the process instead of the EFBIG that Node arranges by
+// ignoring the signal. A listener of our own keeps Node's behaviour: signal-exit re-raises a signal
+// only when its own listeners are the only ones.
+if (process.platform !== 'win32') process.on('SIGXFSZ', () => {});
+
 /** proper-lockfile's own floor for `stale`. */
 const MIN_STALE_MS = 2000;
 export const DEFAULT_LOCK_STALE_MS = 10_000;
