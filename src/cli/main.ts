@@ -1,4 +1,5 @@
 // The Node command line: `dinov2-webgpu <command> ...`.
+import '../platform_node.js';
 import { UsageError } from './args.js';
 import { infer, INFER_USAGE } from './infer.js';
 import { preprocess, PREPROCESS_USAGE } from './preprocess.js';

@@ -10,6 +10,7 @@
 // Checked against PIL on test/fixtures/preprocess/pil/decode (PNG of every colour type, JPEG
 // baseline/progressive/grey/CMYK, WebP lossy/lossless).
 
+import { importOptional } from '../platform.js';
 import { toRgb, type RgbImage } from './rgb_image.js';
 
 export interface LoadImageNodeOptions {
@@ -23,7 +24,7 @@ export async function loadImageNode(
   input: string | Uint8Array,
   options: LoadImageNodeOptions = {},
 ): Promise<RgbImage> {
-  const { default: sharp } = await import('sharp');
+  const { default: sharp } = await importOptional('sharp', () => import('sharp'), 'decoding images');
   let source: string | Uint8Array = input;
   if (typeof input === 'string' && /^https?:\/\//i.test(input)) {
     const res = await fetch(input);

@@ -6,6 +6,8 @@
 // float32. So every output value is a function of (channel, uint8 value), tabulated once.
 
 import { checkRgbImage, RGB_CHANNELS, type RgbImage } from './rgb_image.js';
+import { Callable } from './callable.js';
+import { type ImageInput, type LoadImageOptions, type PixelValues, processImages } from './load_image.js';
 import { isPilResampling, PIL_RESAMPLING, resizeU8, type PilResampling } from './resample.js';
 
 export type { RgbImage } from './rgb_image.js';
@@ -180,12 +182,26 @@ export interface ProcessedImage {
   dims: [1, 3, number, number];
 }
 
-export class BitImageProcessor {
+/** `processor(images)`: the images loaded (load_image), preprocessed and stacked into pixel_values [B, 3, H, W]. */
+export interface BitImageProcessor {
+  // biome-ignore lint/style/useShorthandFunctionType: an interface, to merge with the class below
+  (
+    images: ImageInput | readonly ImageInput[],
+    options?: LoadImageOptions,
+  ): Promise<{ pixel_values: PixelValues }>;
+}
+
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface adds the call signature Callable gives instances
+export class BitImageProcessor extends Callable<
+  [images: ImageInput | readonly ImageInput[], options?: LoadImageOptions],
+  Promise<{ pixel_values: PixelValues }>
+> {
   readonly config: Readonly<ImageProcessorConfig>;
   // (3, 256): the output value for channel c and uint8 value u, as transformers computes it.
   private readonly table: Float32Array;
 
   constructor(config: Partial<ImageProcessorConfig> = {}) {
+    super();
     // Same checks as a JSON file, so a bad field is named the same way.
     this.config = deepFreeze(
       parseImageProcessorConfig({ ...DINOV2_PROCESSOR_DEFAULTS, ...config }, 'BitImageProcessor config'),
@@ -222,6 +238,10 @@ export class BitImageProcessor {
   centerCrop(img: RgbImage): RgbImage {
     checkRgbImage(img);
     return centerCrop(img, this.config.crop_size);
+  }
+
+  _call(images: ImageInput | readonly ImageInput[], options?: LoadImageOptions) {
+    return processImages(this, images, options);
   }
 
   // One image -> pixel_values (1, 3, H, W), channel-first float32. Input is already RGB (the
