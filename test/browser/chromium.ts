@@ -112,7 +112,12 @@ export function ensureBuilt(root = REPO_ROOT): { built: boolean; ms: number } {
   // `npm run build`: the bundles, then the declarations.
   const steps = [
     ['vite build', join(root, 'node_modules/vite/bin/vite.js'), 'build'],
-    ['tsc -p tsconfig.build.json', join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+    [
+      'tsc -p tsconfig.build.json',
+      join(root, 'node_modules/typescript/bin/tsc'),
+      '-p',
+      'tsconfig.build.json',
+    ],
   ];
   for (const [name, ...args] of steps) {
     const run = spawnSync(process.execPath, args, {
