@@ -225,6 +225,12 @@ export interface LaunchOptions {
   /** Page console messages (every type) go here too; default: console.log with a [page] prefix. */
   onConsole?: (line: string) => void;
   extraFlags?: string[];
+  /**
+   * Refuse requests to other origins (default true). Dedicated workers' requests can stall under
+   * puppeteer's request interception, so pages that run workers turn it off: requests elsewhere are
+   * then reported as problems but not stopped.
+   */
+  intercept?: boolean;
 }
 
 /**
@@ -280,15 +286,17 @@ export async function launchChromium(options: LaunchOptions): Promise<ChromiumSe
     // page.evaluate sends a function's source text; under tsx (esbuild keepNames) that source calls
     // esbuild's __name helper, which the page must then have.
     await page.evaluateOnNewDocument('globalThis.__name ??= (fn) => fn;');
-    await page.setRequestInterception(true);
+    const intercept = options.intercept ?? true;
+    if (intercept) await page.setRequestInterception(true);
     page.on('request', (req) => {
       const url = req.url();
-      if (url.startsWith(`${options.origin}/`) || url.startsWith('data:') || url === 'about:blank')
-        void req.continue();
-      else {
-        problems.push(`refused request to ${url}`);
-        void req.abort('blockedbyclient');
-      }
+      const allowed =
+        url.startsWith(`${options.origin}/`) ||
+        url.startsWith('data:') ||
+        url.startsWith('blob:') ||
+        url === 'about:blank';
+      if (!allowed) problems.push(`${intercept ? 'refused' : 'unexpected'} request to ${url}`);
+      if (intercept) void (allowed ? req.continue() : req.abort('blockedbyclient'));
     });
     return { browser, page, problems, close };
   } catch (e) {

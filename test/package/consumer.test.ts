@@ -266,7 +266,7 @@ describe('the packed tarball in a fresh project', () => {
     const server = await serveStatic(join(app, 'dist'));
     let chromium: ChromiumSession | undefined;
     try {
-      chromium = await launchChromium({ origin: server.origin });
+      chromium = await launchChromium({ origin: server.origin, intercept: false });
       await chromium.page.goto(`${server.origin}/index.html`);
       await chromium.page.waitForFunction(() => window.result !== undefined || window.failure !== undefined, {
         timeout: 240_000,
