@@ -16,6 +16,7 @@ export async function load(url, context, next) {
 }`;
 register(`data:text/javascript,${encodeURIComponent(rawLoader)}`, import.meta.url);
 
+await import('../src/platform_node.js'); // Dawn for src/gpu/device.ts, as the Node entry installs it
 const { navigatorGpu, requestDevice } = await import('../src/gpu/device.js');
 const { DAWN_FLAGS } = await import('./library.js');
 const { KernelTimer } = await import('../src/gpu/timing.js');

@@ -144,7 +144,7 @@ fi
 
 # --- Our engine -----------------------------------------------------------------------------------
 BENCH=("$NODE" "$RUN/bench.mjs")
-export DINOV2_BENCH_LIBRARY=$RUN/dist/index.js
+export DINOV2_BENCH_LIBRARY=$RUN/dist/node.js
 REQUIRE_GPU=()
 [[ $ALLOW_SOFTWARE == 0 ]] && REQUIRE_GPU=(--require-gpu)
 DTYPES=(fp32)

@@ -1,4 +1,4 @@
-// The library as users get it: the built bundle dist/index.js (rebuilt first when the sources
+// The library as Node users get it: the built Node entry dist/node.js (rebuilt first when the sources
 // changed), or the one $DINOV2_BENCH_LIBRARY names (the device package carries its own copy).
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -15,7 +15,7 @@ export async function loadLibrary(log: (line: string) => void): Promise<{ lib: L
     const helpers = (await import(BROWSER_HELPERS)) as typeof import('../test/browser/chromium.js');
     const build = helpers.ensureBuilt();
     if (build.built) log(`built dist/ (${(build.ms / 1000).toFixed(1)} s)`);
-    path = join(helpers.REPO_ROOT, 'dist/index.js');
+    path = join(helpers.REPO_ROOT, 'dist/node.js');
   }
   return { lib: (await import(pathToFileURL(path).href)) as Lib, path };
 }

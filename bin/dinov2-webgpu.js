@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The command line lives in dist/cli.js, built by `npm install` (the `prepare` script) or `npm run build`.
+// The command line lives in dist/cli.js, built by `npm run build` (and before `npm pack`, the `prepack` script).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

@@ -1,3 +1,7 @@
+// The package's browser entry (export conditions "browser" and "default"); src/node.ts is the Node
+// entry, the same API with the Node platform installed. Its declarations (dist/types/index.d.ts)
+// serve both.
+/// <reference types="@webgpu/types" preserve="true" />
 export * from './gpu/device.js';
 export { DisposedError, GpuTensor } from './gpu/tensor.js';
 export { GpuLimitError } from './gpu/buffers.js';
@@ -26,11 +30,20 @@ export { poolEmbeddings, pooledSize, POOLINGS, type Pooling } from './model/pool
 export { BROWSER_CACHE_NAME, clearBrowserCache } from './io/cache_browser.js';
 export { KernelTimer } from './gpu/timing.js';
 export type { KernelTime } from './gpu/timing.js';
-// --- demo: public image API (merged with the pkg branch's load_image) ---
-export { loadImageBrowser as load_image } from './image/decode_browser.js';
+export { MissingDependencyError } from './platform.js';
+export { ImageError, ImageLimitError } from './image/errors.js';
+export { MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS_ERROR } from './image/limits.js';
 export {
   BitImageProcessor,
   parseImageProcessorConfig,
-  type ImageProcessorConfig,
-  type RgbImage,
+  DINOV2_PROCESSOR_DEFAULTS,
 } from './image/processor.js';
+export type { ImageProcessorConfig, ProcessedImage } from './image/processor.js';
+export type { RgbImage } from './image/rgb_image.js';
+export {
+  load_image,
+  type ImageInput,
+  type LoadImageOptions,
+  type PixelValues,
+} from './image/load_image.js';
+export * from './pipelines.js';

@@ -1,4 +1,5 @@
 // The Node command line: `dinov2-webgpu <command> ...`.
+import '../platform_node.js';
 import { version } from '../../package.json';
 import {
   type CommandSpec,

@@ -1,4 +1,6 @@
-// One way to get a GPUDevice in the browser (navigator.gpu) and in Node (Dawn's `webgpu` package).
+// One way to get a GPUDevice in the browser (navigator.gpu) and in Node (Dawn's `webgpu` package,
+// through the Node platform: src/gpu/device_node.ts).
+import { nodePlatform } from '../platform.js';
 
 export interface DeviceOptions {
   /** Use this adapter instead of asking for one. */
@@ -36,67 +38,20 @@ const LIMITS_TO_RAISE = [
   'maxStorageBuffersPerShaderStage',
 ] as const;
 
-// Where Debian's chromium package keeps its SwiftShader Vulkan driver.
-const SWIFTSHADER_ICDS = [
-  '/usr/lib/chromium/vk_swiftshader_icd.json',
-  '/usr/lib64/chromium/vk_swiftshader_icd.json',
-];
-
-let nodeGpu: Promise<GPU> | undefined;
-
 function isNode(): boolean {
   return typeof process !== 'undefined' && !!process.versions?.node;
-}
-
-/** Dawn in Node; falls back to SwiftShader (when no hardware adapter exists) by pointing the Vulkan loader at it. */
-async function nodeNavigatorGpu(): Promise<GPU> {
-  if (!process.env.XDG_RUNTIME_DIR) {
-    // Vulkan's window-system code complains on every device without one; give it a private folder.
-    const [{ mkdtempSync }, { tmpdir }, { join }] = await Promise.all([
-      import('node:fs'),
-      import('node:os'),
-      import('node:path'),
-    ]);
-    process.env.XDG_RUNTIME_DIR = mkdtempSync(join(tmpdir(), 'dinov2-webgpu-xdg-'));
-  }
-  const webgpu = await import(/* @vite-ignore */ 'webgpu');
-  Object.assign(globalThis, webgpu.globals);
-  const flags: string[] = [];
-  const { existsSync, readdirSync } = await import('node:fs');
-  const icd = SWIFTSHADER_ICDS.find((p) => existsSync(p));
-  // With no GPU device node no hardware driver can give an adapter, and Mesa's CPU driver
-  // (lavapipe) lacks what Dawn requires: Dawn would print a warning for it, then skip it. Go to
-  // SwiftShader directly (unless drivers are chosen by the user, or DINOV2_WEBGPU_DEBUG=1 asks to
-  // see every driver tried).
-  const chosen = process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES;
-  if (icd && !chosen && process.platform === 'linux' && process.env.DINOV2_WEBGPU_DEBUG !== '1') {
-    const nodes = ['/dev/dri', '/dev'].flatMap((d) => {
-      try {
-        return readdirSync(d).filter((f) => /^(renderD\d+|nvidia\d+|dxg|kfd)$/.test(f));
-      } catch {
-        return [];
-      }
-    });
-    if (nodes.length === 0) process.env.VK_ICD_FILENAMES = icd;
-  }
-  let gpu: GPU = webgpu.create(flags);
-  if (await gpu.requestAdapter()) return gpu;
-  if (!process.env.VK_ICD_FILENAMES) {
-    if (icd) {
-      process.env.VK_ICD_FILENAMES = icd;
-      gpu = webgpu.create(flags);
-    }
-  }
-  return gpu;
 }
 
 export async function navigatorGpu(): Promise<GPU> {
   const browserGpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
   if (browserGpu) return browserGpu;
-  if (!isNode())
-    throw new WebGpuUnavailableError('WebGPU is not available in this browser (navigator.gpu is missing).');
-  nodeGpu ??= nodeNavigatorGpu();
-  return nodeGpu;
+  const node = nodePlatform();
+  if (node) return node.navigatorGpu();
+  throw new WebGpuUnavailableError(
+    isNode()
+      ? 'WebGPU is not available: this is the browser build of dinov2-webgpu; in Node import the package itself (its "node" export) or dist/node.js'
+      : 'WebGPU is not available in this browser (navigator.gpu is missing).',
+  );
 }
 
 export class WebGpuUnavailableError extends Error {

@@ -10,6 +10,7 @@
 // Checked against PIL on test/fixtures/preprocess/pil/decode (PNG of every colour type, JPEG
 // baseline/progressive/grey/CMYK, WebP lossy/lossless).
 
+import { importOptional } from '../platform.js';
 import { ImageError } from './errors.js';
 import { readImageHeader } from './header.js';
 import { checkPixelLimit, MAX_IMAGE_PIXELS, type PixelLimitOptions } from './limits.js';
@@ -34,7 +35,7 @@ export async function loadImageNode(
   const maxPixels = options.maxPixels ?? MAX_IMAGE_PIXELS;
   const warn =
     options.onWarning ?? ((message: string) => process.emitWarning(message, 'DecompressionBombWarning'));
-  const { default: sharp } = await import('sharp');
+  const { default: sharp } = await importOptional('sharp', () => import('sharp'), 'decoding images');
   const fail = (e: unknown): never => {
     if (e instanceof ImageError) throw e;
     const message = (e as Error).message ?? String(e);

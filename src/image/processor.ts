@@ -8,6 +8,8 @@
 import { ImageError, ImageLimitError } from './errors.js';
 import { MAX_IMAGE_PIXELS_ERROR } from './limits.js';
 import { checkRgbImage, RGB_CHANNELS, type RgbImage } from './rgb_image.js';
+import { Callable } from './callable.js';
+import { type ImageInput, type LoadImageOptions, type PixelValues, processImages } from './load_image.js';
 import {
   isPilResampling,
   PIL_RESAMPLING,
@@ -222,12 +224,26 @@ export interface ProcessedImage {
   dims: [1, 3, number, number];
 }
 
-export class BitImageProcessor {
+/** `processor(images)`: the images loaded (load_image), preprocessed and stacked into pixel_values [B, 3, H, W]. */
+export interface BitImageProcessor {
+  // biome-ignore lint/style/useShorthandFunctionType: an interface, to merge with the class below
+  (
+    images: ImageInput | readonly ImageInput[],
+    options?: LoadImageOptions,
+  ): Promise<{ pixel_values: PixelValues }>;
+}
+
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface adds the call signature Callable gives instances
+export class BitImageProcessor extends Callable<
+  [images: ImageInput | readonly ImageInput[], options?: LoadImageOptions],
+  Promise<{ pixel_values: PixelValues }>
+> {
   readonly config: Readonly<ImageProcessorConfig>;
   // (3, 256): the output value for channel c and uint8 value u, as transformers computes it.
   private readonly table: Float32Array;
 
   constructor(config: Partial<ImageProcessorConfig> = {}) {
+    super();
     // Same checks as a JSON file, so a bad field is named the same way.
     this.config = deepFreeze(
       parseImageProcessorConfig({ ...DINOV2_PROCESSOR_DEFAULTS, ...config }, 'BitImageProcessor config'),
@@ -287,6 +303,10 @@ export class BitImageProcessor {
   private resizeWindow(img: RgbImage, size: { width: number; height: number }, win?: ResizeWindow) {
     const resample = this.config.resample as PilResampling;
     return resizeU8(img.data, img.width, img.height, RGB_CHANNELS, size.width, size.height, resample, win);
+  }
+
+  _call(images: ImageInput | readonly ImageInput[], options?: LoadImageOptions) {
+    return processImages(this, images, options);
   }
 
   // One image -> pixel_values (1, 3, H, W), channel-first float32. Input is already RGB (the

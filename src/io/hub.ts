@@ -7,7 +7,8 @@
 // Each gives a CheckpointFiles: open(file) is a ByteSource, or undefined where the file does not
 // exist. Downloads are cached (Node: huggingface_hub's layout, src/io/cache_node.ts; browser: the
 // Cache API, src/io/cache_browser.ts) through CachingByteSource, which writes each piece as the
-// reader takes it. Node-only modules are imported lazily so the browser bundle never loads them.
+// reader takes it. Local folders and the Node cache come from the Node platform (src/platform.ts),
+// so the browser bundle holds none of their code.
 import { cacheAbsent, CacheEntryWriter, cacheApiAvailable, cachedFile } from './cache_browser.js';
 import { HttpByteSource, request, statusError, withRetries } from './http.js';
 import {
@@ -24,6 +25,7 @@ import {
   urlPath,
 } from './hub_common.js';
 import { Sha256 } from './sha256.js';
+import { nodePlatform } from '../platform.js';
 import { BlobByteSource, type ByteSource } from './stream.js';
 import { isSha256, normalizeEtag, VerifySink } from './verify.js';
 
@@ -178,13 +180,8 @@ export async function checkpointFiles(
     const base = source.replace(/\/+$/, '');
     return new HttpFolder(base, base, o, browserCache);
   }
-  if (isNode()) {
-    const node = await import('./hub_node.js');
-    const local = await node.localFolder(source, o.chunkBytes);
-    if (local) return local;
-    const { repo, revision } = parseRepoId(source);
-    return new node.NodeHubRepo(repo, { ...o, revision: revision ?? o.revision });
-  }
+  const node = nodePlatform();
+  if (node) return node.checkpointFiles(source, o);
   const { repo, revision } = parseRepoId(source);
   const rev = revision ?? o.revision;
   return new HttpFolder(

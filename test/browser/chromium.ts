@@ -63,8 +63,16 @@ export function chromiumPath(): string {
 // ---------------------------------------------------------------------------------------------
 // The bundle
 
-/** What `vite build` reads: a change to any of these makes dist/ stale. */
-const BUILD_INPUTS = ['src', 'shaders', 'vite.config.ts', 'package.json', 'package-lock.json'];
+/** What the build reads: a change to any of these makes dist/ stale. */
+const BUILD_INPUTS = [
+  'src',
+  'shaders',
+  'vite.config.ts',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'package.json',
+  'package-lock.json',
+];
 /** Written into dist/ after a build by this helper; `vite build` empties dist/ and so removes it. */
 const BUILD_STAMP = 'dist/.build-inputs.sha256';
 
@@ -86,7 +94,7 @@ export function buildInputsHash(root = REPO_ROOT): string {
 }
 
 /**
- * Makes dist/index.js the bundle of the sources as they are now: runs `vite build` unless the stamp
+ * Makes dist/ the build of the sources as they are now: runs `npm run build`'s steps unless the stamp
  * left by the last build here names the same inputs. A stamp, not mtimes: checkouts and copies
  * move mtimes both ways, and a build by hand (which removes the stamp) is simply redone once.
  */
@@ -101,17 +109,26 @@ export function ensureBuilt(root = REPO_ROOT): { built: boolean; ms: number } {
   ) {
     return { built: false, ms: Date.now() - start };
   }
-  const vite = join(root, 'node_modules/vite/bin/vite.js');
-  const run = spawnSync(process.execPath, [vite, 'build'], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1' },
-  });
-  if (run.status !== 0 || !existsSync(join(root, 'dist/index.js'))) {
-    const output = `${run.stdout ?? ''}${run.stderr ?? ''}`.split('\n').slice(-40).join('\n');
-    throw new Error(
-      `vite build failed (exit ${run.status ?? run.signal}); the browser tests need dist/index.js:\n${output}`,
-    );
+  // `npm run build`: the bundles, then the declarations.
+  const steps = [
+    ['vite build', join(root, 'node_modules/vite/bin/vite.js'), 'build'],
+    [
+      'tsc -p tsconfig.build.json',
+      join(root, 'node_modules/typescript/bin/tsc'),
+      '-p',
+      'tsconfig.build.json',
+    ],
+  ];
+  for (const [name, ...args] of steps) {
+    const run = spawnSync(process.execPath, args, {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    if (run.status !== 0 || !existsSync(join(root, 'dist/index.js'))) {
+      const output = `${run.stdout ?? ''}${run.stderr ?? ''}`.split('\n').slice(-40).join('\n');
+      throw new Error(`${name} failed (exit ${run.status ?? run.signal}); the tests need dist/:\n${output}`);
+    }
   }
   writeFileSync(stamp, `${inputs}\n`);
   return { built: true, ms: Date.now() - start };
@@ -208,6 +225,12 @@ export interface LaunchOptions {
   /** Page console messages (every type) go here too; default: console.log with a [page] prefix. */
   onConsole?: (line: string) => void;
   extraFlags?: string[];
+  /**
+   * Refuse requests to other origins (default true). Dedicated workers' requests can stall under
+   * puppeteer's request interception, so pages that run workers turn it off: requests elsewhere are
+   * then reported as problems but not stopped.
+   */
+  intercept?: boolean;
 }
 
 /**
@@ -263,15 +286,17 @@ export async function launchChromium(options: LaunchOptions): Promise<ChromiumSe
     // page.evaluate sends a function's source text; under tsx (esbuild keepNames) that source calls
     // esbuild's __name helper, which the page must then have.
     await page.evaluateOnNewDocument('globalThis.__name ??= (fn) => fn;');
-    await page.setRequestInterception(true);
+    const intercept = options.intercept ?? true;
+    if (intercept) await page.setRequestInterception(true);
     page.on('request', (req) => {
       const url = req.url();
-      if (url.startsWith(`${options.origin}/`) || url.startsWith('data:') || url === 'about:blank')
-        void req.continue();
-      else {
-        problems.push(`refused request to ${url}`);
-        void req.abort('blockedbyclient');
-      }
+      const allowed =
+        url.startsWith(`${options.origin}/`) ||
+        url.startsWith('data:') ||
+        url.startsWith('blob:') ||
+        url === 'about:blank';
+      if (!allowed) problems.push(`${intercept ? 'refused' : 'unexpected'} request to ${url}`);
+      if (intercept) void (allowed ? req.continue() : req.abort('blockedbyclient'));
     });
     return { browser, page, problems, close };
   } catch (e) {
