@@ -5,13 +5,13 @@ export * from './io/safetensors.js';
 export * from './io/config.js';
 export * from './model/inputs.js';
 export { CheckpointError } from './model/parameters.js';
-export type { TensorSource } from './model/parameters.js';
+export type { TensorSource } from './io/tensors.js';
 export * from './model/modeling.js';
 export * from './model/auto.js';
 export { positionEmbeddingsFor } from './model/position_embeddings.js';
 export * from './gpu/errors.js';
 export type { PretrainedOptions } from './model/from_pretrained.js';
-export type { TensorStream } from './model/parameters.js';
+export type { TensorStream } from './io/tensors.js';
 export { DEFAULT_ENDPOINT, type HubOptions, type PretrainedSource, type CheckpointFiles } from './io/hub.js';
 export { HttpError, NetworkError } from './io/http.js';
 export {

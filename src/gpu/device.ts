@@ -1,4 +1,5 @@
 // One way to get a GPUDevice in the browser (navigator.gpu) and in Node (Dawn's `webgpu` package).
+import { isNode } from '../platform.js';
 
 export interface DeviceOptions {
   /** Use this adapter instead of asking for one. */
@@ -43,10 +44,6 @@ const SWIFTSHADER_ICDS = [
 ];
 
 let nodeGpu: Promise<GPU> | undefined;
-
-function isNode(): boolean {
-  return typeof process !== 'undefined' && !!process.versions?.node;
-}
 
 /** Dawn in Node; falls back to SwiftShader (when no hardware adapter exists) by pointing the Vulkan loader at it. */
 async function nodeNavigatorGpu(): Promise<GPU> {

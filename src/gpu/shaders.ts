@@ -19,6 +19,9 @@ import linear from '../../shaders/linear.wgsl?raw';
 import pack from '../../shaders/pack.wgsl?raw';
 import shape from '../../shaders/shape.wgsl?raw';
 
+/** shaders/shape.wgsl: the `Shape` struct of the per-call sizes (src/gpu/recorder.ts writes it by field name). */
+export const SHAPE_WGSL = shape;
+
 export const SHADERS = {
   attention: `${attention}\n${shape}`,
   embeddings: `${embeddings}\n${shape}`,

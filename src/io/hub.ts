@@ -11,6 +11,7 @@
 import { cacheAbsent, CacheEntryWriter, cacheApiAvailable, cachedFile } from './cache_browser.js';
 import { request, statusError, HttpByteSource } from './http.js';
 import { BlobByteSource, type ByteSource } from './stream.js';
+import { isNode } from '../platform.js';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
 
@@ -50,10 +51,6 @@ export type PretrainedSource = string | FileSystemDirectoryHandle | FileList | A
 
 function env(name: string): string | undefined {
   return typeof process !== 'undefined' ? process.env?.[name] || undefined : undefined;
-}
-
-export function isNode(): boolean {
-  return typeof process !== 'undefined' && !!process.versions?.node;
 }
 
 export interface ResolvedHubOptions extends HubOptions {

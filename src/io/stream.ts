@@ -3,7 +3,7 @@
 // to back in pieces, each piece split at tensor boundaries and handed to the loader
 // (ParameterSet.uploadStream), which moves it straight into a GPU buffer. Nothing here holds more
 // than one piece (plus the headers).
-import type { TensorSink, TensorStream } from '../model/parameters.js';
+import type { TensorSink, TensorStream } from './tensors.js';
 import {
   headerByteLength,
   parseSafetensorsHeader,
