@@ -11,7 +11,7 @@ export type ShapeFields = Record<
 >;
 
 /** Largest workgroup count per dimension that every WebGPU device accepts. */
-export const MAX_WORKGROUPS_PER_DIM = 65535;
+const MAX_WORKGROUPS_PER_DIM = 65535;
 
 /**
  * Scratch buffers and `shape` uniforms of one input shape. A Recorder given none makes its own and

@@ -140,14 +140,14 @@ export function transposePadded(w: Float32Array, rows: number, cols: number): Fl
   return out;
 }
 
-export function padTo4(v: Float32Array): Float32Array {
+function padTo4(v: Float32Array): Float32Array {
   const out = new Float32Array(Math.ceil(v.length / 4) * 4);
   out.set(v);
   return out;
 }
 
 /** Interleave the two halves of a SwiGLU projection's rows: (x1_0, x2_0, x1_1, x2_1, ...). */
-export function interleaveHalves(t: Float32Array, rows: number, cols: number): Float32Array {
+function interleaveHalves(t: Float32Array, rows: number, cols: number): Float32Array {
   const half = rows / 2;
   const out = new Float32Array(t.length);
   for (let j = 0; j < half; j++) {

@@ -24,7 +24,7 @@ export class CheckpointError extends Error {
   }
 }
 
-export const FLOAT_DTYPES = ['F32', 'F16', 'BF16', 'F64'] as const;
+const FLOAT_DTYPES = ['F32', 'F16', 'BF16', 'F64'] as const;
 
 export interface UploadOptions {
   /** The checkpoint's name in error messages. */
