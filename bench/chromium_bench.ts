@@ -1,4 +1,4 @@
-// One headless Chromium for the browser benchmarks (test/browser/chromium.ts launches it), a fresh
+// One headless Chromium for the browser benchmarks (tools/chromium.ts launches it), a fresh
 // page per engine, and long page work run as a polled job, so no single DevTools call outlasts
 // puppeteer's protocol timeout (SwiftShader forwards take minutes).
 import type { Page } from 'puppeteer-core';
@@ -9,7 +9,7 @@ import {
   launchChromium,
   pageAdapter,
   REPO_ROOT,
-} from '../test/browser/chromium.js';
+} from '../tools/chromium.js';
 import { type BenchServer, serveBench } from './server.js';
 
 export { REPO_ROOT };

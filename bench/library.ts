@@ -6,13 +6,13 @@ import type { DeviceInfo } from '../src/gpu/device.js';
 import type { Lib } from './measure.js';
 
 // A variable, not a literal, so the device package's bundler leaves it (and puppeteer) out.
-const BROWSER_HELPERS = '../test/browser/chromium.js';
+const BROWSER_HELPERS = '../tools/chromium.js';
 
 export async function loadLibrary(log: (line: string) => void): Promise<{ lib: Lib; path: string }> {
   let path = process.env.DINOV2_BENCH_LIBRARY;
   if (path) path = resolve(path);
   else {
-    const helpers = (await import(BROWSER_HELPERS)) as typeof import('../test/browser/chromium.js');
+    const helpers = (await import(BROWSER_HELPERS)) as typeof import('../tools/chromium.js');
     const build = helpers.ensureBuilt();
     if (build.built) log(`built dist/ (${(build.ms / 1000).toFixed(1)} s)`);
     path = join(helpers.REPO_ROOT, 'dist/node.js');

@@ -25,7 +25,7 @@ import {
 import { arch, platform } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { makeConfig } from '../scripts/make_random_checkpoint.js';
-import { ensureBuilt, REPO_ROOT } from '../test/browser/chromium.js';
+import { ensureBuilt, REPO_ROOT } from '../tools/chromium.js';
 import { OFFICIAL_SIZES, type OfficialSize, randomOptions } from './weights.js';
 
 export const PACK_DIR = join(REPO_ROOT, 'bench/.device');

@@ -1,4 +1,4 @@
-// The static server of the browser benchmarks: like test/browser/chromium.ts's serveStatic (the
+// The static server of the browser benchmarks: like tools/chromium.ts's serveStatic (the
 // repository, GET and HEAD, 127.0.0.1, a free port, its content types), plus what onnxruntime-web
 // needs and that one lacks: cross-origin isolation (COOP/COEP, so SharedArrayBuffer and wasm threads
 // exist), application/wasm, and folders outside the repository mounted under a URL prefix (the ONNX
@@ -6,7 +6,7 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { extname, resolve, sep } from 'node:path';
-import { CONTENT_TYPES as STATIC_TYPES, listenOnLoopback } from '../test/browser/chromium.js';
+import { CONTENT_TYPES as STATIC_TYPES, listenOnLoopback } from '../tools/chromium.js';
 
 const CONTENT_TYPES: Record<string, string> = { ...STATIC_TYPES, '.wasm': 'application/wasm' };
 

@@ -10,7 +10,7 @@ import {
   makeConfig,
   writeCheckpoint,
 } from '../scripts/make_random_checkpoint.js';
-import type { TensorSource } from '../src/model/parameters.js';
+import type { TensorSource } from '../src/io/tensors.js';
 
 /**
  * The released Dinov2WithRegisters sizes (facebook/dinov2-with-registers-{small,base,large,giant}):

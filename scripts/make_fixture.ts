@@ -12,6 +12,7 @@ import { writeSafetensors, type WritableTensor } from '../src/io/safetensors.js'
 import { namedOutputs, referenceForward, type ReferenceInputs } from '../test/reference/dinov2_f64.js';
 import { loadFixtureModel, type FixtureCase } from '../test/reference/fixtures.js';
 import { Random } from '../test/reference/random.js';
+import { integerList, parseArgs, required, UsageError } from '../src/cli/args.js';
 
 export interface FixtureOptions {
   model: string;
@@ -100,48 +101,35 @@ export function makeFixture(o: FixtureOptions): { path: string; tensors: number;
   return { path, tensors: Object.keys(tensors).length, worstAttention };
 }
 
-function parseArgs(argv: string[]): FixtureOptions {
-  const o: Partial<FixtureOptions> = { mask: false, outIndices: null, seed: 0 };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value`);
-      return v;
-    };
-    const int = () => {
-      const v = Number(value());
-      if (!Number.isInteger(v)) throw new Error(`${arg} needs an integer`);
-      return v;
-    };
-    if (arg === '--model') o.model = value();
-    else if (arg === '--case') o.case = value();
-    else if (arg === '--batch') o.batch = int();
-    else if (arg === '--height') o.height = int();
-    else if (arg === '--width') o.width = int();
-    else if (arg === '--seed') o.seed = int();
-    else if (arg === '--mask') o.mask = true;
-    else if (arg === '--out-indices') {
-      o.outIndices = value()
-        .split(',')
-        .map((s) => {
-          const v = Number(s);
-          if (!Number.isInteger(v)) throw new Error(`--out-indices: ${JSON.stringify(s)} is not an integer`);
-          return v;
-        });
-    } else throw new Error(`unknown argument ${arg}`);
-  }
-  for (const k of ['model', 'case', 'batch', 'height', 'width'] as const) {
-    if (o[k] === undefined) throw new Error(`--${k} is required`);
-  }
-  return o as FixtureOptions;
+function parseOptions(argv: string[]): FixtureOptions {
+  const args = parseArgs(
+    argv,
+    ['model', 'case', 'batch', 'height', 'width', 'seed', 'out-indices'],
+    ['mask'],
+  );
+  if (args.positional.length) throw new UsageError(`unexpected argument ${args.positional[0]}`);
+  const int = (name: string) => {
+    const [v] = integerList(required(args, name), name);
+    return v;
+  };
+  const indices = args.values.get('out-indices');
+  return {
+    model: required(args, 'model'),
+    case: required(args, 'case'),
+    batch: int('batch'),
+    height: int('height'),
+    width: int('width'),
+    seed: args.values.has('seed') ? int('seed') : 0,
+    mask: args.flags.has('mask'),
+    outIndices: indices === undefined ? null : integerList(indices, 'out-indices'),
+  };
 }
 
 const isMain =
   process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
 if (isMain) {
   try {
-    const options = parseArgs(process.argv.slice(2));
+    const options = parseOptions(process.argv.slice(2));
     const { path, tensors, worstAttention } = makeFixture(options);
     console.log(
       `${path}: ${tensors} tensors (mean max attention probability in the last layer ${worstAttention.toFixed(3)})`,

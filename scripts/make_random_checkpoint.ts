@@ -17,6 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { f32ToBf16, f32ToF16 } from '../src/io/dtype.js';
 import { writeSafetensors, type WritableTensor } from '../src/io/safetensors.js';
 import { Random } from '../test/reference/random.js';
+import { parseArgs, required, UsageError } from '../src/cli/args.js';
 
 export interface CheckpointOptions {
   hidden: number;
@@ -221,53 +222,52 @@ export function writeCheckpoint(dir: string, o: CheckpointOptions): { bytes: num
   return { bytes: file.byteLength, tensors: Object.keys(tensors).length };
 }
 
-function parseArgs(argv: string[]): { out: string; options: CheckpointOptions } {
-  const o: CheckpointOptions = { ...DEFAULT_OPTIONS };
-  let out: string | undefined;
+function parseOptions(argv: string[]): { out: string; options: CheckpointOptions } {
   const numeric: Record<string, keyof CheckpointOptions> = {
-    '--hidden': 'hidden',
-    '--layers': 'layers',
-    '--heads': 'heads',
-    '--patch': 'patch',
-    '--image-size': 'imageSize',
-    '--registers': 'registers',
-    '--eps': 'eps',
-    '--mlp-ratio': 'mlpRatio',
-    '--channels': 'channels',
-    '--classifier': 'classifier',
-    '--seed': 'seed',
+    hidden: 'hidden',
+    layers: 'layers',
+    heads: 'heads',
+    patch: 'patch',
+    'image-size': 'imageSize',
+    registers: 'registers',
+    eps: 'eps',
+    'mlp-ratio': 'mlpRatio',
+    channels: 'channels',
+    classifier: 'classifier',
+    seed: 'seed',
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value`);
-      return v;
-    };
-    if (arg in numeric) {
-      const v = Number(value());
-      if (!Number.isFinite(v)) throw new Error(`${arg} needs a number`);
-      (o as unknown as Record<string, number>)[numeric[arg]] = v;
-    } else if (arg === '--out') out = value();
-    else if (arg === '--act') o.act = value();
-    else if (arg === '--dtype') o.dtype = value().toUpperCase() as CheckpointOptions['dtype'];
-    else if (arg === '--swiglu') o.swiglu = true;
-    else if (arg === '--plain') {
-      o.plain = true;
-      if (!argv.includes('--registers')) o.registers = 0;
-    } else if (arg === '--no-qkv-bias') o.qkvBias = false;
-    else if (arg === '--no-mask-token') o.maskToken = false;
-    else throw new Error(`unknown argument ${arg}`);
+  const args = parseArgs(
+    argv,
+    [...Object.keys(numeric), 'out', 'act', 'dtype'],
+    ['swiglu', 'plain', 'no-qkv-bias', 'no-mask-token'],
+  );
+  if (args.positional.length) throw new UsageError(`unexpected argument ${args.positional[0]}`);
+  const o: CheckpointOptions = { ...DEFAULT_OPTIONS };
+  if (args.flags.has('plain')) {
+    o.plain = true;
+    o.registers = 0; // unless --registers says otherwise, below
   }
-  if (!out) throw new Error('--out DIR is required');
-  return { out, options: o };
+  for (const [name, key] of Object.entries(numeric)) {
+    const text = args.values.get(name);
+    if (text === undefined) continue;
+    const v = Number(text);
+    if (!Number.isFinite(v)) throw new UsageError(`--${name} needs a number`);
+    (o as unknown as Record<string, number>)[key] = v;
+  }
+  o.act = args.values.get('act') ?? o.act;
+  const dtype = args.values.get('dtype');
+  if (dtype !== undefined) o.dtype = dtype.toUpperCase() as CheckpointOptions['dtype'];
+  if (args.flags.has('swiglu')) o.swiglu = true;
+  if (args.flags.has('no-qkv-bias')) o.qkvBias = false;
+  if (args.flags.has('no-mask-token')) o.maskToken = false;
+  return { out: required(args, 'out'), options: o };
 }
 
 const isMain =
   process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
 if (isMain) {
   try {
-    const { out, options } = parseArgs(process.argv.slice(2));
+    const { out, options } = parseOptions(process.argv.slice(2));
     const { bytes, tensors } = writeCheckpoint(out, options);
     console.log(
       `${out}: ${tensors} tensors, model.safetensors ${(bytes / 1e6).toFixed(2)} MB (${options.dtype}, seed ${options.seed})`,

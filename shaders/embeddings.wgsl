@@ -8,7 +8,7 @@ override CHANNELS: u32;
 override PATCH: u32;
 override D: u32;
 override REGISTERS: u32;
-override THREADS: u32 = 256u;
+override THREADS: u32;
 override COLS: u32 = CHANNELS * PATCH * PATCH;
 
 @group(0) @binding(9) var<uniform> shape: Shape;
@@ -19,9 +19,13 @@ override COLS: u32 = CHANNELS * PATCH * PATCH;
 // columns [batch * patches, CHANNELS * PATCH * PATCH], each row one patch flattened (c, ky, kx) as
 // the conv weight [D, C, PATCH, PATCH] is. Dispatched over (ceil(COLS / THREADS), batch * patches).
 @compute @workgroup_size(THREADS)
-fn im2col(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+fn im2col(
+  @builtin(global_invocation_id) gid: vec3<u32>,
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+) {
   let col = gid.x;
-  let patch_row = wg.y + wg.z * 65535u;
+  let patch_row = wg.y + wg.z * groups.y; // rows spill into z (rowsGrid in src/gpu/recorder.ts)
   if (col >= COLS || patch_row >= shape.batch * shape.patches) { return; }
   let b = patch_row / shape.patches;
   let p = patch_row % shape.patches;
@@ -45,9 +49,13 @@ fn im2col(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) 
 
 // hidden [batch * tokens, D]; dispatched over (ceil(D / THREADS), batch * tokens).
 @compute @workgroup_size(THREADS)
-fn assemble_tokens(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+fn assemble_tokens(
+  @builtin(global_invocation_id) gid: vec3<u32>,
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+) {
   let d = gid.x;
-  let token_row = wg.y + wg.z * 65535u;
+  let token_row = wg.y + wg.z * groups.y;
   if (d >= D || token_row >= shape.batch * shape.tokens) { return; }
   let b = token_row / shape.tokens;
   let t = token_row % shape.tokens;

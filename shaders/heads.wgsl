@@ -3,7 +3,7 @@
 override D: u32;
 // Tokens before the patch tokens: cls and the registers.
 override PREFIX: u32;
-override THREADS: u32 = 256u;
+override THREADS: u32; // HEAD_THREADS (src/model/heads.ts)
 
 @group(0) @binding(0) var<storage, read> hidden: array<f32>;
 @group(0) @binding(1) var<storage, read_write> pooled: array<f32>;

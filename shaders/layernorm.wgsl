@@ -2,8 +2,8 @@
 // var the biased variance. Two passes over the row (mean first, then the mean of squared
 // deviations), never the cancellation-prone E[x²] - mean²; the row is re-read from memory (cached)
 // rather than held in registers, so any D works with any THREADS (a power of two).
-// One workgroup per row; the row index runs over workgroup_id.x + workgroup_id.y * 65535 so that
-// batches of more than 65535 rows dispatch.
+// One workgroup per row; the row index runs over workgroup_id.x + workgroup_id.y * num_workgroups.x
+// so that batches of more rows than one grid dimension holds dispatch (rowsGrid, src/gpu/recorder.ts).
 
 override D: u32;
 override EPS: f32;
@@ -30,8 +30,12 @@ fn workgroup_sum(v: f32, li: u32) -> f32 {
 }
 
 @compute @workgroup_size(THREADS)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let row = wg.x + wg.y * 65535u;
+fn main(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) li: u32,
+) {
+  let row = wg.x + wg.y * groups.x;
   if (row >= shape.rows) { return; }
   let base = row * D;
   // Sums are taken of x - x[0]: a row far from zero (high-norm tokens) keeps its precision.

@@ -20,10 +20,10 @@
 //   F64  -> f32: rounded to nearest, ties to even, like `new Float32Array(float64Array)`.
 // The sizes of one tensor are a uniform (`part`), so a pipeline is compiled once per dtype, not once
 // per tensor shape. One thread per source element; element i = workgroup_id.y * (num_workgroups.x *
-// THREADS) + global x, so tensors of more than 65535 * THREADS elements dispatch.
+// THREADS) + global x, so tensors of more workgroups than one grid dimension holds dispatch.
 
 override DTYPE: u32; // 0 F32, 1 F16, 2 BF16, 3 F64
-override THREADS: u32 = 256u;
+override THREADS: u32; // PACK_THREADS (src/model/packer.ts)
 
 struct Part {
   rows: u32,       // rows of this tensor (or of this chunk of its stored bytes)

@@ -9,13 +9,13 @@ export * from './io/safetensors.js';
 export * from './io/config.js';
 export * from './model/inputs.js';
 export { CheckpointError } from './model/parameters.js';
-export type { TensorSource } from './model/parameters.js';
+export type { TensorSource } from './io/tensors.js';
 export * from './model/modeling.js';
 export * from './model/auto.js';
 export { positionEmbeddingsFor } from './model/position_embeddings.js';
 export * from './gpu/errors.js';
 export type { PretrainedOptions } from './model/from_pretrained.js';
-export type { TensorStream } from './model/parameters.js';
+export type { TensorStream } from './io/tensors.js';
 export { DEFAULT_ENDPOINT, type HubOptions, type PretrainedSource, type CheckpointFiles } from './io/hub.js';
 export { HttpError, NetworkError, TimeoutError } from './io/http.js';
 export { UnsafeNameError } from './io/names.js';
@@ -30,7 +30,7 @@ export { poolEmbeddings, pooledSize, POOLINGS, type Pooling } from './model/pool
 export { BROWSER_CACHE_NAME, clearBrowserCache } from './io/cache_browser.js';
 export { KernelTimer } from './gpu/timing.js';
 export type { KernelTime } from './gpu/timing.js';
-export { MissingDependencyError } from './platform.js';
+export { MissingDependencyError } from './optional_dependency.js';
 export { ImageError, ImageLimitError } from './image/errors.js';
 export { MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS_ERROR } from './image/limits.js';
 export {

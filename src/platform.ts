@@ -4,7 +4,7 @@
 // `sharp` import; without an installed platform the library does what a browser does.
 import type { LoadImageNodeOptions } from './image/decode_node.js';
 import type { RgbImage } from './image/rgb_image.js';
-import type { CheckpointFiles, ResolvedHubOptions } from './io/hub.js';
+import type { CheckpointFiles, ResolvedHubOptions } from './io/hub_common.js';
 
 /** The image kinds Node decodes: a file path or http(s) URL string, a file: or http(s) URL, encoded bytes. */
 export type NodeImageSource = string | URL | Uint8Array | Blob;
@@ -29,21 +29,7 @@ export function nodePlatform(): NodePlatform | undefined {
   return installed;
 }
 
-/** An optional dependency the Node entry imports when first needed, with an error naming it when missing. */
-export async function importOptional<T>(name: string, load: () => Promise<T>, forWhat: string): Promise<T> {
-  try {
-    return await load();
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes(`'${name}'`)) {
-      throw new MissingDependencyError(
-        `dinov2-webgpu needs the package ${name} for ${forWhat} in Node; it is an optional dependency that was not installed (npm install ${name})`,
-      );
-    }
-    throw e;
-  }
-}
-
-export class MissingDependencyError extends Error {
-  override name = 'MissingDependencyError';
+/** Whether this runs in Node (else a browser or a worker). */
+export function isNode(): boolean {
+  return typeof process !== 'undefined' && !!process.versions?.node;
 }

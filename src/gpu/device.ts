@@ -1,6 +1,6 @@
 // One way to get a GPUDevice in the browser (navigator.gpu) and in Node (Dawn's `webgpu` package,
 // through the Node platform: src/gpu/device_node.ts).
-import { nodePlatform } from '../platform.js';
+import { isNode, nodePlatform } from '../platform.js';
 
 export interface DeviceOptions {
   /** Use this adapter instead of asking for one. */
@@ -37,10 +37,6 @@ const LIMITS_TO_RAISE = [
   'maxComputeWorkgroupSizeX',
   'maxStorageBuffersPerShaderStage',
 ] as const;
-
-function isNode(): boolean {
-  return typeof process !== 'undefined' && !!process.versions?.node;
-}
 
 export async function navigatorGpu(): Promise<GPU> {
   const browserGpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;

@@ -2,7 +2,7 @@
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { importOptional } from '../platform.js';
+import { importOptional } from '../optional_dependency.js';
 
 // Where Debian's chromium package keeps its SwiftShader Vulkan driver.
 const SWIFTSHADER_ICDS = [

@@ -43,6 +43,54 @@ export function reflectShader(source: string): Map<string, EntryInfo> {
   return entries;
 }
 
+/** A WGSL struct of u32 fields as a uniform buffer holds it: each field's offset (in u32s) and the size. */
+export interface UniformLayout {
+  struct: string;
+  offsets: ReadonlyMap<string, number>;
+  words: number;
+}
+
+const layouts = new Map<string, UniformLayout>();
+
+/** The layout of struct `struct` in `source`, from wgsl_reflect's member offsets (cached). */
+export function uniformLayout(source: string, struct: string): UniformLayout {
+  const key = `${struct}\0${source}`;
+  let layout = layouts.get(key);
+  if (layout) return layout;
+  const info = new WgslReflect(source).structs.find((s) => s.name === struct);
+  if (!info) throw new Error(`WGSL struct ${struct} not found`);
+  const offsets = new Map<string, number>();
+  for (const m of info.members) {
+    if (m.type.name !== 'u32' || m.size !== 4) throw new Error(`${struct}.${m.name} is not a u32`);
+    offsets.set(m.name, m.offset / 4);
+  }
+  layout = { struct, offsets, words: info.size / 4 };
+  layouts.set(key, layout);
+  return layout;
+}
+
+/**
+ * A uniform's words: each value written at its field's offset by name. A name the struct lacks
+ * throws; a field not given is 0, or throws with `complete`.
+ */
+export function packUniform(
+  layout: UniformLayout,
+  values: Record<string, number | undefined>,
+  complete = false,
+): Uint32Array {
+  const words = new Uint32Array(layout.words);
+  for (const [name, value] of Object.entries(values)) {
+    const at = layout.offsets.get(name);
+    if (at === undefined) throw new Error(`${layout.struct} has no field '${name}'`);
+    if (value !== undefined) words[at] = value;
+  }
+  if (complete) {
+    const missing = [...layout.offsets.keys()].filter((n) => values[n] === undefined);
+    if (missing.length) throw new Error(`${layout.struct}: no value for ${missing.join(', ')}`);
+  }
+  return words;
+}
+
 let kernelCount = 0;
 
 export class Kernel {

@@ -1,24 +1,17 @@
 import { bufferSize, COPY_DST, type GpuMemory, UNIFORM } from './buffers.js';
 import { type GpuError, openErrorScopes, watchDevice } from './errors.js';
-import type { Constants, KernelCache } from './kernel.js';
-import { type ShaderName, shaderVariant, type StorageTypes } from './shaders.js';
+import { type Constants, type KernelCache, packUniform, uniformLayout } from './kernel.js';
+import { SHAPE_WGSL, type ShaderName, shaderVariant, type StorageTypes } from './shaders.js';
 import { type KernelTimer, kernelTimerFor } from './timing.js';
 
-/** The fields of shaders/shape.wgsl's `Shape`, in its order. */
-export const SHAPE_FIELDS = [
-  'rows',
-  'batch',
-  'tokens',
-  'height',
-  'width',
-  'grid_h',
-  'grid_w',
-  'patches',
-] as const;
-export type ShapeFields = { [K in (typeof SHAPE_FIELDS)[number]]: number };
+/** The per-call sizes of shaders/shape.wgsl's `Shape`, by field name (its layout comes from reflection). */
+export type ShapeFields = Record<
+  'rows' | 'batch' | 'tokens' | 'height' | 'width' | 'grid_h' | 'grid_w' | 'patches',
+  number
+>;
 
 /** Largest workgroup count per dimension that every WebGPU device accepts. */
-export const MAX_WORKGROUPS_PER_DIM = 65535;
+const MAX_WORKGROUPS_PER_DIM = 65535;
 
 /**
  * Scratch buffers and `shape` uniforms of one input shape. A Recorder given none makes its own and
@@ -121,7 +114,7 @@ export class Recorder {
   /** The `shape` uniform for a dispatch: this forward's input sizes with `fields` (at least `rows`) on top. */
   shape(fields: Partial<ShapeFields> & { rows: number }): GPUBuffer {
     const all = { ...this.input, ...fields };
-    return this.workspace.uniform(Uint32Array.from(SHAPE_FIELDS, (f) => all[f] ?? 0));
+    return this.workspace.uniform(packUniform(uniformLayout(SHAPE_WGSL, 'Shape'), all));
   }
 
   dispatch(
@@ -181,7 +174,10 @@ export class Recorder {
   }
 }
 
-/** Workgroups for `rows` when each workgroup handles one: rows spill into y past 65535. */
+/**
+ * Workgroups for `rows` when each workgroup handles one: rows spill into y past the largest count
+ * per dimension; the kernels find their row as id.x + id.y * num_workgroups.x (or the next pair).
+ */
 export function rowsGrid(rows: number): [number, number] {
   return rows <= MAX_WORKGROUPS_PER_DIM
     ? [rows, 1]

@@ -19,6 +19,9 @@ import linear from '../../shaders/linear.wgsl?raw';
 import pack from '../../shaders/pack.wgsl?raw';
 import shape from '../../shaders/shape.wgsl?raw';
 
+/** shaders/shape.wgsl: the `Shape` struct of the per-call sizes (src/gpu/recorder.ts writes it by field name). */
+export const SHAPE_WGSL = shape;
+
 export const SHADERS = {
   attention: `${attention}\n${shape}`,
   embeddings: `${embeddings}\n${shape}`,
@@ -63,7 +66,7 @@ function aliasHeader(name: string, type: StorageType): string {
 }
 
 /** The storage types of `shader` with `types` over the all-f32 default; throws on an alias the shader lacks. */
-export function resolveTypes(shader: ShaderName, types: Partial<StorageTypes> = {}): StorageTypes {
+function resolveTypes(shader: ShaderName, types: Partial<StorageTypes> = {}): StorageTypes {
   const names = STORAGE_ALIASES[shader] ?? [];
   for (const n of Object.keys(types))
     if (!names.includes(n)) throw new Error(`${shader}.wgsl has no storage alias '${n}'`);

@@ -10,7 +10,7 @@
 // Checked against PIL on test/fixtures/preprocess/pil/decode (PNG of every colour type, JPEG
 // baseline/progressive/grey/CMYK, WebP lossy/lossless).
 
-import { importOptional } from '../platform.js';
+import { importOptional } from '../optional_dependency.js';
 import { ImageError } from './errors.js';
 import { readImageHeader } from './header.js';
 import { checkPixelLimit, MAX_IMAGE_PIXELS, type PixelLimitOptions } from './limits.js';

@@ -7,7 +7,6 @@ import { nodePlatform } from '../platform.js';
 import { type BrowserImageInput, loadImageBrowser } from './decode_browser.js';
 import { ImageError } from './errors.js';
 import type { PixelLimitOptions } from './limits.js';
-import type { BitImageProcessor } from './processor.js';
 import { checkRgbImage, type RgbImage } from './rgb_image.js';
 
 /**
@@ -126,7 +125,7 @@ export async function load_image(input: ImageInput, options: LoadImageOptions = 
  * images must come out of the processor at one size (they do when it center-crops, as DINOv2's does).
  */
 export async function processImages(
-  processor: BitImageProcessor,
+  processor: { preprocess(img: RgbImage): { pixel_values: Float32Array; dims: readonly number[] } },
   images: ImageInput | readonly ImageInput[],
   options: LoadImageOptions = {},
 ): Promise<{ pixel_values: PixelValues }> {

@@ -64,9 +64,21 @@ export interface Dinov2Config {
   id2label: Record<number, string>;
   label2id: Record<string, number>;
   num_labels: number;
+  /** The loss of the classifier's forward(labels); inferred from the labels when not set (src/model/loss.ts). */
+  problem_type?: ProblemType;
+  /** Defaults of the forward options of the same names (PretrainedConfig's). */
+  output_attentions?: boolean;
+  output_hidden_states?: boolean;
   torch_dtype?: string;
   transformers_version?: string;
 }
+
+export const PROBLEM_TYPES = [
+  'regression',
+  'single_label_classification',
+  'multi_label_classification',
+] as const;
+export type ProblemType = (typeof PROBLEM_TYPES)[number];
 
 /** stage_names lists every layer; ViT-g has 40. */
 export const MAX_HIDDEN_LAYERS = 10_000;
@@ -141,7 +153,11 @@ export function parseConfig(json: unknown, source = 'config.json'): Dinov2Config
     return fail('model_type', `${describeJson(modelType)} is not "dinov2_with_registers" or "dinov2"`);
   }
   const defaults = { ...DEFAULTS, ...PER_MODEL[modelType] };
-  const { get, integer, real, probability, boolean, optionalString } = fieldReaders(raw, defaults, fail);
+  const { get, integer, real, probability, boolean, optionalBoolean, optionalString } = fieldReaders(
+    raw,
+    defaults,
+    fail,
+  );
 
   const hidden_size = integer('hidden_size', 1);
   const num_hidden_layers = integer('num_hidden_layers', 1, MAX_HIDDEN_LAYERS);
@@ -197,6 +213,9 @@ export function parseConfig(json: unknown, source = 'config.json'): Dinov2Config
     stage_names,
     ...alignOutputs(raw.out_features, raw.out_indices, stage_names, fail),
     ...labels(raw, fail),
+    problem_type: optionalString('problem_type') as ProblemType | undefined,
+    output_attentions: optionalBoolean('output_attentions'),
+    output_hidden_states: optionalBoolean('output_hidden_states'),
     torch_dtype: optionalString('torch_dtype') ?? optionalString('dtype'), // newer transformers write "dtype"
     transformers_version: optionalString('transformers_version'),
   };
@@ -204,6 +223,10 @@ export function parseConfig(json: unknown, source = 'config.json'): Dinov2Config
   if (mlpHidden < 1) fail('mlp_ratio', `(${config.mlp_ratio}) leaves the MLP with no hidden units`);
   if (!Number.isSafeInteger(mlpHidden))
     fail('mlp_ratio', `(${config.mlp_ratio}) makes ${mlpHidden} MLP hidden units, too many to count`);
+  if (config.problem_type !== undefined && !PROBLEM_TYPES.includes(config.problem_type))
+    fail('problem_type', `(${describeJson(config.problem_type)}) must be one of ${PROBLEM_TYPES.join(', ')}`);
+  for (const key of ['problem_type', 'output_attentions', 'output_hidden_states'] as const)
+    if (config[key] === undefined) delete config[key];
   if (config.torch_dtype === undefined) delete config.torch_dtype;
   if (config.transformers_version === undefined) delete config.transformers_version;
   return config;
@@ -245,12 +268,18 @@ export function fieldReaders<D extends Record<string, unknown>>(
     if (typeof v !== 'boolean') return fail(field, `(${describeJson(v)}) must be true or false`);
     return v;
   };
+  const optionalBoolean = (field: string): boolean | undefined => {
+    if (!has(field)) return undefined;
+    if (typeof raw[field] !== 'boolean')
+      return fail(field, `(${describeJson(raw[field])}) must be true or false`);
+    return raw[field] as boolean;
+  };
   const optionalString = (field: string): string | undefined => {
     if (!has(field)) return undefined;
     if (typeof raw[field] !== 'string') return fail(field, `(${describeJson(raw[field])}) must be a string`);
     return raw[field] as string;
   };
-  return { has, get, integer, real, probability, boolean, optionalString };
+  return { has, get, integer, real, probability, boolean, optionalBoolean, optionalString };
 }
 
 export function sameStrings(a: unknown, b: string[]): boolean {

@@ -17,7 +17,6 @@ import {
   type CheckpointFiles,
   type HubOptions,
   httpOptions,
-  isNode,
   parseRepoId,
   type PretrainedSource,
   type ResolvedHubOptions,
@@ -25,7 +24,7 @@ import {
   urlPath,
 } from './hub_common.js';
 import { Sha256 } from './sha256.js';
-import { nodePlatform } from '../platform.js';
+import { isNode, nodePlatform } from '../platform.js';
 import { BlobByteSource, type ByteSource } from './stream.js';
 import { isSha256, normalizeEtag, VerifySink } from './verify.js';
 
@@ -35,7 +34,6 @@ export {
   type CheckpointFiles,
   DEFAULT_ENDPOINT,
   type HubOptions,
-  isNode,
   parseRepoId,
   type PretrainedSource,
   REPO_ID,

@@ -54,10 +54,6 @@ function env(name: string): string | undefined {
   return typeof process !== 'undefined' ? process.env?.[name] || undefined : undefined;
 }
 
-export function isNode(): boolean {
-  return typeof process !== 'undefined' && !!process.versions?.node;
-}
-
 export interface ResolvedHubOptions extends HubOptions {
   endpoint: string;
   revision: string;

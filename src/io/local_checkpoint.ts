@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TensorSource } from '../model/parameters.js';
+import type { TensorSource } from './tensors.js';
 import { type Dinov2Config, parseConfig } from './config.js';
 import { SafetensorsFile } from './safetensors.js';
 import { parseShardIndex, ShardedSource } from './sharded.js';

@@ -3,7 +3,7 @@
 // to back in pieces, each piece split at tensor boundaries and handed to the loader
 // (ParameterSet.uploadStream), which moves it straight into a GPU buffer. Nothing here holds more
 // than one piece (plus the headers).
-import type { TensorSink, TensorStream } from '../model/parameters.js';
+import type { TensorSink, TensorStream } from './tensors.js';
 import {
   headerByteLength,
   parseSafetensorsHeader,
@@ -26,25 +26,6 @@ export interface ByteSource {
 export const HEADER_PROBE_BYTES = 64 * 1024;
 /** Pieces read from files and Blobs (network pieces come as the connection delivers them). */
 export const DEFAULT_CHUNK_BYTES = 4 * 2 ** 20;
-
-export class MemoryByteSource implements ByteSource {
-  constructor(
-    readonly name: string,
-    private readonly data: Uint8Array,
-    private readonly chunkBytes = DEFAULT_CHUNK_BYTES,
-  ) {}
-
-  async head(n: number) {
-    return { bytes: this.data.subarray(0, n), size: this.data.byteLength };
-  }
-
-  async *chunks(offset: number, signal?: AbortSignal) {
-    for (let at = offset; at < this.data.byteLength; at += this.chunkBytes) {
-      signal?.throwIfAborted();
-      yield this.data.subarray(at, Math.min(at + this.chunkBytes, this.data.byteLength));
-    }
-  }
-}
 
 /** A Blob or File (the browser's local files, Cache API entries): read a slice at a time. */
 export class BlobByteSource implements ByteSource {

@@ -5,11 +5,12 @@ import {
   Dinov2WithRegistersModel,
   type LoadOptions,
 } from './modeling.js';
-import type { TensorSource } from './parameters.js';
+import type { TensorSource } from '../io/tensors.js';
 import { BitImageProcessor, parseImageProcessorConfig } from '../image/processor.js';
 import { checkpointFiles, type HubOptions, type PretrainedSource } from '../io/hub.js';
 import { readJson } from '../io/stream.js';
-import { openChecked, type PretrainedOptions } from './from_pretrained.js';
+import { type ModelBuilder, openChecked, type PretrainedOptions } from './from_pretrained.js';
+import type { OpenedCheckpoint } from '../io/pretrained.js';
 
 export type AnyDinov2Model =
   | Dinov2WithRegistersModel
@@ -26,10 +27,18 @@ export const ARCHITECTURES = {
   Dinov2Backbone: Dinov2WithRegistersBackbone,
 } as const;
 
+/** What the three classes share as classes: their loaders. */
+export interface ModelClass {
+  readonly name: string;
+  readonly build: ModelBuilder<AnyDinov2Model>;
+  fromCheckpoint(config: Dinov2Config, source: TensorSource, options?: LoadOptions): Promise<AnyDinov2Model>;
+  fromOpened(opened: OpenedCheckpoint, options?: PretrainedOptions): Promise<AnyDinov2Model>;
+}
+
 /** The class named first in config.architectures (the base model when none is named). */
-export function modelClassFor(config: Dinov2Config) {
+export function modelClassFor(config: Dinov2Config): ModelClass {
   const name = config.architectures[0] ?? 'Dinov2WithRegistersModel';
-  const cls = (ARCHITECTURES as Record<string, (typeof ARCHITECTURES)[keyof typeof ARCHITECTURES]>)[name];
+  const cls = (ARCHITECTURES as Record<string, ModelClass>)[name];
   if (!cls)
     throw new Error(
       `config.json: architectures names ${name}; supported: ${Object.keys(ARCHITECTURES).join(', ')}`,

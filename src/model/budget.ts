@@ -2,7 +2,7 @@
 // that an input too large for the device is refused naming the tensor that would not fit, instead
 // of failing halfway through recording. Sizes follow src/model/modeling.ts and embeddings.ts; the
 // test (test/reliability/inputs.test.ts) checks them against the buffers a real forward creates.
-import { GpuLimitError } from '../gpu/buffers.js';
+import { GpuLimitError, storageLimit } from '../gpu/buffers.js';
 import { type Dinov2Config, mlpHiddenSize } from '../io/config.js';
 
 /** The sizes of one call (modeling.ts's per-call `Prepared` has them all). */
@@ -34,6 +34,47 @@ export interface PlannedBuffer {
   bytes: number;
 }
 
+/** One scratch buffer of the encoder: its name (the workspace's key), dims and bytes per element. */
+export interface ScratchBuffer {
+  name: string;
+  dims: number[];
+  elementBytes: number;
+}
+
+/**
+ * The encoder's scratch buffers for a call of `batch` images of `tokens` tokens: the residual
+ * stream, and what every layer shares (qkv, context and the MLP hidden layer in the block storage,
+ * `blockBytes` an element). The one list the forward (encoder.ts), the budget below and the tests use.
+ */
+export function encoderScratch(
+  config: Dinov2Config,
+  shape: { batch: number; tokens: number },
+  blockBytes = 4,
+): {
+  hidden: ScratchBuffer;
+  qkv: ScratchBuffer;
+  context: ScratchBuffer;
+  stats: ScratchBuffer;
+  mlpHidden: ScratchBuffer;
+} {
+  const rows = shape.batch * shape.tokens;
+  const d = config.hidden_size;
+  const at = (name: string, dims: number[], elementBytes = 4) => ({ name, dims, elementBytes });
+  return {
+    hidden: at('hidden', [rows, d]),
+    qkv: at('qkv', [rows, 3 * d], blockBytes),
+    context: at('context', [rows, d], blockBytes),
+    // Per (image, head, query): the softmax's (max, sum).
+    stats: at('attention stats', [shape.batch, config.num_attention_heads, shape.tokens, 2]),
+    mlpHidden: at('mlp hidden', [rows, mlpHiddenSize(config)], blockBytes),
+  };
+}
+
+/** Bytes of a scratch buffer as its dims say (GpuMemory.create rounds up). */
+export function scratchBytes(s: ScratchBuffer): number {
+  return s.dims.reduce((a, b) => a * b, 1) * s.elementBytes;
+}
+
 /**
  * Every size of buffer one forward creates (each size once: `hidden` stands for every [B*T, D]
  * buffer: the residual stream, hidden_states.i, last_hidden_state, feature maps).
@@ -47,18 +88,14 @@ export function forwardBuffers(
   const d = config.hidden_size;
   const c = config.num_channels;
   const p = config.patch_size;
-  const half = outputs.blockBytes ?? 4;
+  const scratch = Object.values(encoderScratch(config, shape, outputs.blockBytes));
   const planned: [string, number[], number?][] = [
     ['pixel_values', [b, c, height, width]],
     ['bool_masked_pos', [b, patches]],
     ['embeddings im2col', [b * patches, c * p * p]],
     ['embeddings.patch_embeddings', [b * patches, d]],
     ['embeddings.position_embeddings', [1 + patches, d]],
-    ['hidden', [b * t, d]],
-    ['qkv', [b * t, 3 * d], half],
-    ['context', [b * t, d], half],
-    ['attention stats', [b, config.num_attention_heads, t, 2]],
-    ['mlp hidden', [b * t, mlpHiddenSize(config)], half],
+    ...scratch.map((s): [string, number[], number] => [s.name, s.dims, s.elementBytes]),
     ['pooler_output', [b, d]],
   ];
   // Attention maps are split across buffers of whole (image, head) blocks: one block must fit.
@@ -81,20 +118,18 @@ export function checkForwardFits(
   outputs: CallOutputs,
   limits: BufferLimits,
 ): void {
-  const binding = limits.maxStorageBufferBindingSize;
-  const buffer = limits.maxBufferSize;
+  const limit = storageLimit(limits);
   const over = forwardBuffers(config, shape, outputs)
-    .filter((x) => x.bytes > Math.min(binding, buffer))
+    .filter((x) => x.bytes > limit.bytes)
     .sort((x, y) => y.bytes - x.bytes);
   if (!over.length) return;
   const [worst, ...others] = over;
-  const limit = buffer < binding ? `maxBufferSize (${buffer})` : `maxStorageBufferBindingSize (${binding})`;
   const image = `${shape.batch} image${shape.batch === 1 ? '' : 's'} of ${shape.height}x${shape.width}`;
   const remedy = worst.name.startsWith('attentions')
     ? 'leave output_attentions off, or pass a smaller image'
     : 'pass fewer images per call, or smaller ones';
   const also = others.length ? ` (also too large: ${others.map((x) => x.name).join(', ')})` : '';
   throw new GpuLimitError(
-    `${worst.name} [${worst.dims.join(', ')}] needs ${worst.bytes} bytes for ${image}, more than this device's ${limit}: ${remedy}${also}`,
+    `${worst.name} [${worst.dims.join(', ')}] needs ${worst.bytes} bytes for ${image}, more than this device's ${limit.name} (${limit.bytes}): ${remedy}${also}`,
   );
 }

@@ -1,11 +1,14 @@
 import type { GpuMemory } from '../gpu/buffers.js';
-import type { Recorder } from '../gpu/recorder.js';
+import { type Recorder, rowsGrid } from '../gpu/recorder.js';
 import type { Dinov2Config } from '../io/config.js';
+import { LruCache } from '../gpu/lru.js';
 import { Linear } from './linear.js';
-import type { Parameter, ParameterSet } from './parameters.js';
+import type { Parameter } from './packing.js';
+import type { ParameterSet } from './parameters.js';
 import { positionEmbeddingsFor } from './position_embeddings.js';
 
-const THREADS = 256;
+/** embeddings.wgsl's workgroup size (its THREADS override). */
+export const EMBEDDINGS_THREADS = 256;
 /** Patch grids whose position tables stay on the GPU. */
 const POSITION_CACHE_SIZE = 8;
 
@@ -31,8 +34,12 @@ export class Embeddings {
   readonly hidden: number;
   readonly registerCount: number;
   private readonly antialias: boolean;
-  /** Position tables per patch grid, most recently used last; at most POSITION_CACHE_SIZE kept. */
-  private readonly positionCache = new Map<string, GPUBuffer>();
+  /** Position tables per patch grid; at most POSITION_CACHE_SIZE kept. */
+  private readonly positionCache = new LruCache<string, { buffer: GPUBuffer; memory: GpuMemory }>(
+    POSITION_CACHE_SIZE,
+    // Destroying a table that submitted work still reads is safe: WebGPU frees it after that work.
+    ({ buffer, memory }) => memory.destroy(buffer),
+  );
 
   constructor(params: ParameterSet, key: string, config: Dinov2Config) {
     const d = config.hidden_size;
@@ -67,30 +74,20 @@ export class Embeddings {
     const { gridH, gridW } = this.grid(shape);
     // transformers skips interpolation only for the checkpoint's patch count and height == width.
     const key = `${gridH}x${gridW}:${shape.height === shape.width}`;
-    let buffer = this.positionCache.get(key);
-    if (buffer) {
-      this.positionCache.delete(key);
-    } else {
-      const host = this.positions.host;
-      if (!host) throw new Error('embeddings.position_embeddings is not loaded');
-      const table = positionEmbeddingsFor(
-        host,
-        this.hidden,
-        this.patch,
-        shape.height,
-        shape.width,
-        this.antialias,
-      );
-      buffer = memory.upload(`embeddings.position_embeddings ${key}`, table);
-      if (this.positionCache.size >= POSITION_CACHE_SIZE) {
-        // Destroying a table that submitted work still reads is safe: WebGPU frees it after that work.
-        const [oldest, old] = this.positionCache.entries().next().value as [string, GPUBuffer];
-        this.positionCache.delete(oldest);
-        memory.destroy(old);
-      }
-    }
-    this.positionCache.set(key, buffer);
-    return buffer;
+    const cached = this.positionCache.get(key);
+    if (cached) return cached.buffer;
+    const host = this.positions.host;
+    if (!host) throw new Error('embeddings.position_embeddings is not loaded');
+    const table = positionEmbeddingsFor(
+      host,
+      this.hidden,
+      this.patch,
+      shape.height,
+      shape.width,
+      this.antialias,
+    );
+    const buffer = memory.upload(`embeddings.position_embeddings ${key}`, table);
+    return this.positionCache.set(key, { buffer, memory }).buffer;
   }
 
   /** hidden [B * T, D] = the embeddings output (hidden_states[0]). */
@@ -107,16 +104,15 @@ export class Embeddings {
       PATCH: this.patch,
       D: this.hidden,
       REGISTERS: this.registerCount,
-      THREADS,
+      THREADS: EMBEDDINGS_THREADS,
     };
     const cols = this.channels * this.patch * this.patch;
     const patchRows = shape.batch * patches;
     const columns = rec.scratchBuffer('embeddings im2col', patchRows * cols * 4);
     const uniform = rec.shape({ rows: shape.batch * tokens });
     rec.dispatch('embeddings', 'im2col', constants, { pixel_values: pixels, columns, shape: uniform }, [
-      Math.ceil(cols / THREADS),
-      Math.min(patchRows, 65535),
-      Math.ceil(patchRows / 65535),
+      Math.ceil(cols / EMBEDDINGS_THREADS),
+      ...rowsGrid(patchRows),
     ]);
     const projected = rec.scratchBuffer('embeddings.patch_embeddings', patchRows * this.hidden * 4);
     this.projection.forward(rec, columns, patchRows, projected);
@@ -135,12 +131,12 @@ export class Embeddings {
         hidden,
         shape: uniform,
       },
-      [Math.ceil(this.hidden / THREADS), Math.min(rows, 65535), Math.ceil(rows / 65535)],
+      [Math.ceil(this.hidden / EMBEDDINGS_THREADS), ...rowsGrid(rows)],
     );
   }
 
-  release(memory: GpuMemory): void {
-    for (const buffer of this.positionCache.values()) memory.destroy(buffer);
+  /** Frees the cached position tables. */
+  release(): void {
     this.positionCache.clear();
   }
 }

@@ -1,14 +1,14 @@
-// from_pretrained: a checkpoint opened by src/io/pretrained.ts (config.json, preprocessor_config.json,
-// safetensors headers) becomes a model whose weights stream from the source into the GPU: the
-// module tree is built from config.json, checked against the headers, then every tensor's bytes
-// go to the GPU as they arrive (ParameterSet.uploadStream) and are packed there.
+// The one load path. A checkpoint (opened by src/io/pretrained.ts: config.json,
+// preprocessor_config.json, safetensors headers; or in memory, read as a stream) becomes a model
+// whose weights stream from the source into the GPU: the module tree is built from config.json,
+// checked against the headers, then every tensor's bytes go to the GPU as they arrive
+// (ParameterSet.upload) and are packed there.
 import { type DeviceInfo, defaultDevice } from '../gpu/device.js';
-import type { Dinov2Config } from '../io/config.js';
-import type { HubOptions } from '../io/hub.js';
-import type { PretrainedSource } from '../io/hub.js';
-import { openPretrained, type OpenedCheckpoint } from '../io/pretrained.js';
 import type { StorageType } from '../gpu/shaders.js';
-import type { Dinov2PreTrainedModel } from './modeling.js';
+import type { Dinov2Config } from '../io/config.js';
+import type { HubOptions, PretrainedSource } from '../io/hub.js';
+import { type OpenedCheckpoint, openPretrained } from '../io/pretrained.js';
+import type { TensorStream } from '../io/tensors.js';
 import { blockStorage, type DtypeOption, parseDtype } from './precision.js';
 
 export interface PretrainedOptions extends HubOptions {
@@ -28,6 +28,27 @@ export interface PretrainedOptions extends HubOptions {
   flushBytes?: number;
 }
 
+/** How the weights reach the model (ParameterSet.upload's options, less the model's own kernels). */
+export interface WeightOptions {
+  /** The checkpoint's name in error messages. */
+  file?: string;
+  onTensor?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+  flushBytes?: number;
+}
+
+/** What the loader needs of a model: the model classes (src/model/modeling.ts) are such. */
+export interface LoadableModel {
+  loadWeights(
+    weights: TensorStream,
+    options: WeightOptions,
+    ignore?: (key: string) => boolean,
+  ): Promise<void>;
+  dispose(): void;
+  preprocessorConfig: unknown;
+  source: string | undefined;
+}
+
 /** Builds the module tree for a checkpoint whose tensor names are `names`; `ignore` names checkpoint keys the class leaves unused. */
 export type ModelBuilder<M> = (
   config: Dinov2Config,
@@ -45,31 +66,35 @@ export async function openChecked(
   return openPretrained(source, options);
 }
 
-export async function loadOpened<M extends Dinov2PreTrainedModel>(
-  opened: OpenedCheckpoint,
-  options: PretrainedOptions,
+/** Builds the model for `config` on its device and streams `weights` into it; a failure frees it. */
+export async function loadModel<M extends LoadableModel>(
   build: ModelBuilder<M>,
+  config: Dinov2Config,
+  weights: TensorStream,
+  options: WeightOptions & { device?: DeviceInfo; dtype?: DtypeOption },
 ): Promise<M> {
   const dtype = parseDtype(options.dtype);
   const device = options.device ?? (await defaultDevice());
-  const { model, ignore } = build(
-    opened.config,
-    device,
-    opened.weights.names,
-    blockStorage(dtype, device.device),
-  );
+  const { model, ignore } = build(config, device, weights.names, blockStorage(dtype, device.device));
   try {
-    model.params.validate(opened.weights, opened.weightsLabel, ignore);
-    await model.params.uploadStream(model.memory, opened.weights, opened.weightsLabel, {
-      signal: options.signal,
-      kernels: model.kernels,
-      onTensor: options.onTensor,
-      flushBytes: options.flushBytes,
-    });
+    await model.loadWeights(weights, options, ignore);
   } catch (e) {
     model.dispose();
     throw e;
   }
+  return model;
+}
+
+/** loadModel for a checkpoint opened by openPretrained, keeping its preprocessor config and origin. */
+export async function loadOpened<M extends LoadableModel>(
+  opened: OpenedCheckpoint,
+  options: PretrainedOptions,
+  build: ModelBuilder<M>,
+): Promise<M> {
+  const model = await loadModel(build, opened.config, opened.weights, {
+    ...options,
+    file: opened.weightsLabel,
+  });
   model.preprocessorConfig = opened.preprocessorConfig;
   model.source = opened.files.location ?? opened.files.label;
   return model;

@@ -4,7 +4,8 @@ import type { Dinov2Config } from '../io/config.js';
 import { Attention, type AttentionShape, type ProbsChunk } from './attention.js';
 import { LayerNorm } from './layernorm.js';
 import { Mlp } from './mlp.js';
-import type { Parameter, ParameterSet } from './parameters.js';
+import type { Parameter } from './packing.js';
+import type { ParameterSet } from './parameters.js';
 
 /** Scratch shared by the layers of one forward (from the workspace of its input shape, see Recorder). */
 export interface LayerScratch {

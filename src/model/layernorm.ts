@@ -1,5 +1,6 @@
 import { type Recorder, rowsGrid } from '../gpu/recorder.js';
-import type { Parameter, ParameterSet } from './parameters.js';
+import type { Parameter } from './packing.js';
+import type { ParameterSet } from './parameters.js';
 
 /** nn.LayerNorm(dim, eps): `key.weight`, `key.bias`. */
 export class LayerNorm {

@@ -1,7 +1,8 @@
 import type { Recorder } from '../gpu/recorder.js';
 import type { StorageType } from '../gpu/shaders.js';
 import type { LayerNorm } from './layernorm.js';
-import type { Parameter, ParameterSet } from './parameters.js';
+import type { Parameter } from './packing.js';
+import type { ParameterSet } from './parameters.js';
 
 /**
  * Tiles of linear.wgsl, largest first: a TILE_M x TILE_N block of the output per workgroup (threads

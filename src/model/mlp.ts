@@ -5,7 +5,8 @@ import type { Dinov2Config } from '../io/config.js';
 import { mlpHiddenSize } from '../io/config.js';
 import type { LayerNorm } from './layernorm.js';
 import { Linear } from './linear.js';
-import type { Parameter, ParameterSet } from './parameters.js';
+import type { Parameter } from './packing.js';
+import type { ParameterSet } from './parameters.js';
 
 /**
  * `encoder.layer.N.mlp`: fc1 -> hidden_act -> fc2 (Dinov2WithRegistersMLP), or, with

@@ -3,8 +3,7 @@
 // arrive (writes 4-byte aligned, an odd tail carried over to the next piece), and once a tensor (or a
 // chunk of its rows) is complete shaders/pack.wgsl converts it to float32 and lays it out in its
 // parameter's buffer.
-// Parameters the host needs (position embeddings) or that only a host closure describes are
-// assembled in memory instead.
+// Parameters the host needs (position embeddings) and constants are assembled in memory instead.
 // Limits: the GPU-packed buffers are sized against the device's before any is created. A linear
 // weight (`split` in its Packing) larger than one binding is split along its rows (output features)
 // into pieces that fit (splitRows); a tensor's stored bytes are staged in chunks of whole rows that
@@ -19,10 +18,11 @@ import {
   UNIFORM,
 } from '../gpu/buffers.js';
 import type { GpuError } from '../gpu/errors.js';
-import type { KernelCache } from '../gpu/kernel.js';
-import { Recorder } from '../gpu/recorder.js';
-import { storageBytes, type StorageType } from '../gpu/shaders.js';
+import { type KernelCache, packUniform, uniformLayout } from '../gpu/kernel.js';
+import { Recorder, rowsGrid } from '../gpu/recorder.js';
+import { SHADERS, storageBytes, type StorageType } from '../gpu/shaders.js';
 import { DTYPE_BYTES, type Dtype } from '../io/safetensors.js';
+import type { TensorIndex } from '../io/tensors.js';
 import {
   bytesToFloat32,
   type PackLayout,
@@ -31,13 +31,12 @@ import {
   type Parameter,
   pieceUnit,
   splitRows,
-  type TensorIndex,
-} from './parameters.js';
+} from './packing.js';
 
 /** shaders/pack.wgsl's DTYPE codes. */
 const DTYPE_CODES: Record<string, number> = { F32: 0, F16: 1, BF16: 2, F64: 3 };
-const THREADS = 256;
-const MAX_GROUPS = 65535;
+/** pack.wgsl's workgroup size (its THREADS override): one thread per element. */
+const PACK_THREADS = 256;
 /** Bytes of an element as pack.wgsl writes it (f32); a half-precision copy is made from that. */
 const PACKED_BYTES = 4;
 
@@ -283,21 +282,24 @@ export class TensorPacker {
     const rows = Math.min(t.chunkRows, t.elements / layout.cols - c * t.chunkRows);
     const row0 = t.row0 + c * t.chunkRows;
     const [lo, hi] = packedRows(row0, row0 + rows, layout);
-    const groups = Math.ceil((rows * layout.cols) / THREADS);
+    const groups = Math.ceil((rows * layout.cols) / PACK_THREADS);
     const rec = new Recorder(this.memory, this.kernels, `pack ${t.key}`);
     const uniforms: GPUBuffer[] = [];
     try {
       for (const piece of t.param.gpuPieces) {
         if (piece.row0 >= hi || piece.row0 + piece.rows <= lo) continue;
-        // shaders/pack.wgsl's Part: rows, cols, row0, out_rows4, glu_half, piece_row0, piece_rows.
-        const part = Uint32Array.of(
-          rows,
-          layout.cols,
-          row0,
-          Math.ceil(piece.rows / 4) * 4,
-          layout.glu ? layout.rows / 2 : 0,
-          piece.row0,
-          piece.rows,
+        const part = packUniform(
+          uniformLayout(SHADERS.pack, 'Part'),
+          {
+            rows,
+            cols: layout.cols,
+            row0,
+            out_rows4: Math.ceil(piece.rows / 4) * 4,
+            glu_half: layout.glu ? layout.rows / 2 : 0,
+            piece_row0: piece.row0,
+            piece_rows: piece.rows,
+          },
+          true,
         );
         const uniform = this.memory.create(`${t.key} pack sizes`, part.byteLength, UNIFORM | COPY_DST, false);
         uniforms.push(uniform);
@@ -305,9 +307,9 @@ export class TensorPacker {
         rec.dispatch(
           'pack',
           'main',
-          { DTYPE: DTYPE_CODES[t.dtype], THREADS },
+          { DTYPE: DTYPE_CODES[t.dtype], THREADS: PACK_THREADS },
           { src: t.staging[c]!, dst: piece.buffer, part: uniform },
-          [Math.min(groups, MAX_GROUPS), Math.ceil(groups / MAX_GROUPS)],
+          rowsGrid(groups),
         );
       }
     } catch (e) {
@@ -356,16 +358,16 @@ export class TensorPacker {
     storage: Exclude<StorageType, 'f32'>,
   ): GPUBuffer {
     const words = storage === 'f16' ? Math.ceil(floats / 2) : floats;
-    const groups = Math.ceil(words / THREADS);
-    const grid: [number, number] = [Math.min(groups, MAX_GROUPS), Math.ceil(groups / MAX_GROUPS)];
+    const groups = Math.ceil(words / PACK_THREADS);
+    const grid = rowsGrid(groups);
     const rec = new Recorder(this.memory, this.kernels, `${label} to ${storage}`);
     let narrow: GPUBuffer | undefined;
     try {
       if (storage === 'f16') {
         narrow = this.memory.create(label, words * 4);
-        rec.dispatch('pack', 'to_half', { THREADS }, { wide, narrow }, grid);
+        rec.dispatch('pack', 'to_half', { THREADS: PACK_THREADS }, { wide, narrow }, grid);
       } else {
-        rec.dispatch('pack', 'round_half', { THREADS }, { values: wide }, grid);
+        rec.dispatch('pack', 'round_half', { THREADS: PACK_THREADS }, { values: wide }, grid);
       }
     } catch (e) {
       rec.abandon();

@@ -108,7 +108,7 @@ export function resampleWeights(inSize: number, outSize: number, antialias: bool
 }
 
 /** The grid side s of a position table with 1 + s*s rows; throws when the patch rows are not a square. */
-export function positionGridSide(rows: number): number {
+function positionGridSide(rows: number): number {
   const n0 = rows - 1;
   const side = Math.trunc(Math.sqrt(n0));
   if (n0 < 1 || side * side !== n0) {

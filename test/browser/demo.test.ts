@@ -39,7 +39,7 @@ import {
   REPO_ROOT,
   serveStatic,
   type StaticServer,
-} from './chromium.js';
+} from '../../tools/chromium.js';
 
 const DEMO = join(REPO_ROOT, 'demo');
 const MODEL = 'tiny-dinov2-with-registers';

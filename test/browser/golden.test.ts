@@ -17,7 +17,7 @@ import {
   REPO_ROOT,
   serveStatic,
   type StaticServer,
-} from './chromium.js';
+} from '../../tools/chromium.js';
 
 interface FixtureCase {
   model: string; // the folder, relative to the repository root

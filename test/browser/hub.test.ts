@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as Library from '../../src/index.js';
 import { FakeHub, folderFiles } from '../hub/server.js';
-import { type ChromiumSession, ensureBuilt, launchChromium, REPO_ROOT } from './chromium.js';
+import { type ChromiumSession, ensureBuilt, launchChromium, REPO_ROOT } from '../../tools/chromium.js';
 import { SafetensorsFile, writeSafetensors } from '../../src/io/safetensors.js';
 
 const GOLDEN = join(REPO_ROOT, 'test/fixtures/golden');

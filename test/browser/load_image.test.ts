@@ -17,7 +17,7 @@ import {
   REPO_ROOT,
   serveStatic,
   type StaticServer,
-} from './chromium.js';
+} from '../../tools/chromium.js';
 
 const PNG_PATH = 'test/fixtures/preprocess/img1-300x500.png';
 

@@ -3,7 +3,7 @@ import { type DeviceInfo, requestDevice } from '../../src/gpu/device.js';
 import { KernelCache } from '../../src/gpu/kernel.js';
 import { Recorder } from '../../src/gpu/recorder.js';
 import { GpuTensor } from '../../src/gpu/tensor.js';
-import type { TensorSource } from '../../src/model/parameters.js';
+import type { TensorSource } from '../../src/io/tensors.js';
 
 let device: Promise<DeviceInfo> | undefined;
 

@@ -17,7 +17,7 @@ import {
   REPO_ROOT,
   serveStatic,
   type StaticServer,
-} from '../browser/chromium.js';
+} from '../../tools/chromium.js';
 import { HEADER_ONLY, solidPng } from './image_headers.js';
 
 const OUT = 'test-output/decode-browser';

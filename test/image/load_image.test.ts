@@ -12,8 +12,8 @@ import { ImageError } from '../../src/image/errors.js';
 import { type ImageInput, load_image } from '../../src/image/load_image.js';
 import { BitImageProcessor } from '../../src/image/processor.js';
 import { AutoImageProcessor } from '../../src/model/auto.js';
-import { importOptional, MissingDependencyError } from '../../src/platform.js';
-import { listenOnLoopback, REPO_ROOT, type StaticServer } from '../browser/chromium.js';
+import { importOptional, MissingDependencyError } from '../../src/optional_dependency.js';
+import { listenOnLoopback, REPO_ROOT, type StaticServer } from '../../tools/chromium.js';
 import {
   ORIENTED_HEIGHT,
   ORIENTED_WIDTH,

@@ -8,7 +8,7 @@ import { Attention } from '../../src/model/attention.js';
 import { ParameterSet } from '../../src/model/parameters.js';
 import { expectClose } from '../helpers/compare.js';
 import { type Harness, random, randomArray, runOnGpu } from '../helpers/gpu.js';
-import { attention } from '../helpers/reference_ops.js';
+import { attention64, splitQkv } from '../reference/ops_f64.js';
 import { runAttention } from '../helpers/attention_run.js';
 
 let defaultLimitsDevice: Promise<DeviceInfo> | undefined;
@@ -51,7 +51,7 @@ async function check(
     : new Float32Array(heads).fill(1);
   const attn = new Attention(new ParameterSet(), 'attention', d, heads, true);
   const { context, probs } = await runAttention(attn, qkv, headMask, batch, tokens, run);
-  const ref = attention(qkv, batch, tokens, heads, headDim, headMask);
+  const ref = attention64(...splitQkv(qkv, batch * tokens, d), { batch, tokens, heads, headDim }, headMask);
   const name = `attention B${batch} T${tokens} H${heads} hd${headDim}`;
   return Math.max(
     expectClose(context, ref.context, `${name} context`),

@@ -14,10 +14,11 @@ import { f16ToF32, f32ToF16 } from '../../src/io/dtype.js';
 import { SHADERS, STORAGE_ALIASES, shaderVariant, type ShaderName } from '../../src/gpu/shaders.js';
 import { Attention } from '../../src/model/attention.js';
 import { Linear } from '../../src/model/linear.js';
-import { ParameterSet, transposePadded } from '../../src/model/parameters.js';
+import { transposePadded } from '../../src/model/packing.js';
+import { ParameterSet } from '../../src/model/parameters.js';
 import { memorySource, random, randomArray, runOnGpu, testDevice } from '../helpers/gpu.js';
 import { relativeError } from '../helpers/compare.js';
-import { attention, linear } from '../helpers/reference_ops.js';
+import { attention64, linear64, splitQkv } from '../reference/ops_f64.js';
 import { runAttention } from '../helpers/attention_run.js';
 
 const HALF_SHADERS = Object.keys(STORAGE_ALIASES) as ShaderName[];
@@ -186,7 +187,7 @@ describe('a Linear in half precision', () => {
     const { params, layer, source } = await load('f16');
     const { device } = await testDevice();
     const memory = new GpuMemory(device);
-    expect(await params.upload(memory, source, undefined, new KernelCache(device))).toBeUndefined();
+    expect(await params.upload(memory, source, { kernels: new KernelCache(device) })).toBeUndefined();
     const packed = transposePadded(w, out, k); // [k, out4] f32
     expect(layer.weight.gpu.size).toBe(packed.length * 2);
     const words = await new GpuTensor(memory, layer.weight.gpu, [packed.length / 2], 'weight').read();
@@ -198,7 +199,7 @@ describe('a Linear in half precision', () => {
     const { params, layer, source } = await load('f16-emulated');
     const { y, weight } = await runOnGpu(
       ({ memory, kernels, rec }) => {
-        void params.upload(memory, source, undefined, kernels);
+        void params.upload(memory, source, { kernels });
         const xBuf = memory.upload('x', x);
         const yBuf = memory.create('y', rows * out * 4);
         layer.forward(rec, xBuf, rows, yBuf, { types: { X: 'f16-emulated', Y: 'f16-emulated' } });
@@ -211,7 +212,7 @@ describe('a Linear in half precision', () => {
     expect(isHalf(y)).toBe(true);
     // Against float64 on the same f16 weights, rounded once at the end: at most one f16 step apart
     // (f32 accumulation may cross a rounding boundary), and mostly equal.
-    const ref = linear(x, half(w), b, rows, out, k);
+    const ref = linear64(x, rows, half(w), b, k, out);
     const refHalf = half(new Float32Array(ref));
     let equal = 0;
     for (let i = 0; i < y.length; i++) {
@@ -232,7 +233,7 @@ describe('attention in half precision', () => {
     const qkv = half(randomArray(batch * tokens * 3 * d, rand, -2, 2));
     const attn = new Attention(new ParameterSet(), 'attention', d, heads, true, 'f16-emulated');
     const { context, probs } = await runAttention(attn, qkv, new Float32Array(heads).fill(1), batch, tokens);
-    const ref = attention(qkv, batch, tokens, heads, headDim);
+    const ref = attention64(...splitQkv(qkv, batch * tokens, d), { batch, tokens, heads, headDim });
     expect(context.every((x, i) => Object.is(half(context.subarray(i, i + 1))[0], x))).toBe(true);
     // One f16 rounding of values below 2 in magnitude: 2^-11 relative at most, plus f32 noise.
     expect(relativeError(context, ref.context)).toBeLessThan(2 ** -10);

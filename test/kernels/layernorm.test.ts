@@ -3,7 +3,7 @@ import { LayerNorm } from '../../src/model/layernorm.js';
 import { ParameterSet } from '../../src/model/parameters.js';
 import { expectClose } from '../helpers/compare.js';
 import { memorySource, random, randomArray, runOnGpu } from '../helpers/gpu.js';
-import { layerNorm } from '../helpers/reference_ops.js';
+import { layerNorm64 } from '../reference/ops_f64.js';
 
 async function check(rows: number, d: number, eps: number, offset: number, seed: number) {
   const rand = random(seed);
@@ -27,7 +27,7 @@ async function check(rows: number, d: number, eps: number, offset: number, seed:
     },
     { y: rows * d },
   );
-  return expectClose(y, layerNorm(x, weight, bias, rows, d, eps), `layernorm ${rows}x${d}`);
+  return expectClose(y, layerNorm64(x, rows, d, weight, bias, eps), `layernorm ${rows}x${d}`);
 }
 
 describe('layernorm.wgsl against float64, two-pass variance', () => {

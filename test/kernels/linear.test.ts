@@ -5,13 +5,17 @@ import { chooseTile, Linear, LINEAR_TILES } from '../../src/model/linear.js';
 import { ParameterSet } from '../../src/model/parameters.js';
 import { expectClose } from '../helpers/compare.js';
 import { fakeLimits, memorySource, random, randomArray, runOnGpu, testDevice } from '../helpers/gpu.js';
-import { ACTIVATIONS, layerNorm as layerNormRef, linear } from '../helpers/reference_ops.js';
+import type { HiddenAct } from '../../src/io/config.js';
+import { ACTIVATION_CODES } from '../../src/model/activations.js';
+import { activationF64 } from '../reference/activations_f64.js';
+import { layerNorm64, linear64 } from '../reference/ops_f64.js';
 
 interface Case {
   rows: number;
   out: number;
   k: number;
-  act?: number;
+  /** The epilogue's activation (config.hidden_act); none when not given. */
+  act?: HiddenAct;
   residual?: boolean;
   glu?: boolean;
   bias?: boolean;
@@ -22,7 +26,7 @@ interface Case {
 }
 
 async function check(
-  { rows, out, k, act = 0, residual = false, glu = false, bias = true, norm, split }: Case,
+  { rows, out, k, act, residual = false, glu = false, bias = true, norm, split }: Case,
   seed: number,
 ) {
   const rand = random(seed);
@@ -60,7 +64,7 @@ async function check(
       const xBuf = memory.upload('x', x);
       const yBuf = memory.upload('y', base);
       layer.forward(rec, xBuf, rows, yBuf, {
-        act,
+        act: act ? ACTIVATION_CODES[act] : 0,
         glu,
         residualScale: residual ? scale : undefined,
         norm: norm ? layerNorm : undefined,
@@ -71,8 +75,9 @@ async function check(
     { y: rows * outCols },
   );
 
-  const input = norm ? layerNormRef(x, normWeight, normBias, rows, k, norm.eps) : x;
-  const pre = linear(input, w, bias ? b : undefined, rows, out, k);
+  const input = norm ? layerNorm64(x, rows, k, normWeight, normBias, norm.eps) : x;
+  const pre = linear64(input, rows, w, bias ? b : undefined, k, out);
+  const f = act ? activationF64(act) : (v: number) => v;
   const ref = new Float64Array(rows * outCols);
   for (let r = 0; r < rows; r++) {
     for (let n = 0; n < outCols; n++) {
@@ -80,9 +85,9 @@ async function check(
         // transformers: x1, x2 = weights_in(x).chunk(2, dim=-1); silu(x1) * x2
         const x1 = pre[r * out + n];
         const x2 = pre[r * out + outCols + n];
-        ref[r * outCols + n] = ACTIVATIONS[6](x1) * x2;
+        ref[r * outCols + n] = activationF64('silu')(x1) * x2;
       } else {
-        const v = ACTIVATIONS[act](pre[r * out + n]);
+        const v = f(pre[r * out + n]);
         ref[r * outCols + n] = residual ? base[r * out + n] + gamma[n] * v : v;
       }
     }
@@ -104,7 +109,7 @@ describe('linear.wgsl: y = epilogue(x · wᵀ + b) against float64', () => {
     { rows: 261, out: 384, k: 588 },
   ];
   for (const [i, shape] of shapes.entries()) {
-    it(`plain ${shape.rows}x${shape.out}x${shape.k}`, async () => {
+    it(`plain ${shape.rows}x${shape.out} by ${shape.k} matmul`, async () => {
       expect(await check(shape, 100 + i)).toBeLessThan(1e-5);
     });
   }
@@ -113,21 +118,21 @@ describe('linear.wgsl: y = epilogue(x · wᵀ + b) against float64', () => {
     expect(chooseTile(2560, 500)).toBe(LINEAR_TILES[0]);
     expect(chooseTile(128, 4096)).toBe(LINEAR_TILES[1]);
     expect(chooseTile(261, 384)).toBe(LINEAR_TILES[2]);
-    expect(await check({ rows: 2600, out: 520, k: 20, act: 1 }, 600)).toBeLessThan(1e-5);
+    expect(await check({ rows: 2600, out: 520, k: 20, act: 'gelu' }, 600)).toBeLessThan(1e-5);
     expect(await check({ rows: 130, out: 4100, k: 12, residual: true }, 601)).toBeLessThan(1e-5);
     expect(await check({ rows: 261, out: 97, k: 40, norm: { eps: 1e-6, offset: 10 } }, 602)).toBeLessThan(
       1e-5,
     );
   });
-  for (const act of [1, 2, 3, 4, 5, 6]) {
-    it(`activation ${act} on 70x37x19`, async () => {
-      expect(await check({ rows: 70, out: 37, k: 19, act }, 200 + act)).toBeLessThan(1e-5);
+  for (const [i, act] of (Object.keys(ACTIVATION_CODES) as HiddenAct[]).entries()) {
+    it(`${act} epilogue on a 70x37 by 19 matmul`, async () => {
+      expect(await check({ rows: 70, out: 37, k: 19, act }, 201 + i)).toBeLessThan(1e-5);
     });
   }
-  it('layer-scale + residual in place, 83x50x29', async () => {
+  it('layer-scale + residual in place on an 83x50 by 29 matmul', async () => {
     expect(await check({ rows: 83, out: 50, k: 29, residual: true }, 300)).toBeLessThan(1e-5);
   });
-  it('SwiGLU: silu(x1) * x2 from the interleaved projection, 45x2*24x18 and 3x2*8x5', async () => {
+  it('SwiGLU: silu(x1) * x2 from the interleaved projection, on 45x(2*24) by 18 and 3x(2*8) by 5 matmuls', async () => {
     expect(await check({ rows: 45, out: 48, k: 18, glu: true }, 400)).toBeLessThan(1e-5);
     expect(await check({ rows: 3, out: 16, k: 5, glu: true }, 401)).toBeLessThan(1e-5);
   });
@@ -135,9 +140,9 @@ describe('linear.wgsl: y = epilogue(x · wᵀ + b) against float64', () => {
     expect(await check({ rows: 67, out: 70, k: 383, norm: { eps: 1e-6, offset: 300 } }, 500)).toBeLessThan(
       1e-5,
     );
-    expect(await check({ rows: 5, out: 9, k: 7, act: 1, norm: { eps: 1e-5, offset: 0 } }, 501)).toBeLessThan(
-      1e-5,
-    );
+    expect(
+      await check({ rows: 5, out: 9, k: 7, act: 'gelu', norm: { eps: 1e-5, offset: 0 } }, 501),
+    ).toBeLessThan(1e-5);
     expect(
       await check({ rows: 130, out: 32, k: 48, glu: true, norm: { eps: 1e-6, offset: 3 } }, 502),
     ).toBeLessThan(1e-5);
@@ -152,7 +157,7 @@ describe('linear.wgsl: y = epilogue(x · wᵀ + b) against float64', () => {
     ).toBeLessThan(1e-5); // 20, 20, 20, 10
     expect(
       await check(
-        { rows: 21, out: 13, k: 17, act: 1, bias: false, split: { limit: 17 * 4 * 4, pieces: 4 } },
+        { rows: 21, out: 13, k: 17, act: 'gelu', bias: false, split: { limit: 17 * 4 * 4, pieces: 4 } },
         701,
       ),
     ).toBeLessThan(1e-5); // 4, 4, 4, 1
@@ -181,7 +186,7 @@ describe('linear.wgsl: y = epilogue(x · wᵀ + b) against float64', () => {
           rows: 67,
           out: 70,
           k: 383,
-          act: 1,
+          act: 'gelu',
           norm: { eps: 1e-6, offset: 300 },
           split: { limit: 383 * 4 * 32, pieces: 3 },
         },

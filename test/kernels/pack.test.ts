@@ -7,16 +7,15 @@ import { GpuLimitError, GpuMemory } from '../../src/gpu/buffers.js';
 import { KernelCache } from '../../src/gpu/kernel.js';
 import { GpuTensor } from '../../src/gpu/tensor.js';
 import { f32ToBf16, f32ToF16 } from '../../src/io/dtype.js';
+import type { TensorSource, TensorStream } from '../../src/io/tensors.js';
 import {
   bytesToFloat32,
   type Packing,
   packedLength,
   packLayout,
   packOnCpu,
-  ParameterSet,
-  type TensorSource,
-  type TensorStream,
-} from '../../src/model/parameters.js';
+} from '../../src/model/packing.js';
+import { ParameterSet } from '../../src/model/parameters.js';
 import { fakeLimits, random, randomArray, testDevice } from '../helpers/gpu.js';
 
 type FloatDtype = 'F32' | 'F16' | 'BF16' | 'F64';
@@ -115,12 +114,8 @@ async function check(
   const restore =
     limit === undefined ? undefined : fakeLimits(device, { maxStorageBufferBindingSize: limit });
   try {
-    if (how === 'whole') params.upload(memory, source, undefined, kernels);
-    else
-      await params.uploadStream(memory, streamOf(tensors, how.seed, how.maxPiece), 'test', {
-        kernels,
-        flushBytes: 1000,
-      });
+    const weights = how === 'whole' ? source : streamOf(tensors, how.seed, how.maxPiece);
+    await params.upload(memory, weights, { file: 'test', kernels, flushBytes: 1000 });
   } finally {
     restore?.();
   }

@@ -11,7 +11,7 @@ import {
 } from '../../src/model/modeling.js';
 import { POOLINGS, poolEmbeddings, pooledSize } from '../../src/model/pooling.js';
 import { PipelineError, pipeline } from '../../src/pipelines.js';
-import { REPO_ROOT } from '../browser/chromium.js';
+import { REPO_ROOT } from '../../tools/chromium.js';
 import { relativeError } from '../helpers/compare.js';
 
 const TINY = join(REPO_ROOT, 'weights/tiny-dinov2-with-registers');

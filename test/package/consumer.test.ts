@@ -20,7 +20,7 @@ import {
   launchChromium,
   REPO_ROOT,
   serveStatic,
-} from '../browser/chromium.js';
+} from '../../tools/chromium.js';
 
 const MODEL = join(REPO_ROOT, 'weights/tiny-dinov2-with-registers');
 const IMAGE = join(REPO_ROOT, 'test/fixtures/preprocess/img1-300x500.png');

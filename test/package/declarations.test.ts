@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../browser/chromium.js';
+import { REPO_ROOT } from '../../tools/chromium.js';
 
 const DIST = join(REPO_ROOT, 'dist');
 

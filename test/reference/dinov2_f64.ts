@@ -11,6 +11,15 @@
 import type { Dinov2Config } from '../../src/io/config.js';
 import { positionEmbeddingsFor64 } from '../../src/model/position_embeddings.js';
 import { activationF64 } from './activations_f64.js';
+import {
+  assembleTokens64,
+  attention64,
+  clsAndPatchMean64,
+  im2col64,
+  layerNorm64,
+  linear64,
+  patchTokensToMap64,
+} from './ops_f64.js';
 
 export interface Tensor64 {
   data: Float64Array;
@@ -88,51 +97,6 @@ class Weights {
   }
 }
 
-/** y [rows, out] = x [rows, in] W^T + b  (nn.Linear; W is [out, in]). */
-export function linear64(
-  x: Float64Array,
-  rows: number,
-  w: Float64Array,
-  b: Float64Array | undefined,
-  inF: number,
-  outF: number,
-): Float64Array {
-  const y = new Float64Array(rows * outF);
-  for (let r = 0; r < rows; r++) {
-    const xo = r * inF;
-    for (let o = 0; o < outF; o++) {
-      const wo = o * inF;
-      let s = b ? b[o] : 0;
-      for (let i = 0; i < inF; i++) s += x[xo + i] * w[wo + i];
-      y[r * outF + o] = s;
-    }
-  }
-  return y;
-}
-
-/** nn.LayerNorm over the last dim: (x - mean) / sqrt(var + eps) * w + b, biased variance, two passes. */
-export function layerNorm64(
-  x: Float64Array,
-  rows: number,
-  dim: number,
-  w: Float64Array,
-  b: Float64Array,
-  eps: number,
-): Float64Array {
-  const y = new Float64Array(rows * dim);
-  for (let r = 0; r < rows; r++) {
-    const o = r * dim;
-    let mean = 0;
-    for (let i = 0; i < dim; i++) mean += x[o + i];
-    mean /= dim;
-    let v = 0;
-    for (let i = 0; i < dim; i++) v += (x[o + i] - mean) ** 2;
-    const inv = 1 / Math.sqrt(v / dim + eps);
-    for (let i = 0; i < dim; i++) y[o + i] = (x[o + i] - mean) * inv * w[i] + b[i];
-  }
-  return y;
-}
-
 /** The base-model key prefix of a checkpoint: '' (bare model) or 'dinov2_with_registers.' / 'dinov2.' (task heads). */
 export function checkpointPrefix(config: Dinov2Config, source: WeightSource): string {
   const base = config.model_type === 'dinov2' ? 'dinov2.' : 'dinov2_with_registers.';
@@ -184,41 +148,20 @@ export function referenceForward(
   // transformers interpolates with antialias=True in Dinov2WithRegisters only.
   const positions = positionEmbeddingsFor64(positionTable, D, p, H, W, withRegisters);
 
-  let h = new Float64Array(rows * D);
-  const px = inputs.pixelValues;
-  for (let b = 0; b < B; b++) {
-    const tokens = b * T;
-    for (let d = 0; d < D; d++) h[tokens * D + d] = cls[d] + positions[d];
-    for (let r = 0; r < R; r++)
-      for (let d = 0; d < D; d++) h[(tokens + 1 + r) * D + d] = registers![r * D + d];
-    for (let y = 0; y < gh; y++) {
-      for (let x = 0; x < gw; x++) {
-        const n = y * gw + x;
-        const row = (tokens + 1 + R + n) * D;
-        const masked =
-          inputs.boolMaskedPos !== undefined &&
-          maskToken !== undefined &&
-          Boolean(inputs.boolMaskedPos[b * N + n]);
-        for (let d = 0; d < D; d++) {
-          let s: number;
-          if (masked) {
-            s = maskToken![d];
-          } else {
-            // nn.Conv2d(C, D, kernel=p, stride=p): pixels past the last whole patch are dropped.
-            s = convB[d];
-            for (let c = 0; c < C; c++) {
-              for (let ky = 0; ky < p; ky++) {
-                const pxRow = ((b * C + c) * H + y * p + ky) * W + x * p;
-                const wRow = ((d * C + c) * p + ky) * p;
-                for (let kx = 0; kx < p; kx++) s += convW[wRow + kx] * px[pxRow + kx];
-              }
-            }
-          }
-          h[row + d] = s + positions[(1 + n) * D + d];
-        }
-      }
-    }
-  }
+  // nn.Conv2d(C, D, kernel=p, stride=p) as the patches times the weight [D, C * p * p].
+  const image = { batch: B, channels: C, height: H, width: W };
+  const projected = linear64(im2col64(inputs.pixelValues, image, p), B * N, convW, convB, C * p * p, D);
+  let h = assembleTokens64(projected, {
+    batch: B,
+    patches: N,
+    dim: D,
+    cls,
+    registers,
+    registerCount: R,
+    maskToken,
+    mask: inputs.boolMaskedPos,
+    positions,
+  });
   const hidden_states: Tensor64[] = [{ data: h, dims: [B, T, D] }];
   const attentions: Tensor64[] = [];
 
@@ -254,44 +197,13 @@ export function referenceForward(
     const q = proj('query');
     const kk = proj('key');
     const v = proj('value');
-    const scaling = hd ** -0.5;
-    const probs = new Float64Array(B * heads * T * T);
-    const context = new Float64Array(rows * D);
-    for (let b = 0; b < B; b++) {
-      for (let hh = 0; hh < heads; hh++) {
-        const headScale =
-          inputs.headMask === undefined
-            ? 1
-            : inputs.headMask.length === heads
-              ? inputs.headMask[hh]
-              : inputs.headMask[l * heads + hh];
-        for (let i = 0; i < T; i++) {
-          const qo = (b * T + i) * D + hh * hd;
-          const po = ((b * heads + hh) * T + i) * T;
-          let max = -Infinity;
-          for (let j = 0; j < T; j++) {
-            const ko = (b * T + j) * D + hh * hd;
-            let s = 0;
-            for (let e = 0; e < hd; e++) s += q[qo + e] * kk[ko + e];
-            s *= scaling;
-            probs[po + j] = s;
-            if (s > max) max = s;
-          }
-          let sum = 0;
-          for (let j = 0; j < T; j++) {
-            const e = Math.exp(probs[po + j] - max);
-            probs[po + j] = e;
-            sum += e;
-          }
-          for (let j = 0; j < T; j++) probs[po + j] = (probs[po + j] / sum) * headScale;
-          for (let j = 0; j < T; j++) {
-            const pj = probs[po + j];
-            const vo = (b * T + j) * D + hh * hd;
-            for (let e = 0; e < hd; e++) context[qo + e] += pj * v[vo + e];
-          }
-        }
-      }
-    }
+    const headMask =
+      inputs.headMask === undefined
+        ? undefined
+        : inputs.headMask.length === heads
+          ? inputs.headMask
+          : Array.from({ length: heads }, (_, h) => inputs.headMask![l * heads + h]);
+    const { context, probs } = attention64(q, kk, v, { batch: B, tokens: T, heads, headDim: hd }, headMask);
     attentions.push({ data: probs, dims: [B, heads, T, T] });
     const attnOut = linear64(
       context,
@@ -380,15 +292,7 @@ export function referenceForward(
     const labels = config.num_labels;
     const cw = weights.head('classifier.weight', [labels, 2 * D]);
     const cb = weights.head('classifier.bias', [labels]);
-    const features = new Float64Array(B * 2 * D);
-    for (let b = 0; b < B; b++) {
-      for (let d = 0; d < D; d++) {
-        features[b * 2 * D + d] = last[b * T * D + d];
-        let s = 0;
-        for (let n = 0; n < N; n++) s += last[(b * T + 1 + R + n) * D + d];
-        features[b * 2 * D + D + d] = s / N;
-      }
-    }
+    const features = clsAndPatchMean64(last, B, T, 1 + R, D);
     logits = { data: linear64(features, B, cw, cb, 2 * D, labels), dims: [B, labels] };
   }
 
@@ -403,12 +307,7 @@ export function referenceForward(
       feature_maps.push({ data: Float64Array.from(normed), dims: [B, T, D] });
       continue;
     }
-    const map = new Float64Array(B * D * N);
-    for (let b = 0; b < B; b++) {
-      for (let n = 0; n < N; n++) {
-        for (let d = 0; d < D; d++) map[(b * D + d) * N + n] = normed[(b * T + 1 + R + n) * D + d];
-      }
-    }
+    const map = patchTokensToMap64(normed, B, T, 1 + R, D);
     feature_maps.push({ data: map, dims: [B, D, gh, gw] });
   }
 

@@ -7,7 +7,8 @@
 //   layer N      h += lambda1 * o_proj(attention(rope(q), rope(k), v));  h += lambda2 * mlp(norm2(h))
 //   norm         last_hidden_state; pooler_output = last_hidden_state[:, 0]
 import { activationF64 } from './activations_f64.js';
-import { layerNorm64, linear64, type Tensor64, type WeightSource } from './dinov2_f64.js';
+import type { Tensor64, WeightSource } from './dinov2_f64.js';
+import { layerNorm64, linear64 } from './ops_f64.js';
 import type { HiddenAct } from '../../src/io/config.js';
 import { applyRope64, ropeTables64 } from '../../src/model/rope.js';
 

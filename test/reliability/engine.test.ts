@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { bufferSize } from '../../src/gpu/buffers.js';
 import { requestDevice } from '../../src/gpu/device.js';
 import { DeviceLostError, GpuValidationError } from '../../src/gpu/errors.js';
+import { encoderScratch, scratchBytes } from '../../src/model/budget.js';
 import { Dinov2WithRegistersModel } from '../../src/model/modeling.js';
 import { goldenModels } from '../helpers/fixtures.js';
 import { random, randomArray, testDevice } from '../helpers/gpu.js';
@@ -21,7 +22,7 @@ function pixels(batch: number, height: number, width: number, seed: number) {
 
 /**
  * Bytes of the workspace a base model keeps for one input shape, from the scratch buffers a forward
- * needs (src/model/modeling.ts encode, embeddings.ts): the uploads (pixel_values, bool_masked_pos,
+ * needs (src/model/encoder.ts, embeddings.ts): the uploads (pixel_values, bool_masked_pos,
  * head_mask), the residual stream, im2col and the patch projection, qkv, context, the attention
  * statistics, the MLP hidden layer (all f32 here), and two shape uniforms (rows = B * T and
  * rows = B * patches) of 8 u32 each.
@@ -37,20 +38,16 @@ function workspaceBytes(
   const p = c.patch_size;
   const patches = Math.floor(height / p) * Math.floor(width / p);
   const tokens = 1 + c.num_register_tokens + patches;
-  const rows = batch * tokens;
   const align = model.device.limits.minStorageBufferOffsetAlignment / 4;
   const headRow = Math.ceil(c.num_attention_heads / align) * align;
   const floats = [
     batch * c.num_channels * height * width, // pixel_values
     batch * patches, // bool_masked_pos
     c.num_hidden_layers * headRow, // head_mask
-    rows * d, // hidden
     batch * patches * c.num_channels * p * p, // embeddings im2col
     batch * patches * d, // embeddings.patch_embeddings
-    rows * 3 * d, // qkv
-    rows * d, // context
-    batch * c.num_attention_heads * tokens * 2, // attention stats (max, sum)
-    rows * model.layers[0].mlp.hiddenFeatures, // mlp hidden
+    // the residual stream, qkv, context, attention statistics, MLP hidden layer (f32 here)
+    ...Object.values(encoderScratch(c, { batch, tokens })).map((s) => scratchBytes(s) / 4),
     8, // shape uniform, rows = B * T
     8, // shape uniform, rows = B * patches
   ];

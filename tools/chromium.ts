@@ -1,4 +1,4 @@
-// Headless Chromium for the browser tests: the library as a page loads it (the built
+// Headless Chromium for the browser tests and the browser benchmarks: the library as a page loads it (the built
 // dist/index.js), served from this repository by a local static server, with WebGPU on
 // SwiftShader where the machine has no GPU.
 import { spawnSync } from 'node:child_process';
@@ -19,9 +19,9 @@ import { tmpdir } from 'node:os';
 import { extname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import type { AdapterInfo } from '../../src/gpu/device.js';
+import type { AdapterInfo } from '../src/gpu/device.js';
 
-export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /**
  * `--enable-unsafe-webgpu` is the one flag WebGPU needs on Linux; with no GPU Chromium then offers
