@@ -169,30 +169,15 @@ export async function benchModel(
 
   let kernelTimes: KernelRow[] | null = null;
   let kernelTimesNote = 'not asked for';
-  const Timer = (
-    lib as unknown as {
-      KernelTimer?: {
-        attach(d: GPUDevice): {
-          read(): Promise<{ kernel: string; beginNs: number; endNs: number }[]>;
-          detach(): void;
-          dropped: number;
-        };
-      };
-    }
-  ).KernelTimer;
   if (req.kernelTimes) {
     if (!device.features.has('timestamp-query'))
       kernelTimesNote = 'the device has no timestamp-query feature';
-    else if (!Timer)
-      kernelTimesNote =
-        'the library does not export KernelTimer (src/gpu/timing.ts is not wired into src/index.ts yet)';
     else {
-      const timer = Timer.attach(device);
+      const timer = lib.KernelTimer.attach(device);
       try {
         await once();
         const times = await timer.read();
-        if (times.length === 0)
-          kernelTimesNote = 'no dispatch was timed: src/gpu/recorder.ts does not call the KernelTimer yet';
+        if (times.length === 0) kernelTimesNote = 'no dispatch was timed';
         else {
           const rows = new Map<string, KernelRow>();
           for (const t of times) {
