@@ -31,6 +31,13 @@ export { BROWSER_CACHE_NAME, clearBrowserCache } from './io/cache_browser.js';
 export { KernelTimer } from './gpu/timing.js';
 export type { KernelTime } from './gpu/timing.js';
 export { MissingDependencyError } from './optional_dependency.js';
+export {
+  DINOv3ViTImageProcessor,
+  DINOV3_PROCESSOR_DEFAULTS,
+  type DINOv3ImageProcessorConfig,
+} from './image/dinov3_processor.js';
+export { IMAGE_PROCESSOR_TYPES, type ImageProcessor, imageProcessorFromConfig } from './image/processors.js';
+export { type Dinov3Config, parseDinov3Config } from './io/config_dinov3.js';
 export { ImageError, ImageLimitError } from './image/errors.js';
 export { MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS_ERROR } from './image/limits.js';
 export {

@@ -2,12 +2,8 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadImageNode } from '../image/decode_node.js';
-import {
-  BitImageProcessor,
-  DINOV2_PROCESSOR_DEFAULTS,
-  parseImageProcessorConfig,
-  type ImageProcessorConfig,
-} from '../image/processor.js';
+import { BitImageProcessor, DINOV2_PROCESSOR_DEFAULTS } from '../image/processor.js';
+import { type ImageProcessor, imageProcessorFromConfig } from '../image/processors.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { type CommandSpec, type ParsedArgs, required, UsageError } from './args.js';
 import { autoOrient, imageError, ORIENT_OPTIONS } from './model_source.js';
@@ -51,7 +47,7 @@ export async function preprocess(args: ParsedArgs, log: (line: string) => void):
   if (!existsSync(imagePath)) throw new Error(`${imagePath}: no such file`);
   checkOutputPath(outputPath, [imagePath]);
 
-  let config: ImageProcessorConfig = DINOV2_PROCESSOR_DEFAULTS;
+  let processor: ImageProcessor = new BitImageProcessor(DINOV2_PROCESSOR_DEFAULTS);
   let settings = 'DINOv2 defaults';
   const dir = args.values.get('model');
   if (dir !== undefined) {
@@ -64,7 +60,9 @@ export async function preprocess(args: ParsedArgs, log: (line: string) => void):
       } catch (e) {
         throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
       }
-      config = parseImageProcessorConfig(json, path);
+      // The processor its image_processor_type names (DINOv2's BitImageProcessor or DINOv3's);
+      // a type this library does not implement is an error, never DINOv2's processor instead.
+      processor = imageProcessorFromConfig(json, path);
       settings = path;
     } else {
       settings = `DINOv2 defaults (${dir} has no preprocessor_config.json)`;
@@ -74,7 +72,6 @@ export async function preprocess(args: ParsedArgs, log: (line: string) => void):
   const image = await loadImageNode(imagePath, { autoOrient: autoOrient(args) }).catch((e: unknown) => {
     throw new Error(imageError(imagePath, e));
   });
-  const processor = new BitImageProcessor(config);
   const { pixel_values, dims } = processor.preprocess(image);
   await writeFileAtomic(
     outputPath,

@@ -10,7 +10,15 @@
 // float64 and the result stored as float32: within ~1e-6 of the exact algorithm, where torch's
 // float32 kernel (what transformers returns) sits up to ~5e-5 away.
 
-import type { ProcessedImage } from './processor.js';
+import {
+  fail,
+  isFiniteNumber,
+  isPositiveInt,
+  isRecord,
+  type ProcessedImage,
+  readBool,
+  readPerChannel,
+} from './processor.js';
 import { checkRgbImage, RGB_CHANNELS, type RgbImage } from './rgb_image.js';
 
 export interface DINOv3ImageProcessorConfig {
@@ -37,12 +45,6 @@ export const DINOV3_PROCESSOR_DEFAULTS: Readonly<DINOv3ImageProcessorConfig> = O
 /** torch's (and PIL's) enum value of bilinear, the only filter this processor implements. */
 const BILINEAR = 2;
 
-const describe = (v: unknown) => JSON.stringify(v);
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-const isPositiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
-const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-
 /**
  * Reads a DINOv3 preprocessor_config.json (parsed JSON). Missing fields take the published
  * defaults; a field of the wrong type, or a setting this implementation does not follow exactly
@@ -53,44 +55,31 @@ export function parseDINOv3ImageProcessorConfig(
   json: unknown,
   source = 'preprocessor_config.json',
 ): DINOv3ImageProcessorConfig {
-  const fail = (field: string, want: string, got: unknown): never => {
-    throw new Error(`${source}: ${field} must be ${want}, got ${describe(got)}`);
-  };
-  if (!isRecord(json)) fail('the top level', 'a JSON object', json);
+  if (!isRecord(json)) fail(source, 'the top level', 'a JSON object', json);
   const j = json as Record<string, unknown>;
   const d = DINOV3_PROCESSOR_DEFAULTS;
   const get = (k: string) => (j[k] === undefined || j[k] === null ? undefined : j[k]);
-  const bool = (k: keyof DINOv3ImageProcessorConfig & string, dflt: boolean): boolean => {
-    const v = get(k) ?? dflt;
-    if (typeof v !== 'boolean') fail(k, 'a boolean', v);
-    return v as boolean;
-  };
-  const perChannel = (k: string, dflt: number[], nonzero: boolean): number[] => {
-    const raw = get(k) ?? dflt;
-    const v = isFiniteNumber(raw) ? [raw, raw, raw] : raw;
-    const want = `a number or an array of ${RGB_CHANNELS} numbers${nonzero ? ' (nonzero)' : ''}`;
-    if (!Array.isArray(v) || v.length !== RGB_CHANNELS) return fail(k, want, raw);
-    for (const x of v) if (!isFiniteNumber(x) || (nonzero && x === 0)) fail(k, want, raw);
-    return [...(v as number[])];
-  };
+  const perChannel = (k: string, dflt: number[], nonzero: boolean) =>
+    readPerChannel(get(k) ?? dflt, k, source, nonzero);
 
   const size = get('size') ?? d.size;
   if (!isRecord(size) || !isPositiveInt(size.height) || !isPositiveInt(size.width))
-    fail('size', 'a {height, width} of positive integers (DINOv3 resizes to a fixed size)', size);
+    fail(source, 'size', 'a {height, width} of positive integers (DINOv3 resizes to a fixed size)', size);
   const resample = get('resample') ?? BILINEAR;
   if (resample !== BILINEAR)
-    fail('resample', `${BILINEAR} (bilinear; the only filter implemented)`, resample);
-  if ((get('antialias') ?? true) !== true) fail('antialias', 'true (the only mode implemented)', j.antialias);
+    fail(source, 'resample', `${BILINEAR} (bilinear; the only filter implemented)`, resample);
+  if ((get('antialias') ?? true) !== true)
+    fail(source, 'antialias', 'true (the only mode implemented)', j.antialias);
   if ((get('do_center_crop') ?? false) !== false)
-    fail('do_center_crop', 'false (DINOv3 does not crop)', j.do_center_crop);
+    fail(source, 'do_center_crop', 'false (DINOv3 does not crop)', j.do_center_crop);
   const rescale = get('rescale_factor') ?? d.rescale_factor;
-  if (!isFiniteNumber(rescale)) fail('rescale_factor', 'a finite number', rescale);
+  if (!isFiniteNumber(rescale)) fail(source, 'rescale_factor', 'a finite number', rescale);
   return {
-    do_resize: bool('do_resize', d.do_resize),
+    do_resize: readBool(j, 'do_resize', d.do_resize, source),
     size: { height: (size as { height: number }).height, width: (size as { width: number }).width },
-    do_rescale: bool('do_rescale', d.do_rescale),
+    do_rescale: readBool(j, 'do_rescale', d.do_rescale, source),
     rescale_factor: rescale as number,
-    do_normalize: bool('do_normalize', d.do_normalize),
+    do_normalize: readBool(j, 'do_normalize', d.do_normalize, source),
     image_mean: perChannel('image_mean', d.image_mean, false),
     image_std: perChannel('image_std', d.image_std, true),
   };

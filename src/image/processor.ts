@@ -55,21 +55,27 @@ function deepFreeze<T extends object>(o: T): T {
   return Object.freeze(o);
 }
 
-// --- preprocessor_config.json -------------------------------------------------------------------
+// --- preprocessor_config.json (field readers shared with DINOv3's processor) -------------------------------------------------------------------
 
 const describe = (v: unknown) =>
   Array.isArray(v) ? `array ${JSON.stringify(v)}` : `${typeof v} ${JSON.stringify(v)}`;
 
-function fail(source: string, field: string, want: string, got: unknown): never {
+export function fail(source: string, field: string, want: string, got: unknown): never {
   throw new Error(`${source}: ${field} must be ${want}, got ${describe(got)}`);
 }
 
-const isPositiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
-const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const isRecord = (v: unknown): v is Record<string, unknown> =>
+export const isPositiveInt = (v: unknown): v is number =>
+  typeof v === 'number' && Number.isInteger(v) && v > 0;
+export const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+export const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function readBool(obj: Record<string, unknown>, field: string, dflt: boolean, source: string): boolean {
+export function readBool(
+  obj: Record<string, unknown>,
+  field: string,
+  dflt: boolean,
+  source: string,
+): boolean {
   const v = obj[field];
   if (v === undefined || v === null) return dflt;
   if (typeof v !== 'boolean') fail(source, field, 'a boolean', v);
@@ -104,7 +110,7 @@ function readCropSize(v: unknown, source: string): ImageProcessorConfig['crop_si
 }
 
 // A float or one value per RGB channel.
-function readPerChannel(v: unknown, field: string, source: string, nonzero: boolean): number[] {
+export function readPerChannel(v: unknown, field: string, source: string, nonzero: boolean): number[] {
   const values = isFiniteNumber(v) ? [v, v, v] : v;
   const want = `a number or an array of ${RGB_CHANNELS} numbers${nonzero ? ' (nonzero)' : ''}`;
   if (!Array.isArray(values) || values.length !== RGB_CHANNELS) fail(source, field, want, v);

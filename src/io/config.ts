@@ -139,7 +139,6 @@ export function parseConfig(json: unknown, source = 'config.json'): Dinov2Config
   if (typeof json !== 'object' || json === null || Array.isArray(json))
     return fail('(root)', 'is not a JSON object');
   const raw = json as Record<string, unknown>;
-  const has = (field: string) => raw[field] !== undefined && raw[field] !== null;
 
   const modelType = raw.model_type;
   if (modelType === 'dinov3_vit') {
@@ -153,11 +152,17 @@ export function parseConfig(json: unknown, source = 'config.json'): Dinov2Config
     return fail('model_type', `${describeJson(modelType)} is not "dinov2_with_registers" or "dinov2"`);
   }
   const defaults = { ...DEFAULTS, ...PER_MODEL[modelType] };
-  const { get, integer, real, probability, boolean, optionalBoolean, optionalString } = fieldReaders(
-    raw,
-    defaults,
-    fail,
-  );
+  const {
+    get,
+    integer,
+    real,
+    probability,
+    boolean,
+    optionalBoolean,
+    optionalString,
+    stringList,
+    stageNames,
+  } = fieldReaders(raw, defaults, fail);
 
   const hidden_size = integer('hidden_size', 1);
   const num_hidden_layers = integer('num_hidden_layers', 1, MAX_HIDDEN_LAYERS);
@@ -174,22 +179,12 @@ export function parseConfig(json: unknown, source = 'config.json'): Dinov2Config
   if (patch_size > image_size)
     fail('patch_size', `(${patch_size}) must not exceed image_size (${image_size})`);
 
-  const architectures = has('architectures') ? raw.architectures : defaults.architectures;
-  if (!Array.isArray(architectures) || !architectures.every((a) => typeof a === 'string')) {
-    fail('architectures', `(${describeJson(architectures)}) must be a list of strings`);
-  }
-
-  const stage_names = ['stem', ...Array.from({ length: num_hidden_layers }, (_, i) => `stage${i + 1}`)];
-  if (has('stage_names') && !sameStrings(raw.stage_names, stage_names)) {
-    fail(
-      'stage_names',
-      `(${describeJson(raw.stage_names)}) must be ${describeJson(stage_names)} for num_hidden_layers ${num_hidden_layers}`,
-    );
-  }
+  const architectures = stringList('architectures', defaults.architectures);
+  const stage_names = stageNames(num_hidden_layers);
 
   const config: Dinov2Config = {
     model_type: modelType,
-    architectures: [...(architectures as string[])],
+    architectures,
     hidden_size,
     num_hidden_layers,
     num_attention_heads,
@@ -279,7 +274,34 @@ export function fieldReaders<D extends Record<string, unknown>>(
     if (typeof raw[field] !== 'string') return fail(field, `(${describeJson(raw[field])}) must be a string`);
     return raw[field] as string;
   };
-  return { has, get, integer, real, probability, boolean, optionalBoolean, optionalString };
+  const stringList = (field: string, dflt: readonly string[]): string[] => {
+    const v = has(field) ? raw[field] : dflt;
+    if (!Array.isArray(v) || !v.every((a) => typeof a === 'string'))
+      return fail(field, `(${describeJson(v)}) must be a list of strings`);
+    return [...v];
+  };
+  /** BackboneConfigMixin's stage_names for `layers` layers; a stated one must agree. */
+  const stageNames = (layers: number): string[] => {
+    const names = ['stem', ...Array.from({ length: layers }, (_, i) => `stage${i + 1}`)];
+    if (has('stage_names') && !sameStrings(raw.stage_names, names))
+      fail(
+        'stage_names',
+        `(${describeJson(raw.stage_names)}) must be ${describeJson(names)} for num_hidden_layers ${layers}`,
+      );
+    return names;
+  };
+  return {
+    has,
+    get,
+    integer,
+    real,
+    probability,
+    boolean,
+    optionalBoolean,
+    optionalString,
+    stringList,
+    stageNames,
+  };
 }
 
 export function sameStrings(a: unknown, b: string[]): boolean {

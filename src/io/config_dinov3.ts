@@ -11,7 +11,6 @@ import {
   HIDDEN_ACTS,
   type HiddenAct,
   MAX_HIDDEN_LAYERS,
-  sameStrings,
 } from './config.js';
 import { describeJson } from './safetensors.js';
 
@@ -88,7 +87,11 @@ export function parseDinov3Config(json: unknown, source = 'config.json'): Dinov3
   const raw = json as Record<string, unknown>;
   if (raw.model_type !== 'dinov3_vit')
     return fail('model_type', `${describeJson(raw.model_type)} is not "dinov3_vit"`);
-  const { has, get, integer, real, probability, boolean, optionalString } = fieldReaders(raw, DEFAULTS, fail);
+  const { get, integer, real, probability, boolean, optionalString, stringList, stageNames } = fieldReaders(
+    raw,
+    DEFAULTS,
+    fail,
+  );
   // null (as transformers writes None) or a positive number.
   const optionalPositive = (field: string, dflt: number | null): number | null => {
     const v = raw[field] === undefined ? dflt : raw[field];
@@ -109,20 +112,12 @@ export function parseDinov3Config(json: unknown, source = 'config.json'): Dinov3
   const hidden_act = get('hidden_act');
   if (!HIDDEN_ACTS.includes(hidden_act as HiddenAct))
     fail('hidden_act', `(${describeJson(hidden_act)}) must be one of ${HIDDEN_ACTS.join(', ')}`);
-  const architectures = has('architectures') ? raw.architectures : ['DINOv3ViTModel'];
-  if (!Array.isArray(architectures) || !architectures.every((a) => typeof a === 'string'))
-    fail('architectures', `(${describeJson(architectures)}) must be a list of strings`);
-  const stage_names = ['stem', ...Array.from({ length: num_hidden_layers }, (_, i) => `stage${i + 1}`)];
-  if (has('stage_names') && !sameStrings(raw.stage_names, stage_names)) {
-    fail(
-      'stage_names',
-      `(${describeJson(raw.stage_names)}) must be ${describeJson(stage_names)} for num_hidden_layers ${num_hidden_layers}`,
-    );
-  }
+  const architectures = stringList('architectures', ['DINOv3ViTModel']);
+  const stage_names = stageNames(num_hidden_layers);
 
   const config: Dinov3Config = {
     model_type: 'dinov3_vit',
-    architectures: [...(architectures as string[])],
+    architectures,
     patch_size: integer('patch_size', 1),
     hidden_size,
     intermediate_size: integer('intermediate_size', 1),

@@ -6,7 +6,8 @@ import {
   type LoadOptions,
 } from './modeling.js';
 import type { TensorSource } from '../io/tensors.js';
-import { BitImageProcessor, parseImageProcessorConfig } from '../image/processor.js';
+import { BitImageProcessor } from '../image/processor.js';
+import { imageProcessorFromConfig } from '../image/processors.js';
 import { checkpointFiles, type HubOptions, type PretrainedSource } from '../io/hub.js';
 import { readJson } from '../io/stream.js';
 import { type ModelBuilder, openChecked, type PretrainedOptions } from './from_pretrained.js';
@@ -75,9 +76,18 @@ export const AutoImageProcessor = {
   },
 };
 
-/** A BitImageProcessor from preprocessor_config.json (parsed JSON; undefined: DINOv2's defaults). */
+/**
+ * The BitImageProcessor of a DINOv2 checkpoint's preprocessor_config.json (parsed JSON; undefined:
+ * DINOv2's defaults). An image_processor_type other than BitImageProcessor is refused, never run as
+ * DINOv2's processor: DINOv3's (DINOv3ViTImageProcessor, exported) goes with DINOv3 models, which
+ * this version does not run yet.
+ */
 export function processorFor(json: unknown, source = 'preprocessor_config.json'): BitImageProcessor {
-  return json === undefined
-    ? new BitImageProcessor()
-    : new BitImageProcessor(parseImageProcessorConfig(json, source));
+  const processor = imageProcessorFromConfig(json, source);
+  if (!(processor instanceof BitImageProcessor)) {
+    throw new Error(
+      `${source}: image_processor_type ${JSON.stringify((json as { image_processor_type?: unknown }).image_processor_type)} is DINOv3's processor; this version runs DINOv2 models only (DINOv3ViTImageProcessor preprocesses for DINOv3)`,
+    );
+  }
+  return processor;
 }

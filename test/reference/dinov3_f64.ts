@@ -8,7 +8,7 @@
 //   norm         last_hidden_state; pooler_output = last_hidden_state[:, 0]
 import { activationF64 } from './activations_f64.js';
 import type { Tensor64, WeightSource } from './dinov2_f64.js';
-import { layerNorm64, linear64 } from './ops_f64.js';
+import { attention64, im2col64, layerNorm64, linear64 } from './ops_f64.js';
 import type { HiddenAct } from '../../src/io/config.js';
 import { applyRope64, ropeTables64 } from '../../src/model/rope.js';
 
@@ -89,33 +89,24 @@ export function dinov3ReferenceForward(
   const registers = get('embeddings.register_tokens', [1, R, D]);
   const convW = get('embeddings.patch_embeddings.weight', [D, C, p, p]);
   const convB = get('embeddings.patch_embeddings.bias', [D]);
+  // nn.Conv2d(C, D, kernel=p, stride=p) as patches times the weight [D, C·p·p].
+  const patches = linear64(
+    im2col64(inputs.pixelValues, { batch: B, channels: C, height: H, width: W }, p),
+    B * N,
+    convW,
+    convB,
+    C * p * p,
+    D,
+  );
   let h = new Float64Array(rows * D);
-  const px = inputs.pixelValues;
   for (let b = 0; b < B; b++) {
     const t0 = b * T;
-    for (let d = 0; d < D; d++) h[t0 * D + d] = cls[d];
-    for (let r = 0; r < R; r++) for (let d = 0; d < D; d++) h[(t0 + 1 + r) * D + d] = registers[r * D + d];
-    for (let y = 0; y < gh; y++) {
-      for (let x = 0; x < gw; x++) {
-        const n = y * gw + x;
-        const row = (t0 + 1 + R + n) * D;
-        const masked = inputs.boolMaskedPos !== undefined && Boolean(inputs.boolMaskedPos[b * N + n]);
-        for (let d = 0; d < D; d++) {
-          if (masked) {
-            h[row + d] = maskToken[d];
-            continue;
-          }
-          let s = convB[d];
-          for (let c = 0; c < C; c++) {
-            for (let ky = 0; ky < p; ky++) {
-              const pxRow = ((b * C + c) * H + y * p + ky) * W + x * p;
-              const wRow = ((d * C + c) * p + ky) * p;
-              for (let kx = 0; kx < p; kx++) s += convW[wRow + kx] * px[pxRow + kx];
-            }
-          }
-          h[row + d] = s;
-        }
-      }
+    h.set(cls.subarray(0, D), t0 * D);
+    h.set(registers.subarray(0, R * D), (t0 + 1) * D);
+    for (let n = 0; n < N; n++) {
+      const masked = inputs.boolMaskedPos !== undefined && Boolean(inputs.boolMaskedPos[b * N + n]);
+      const from = masked ? maskToken.subarray(0, D) : patches.subarray((b * N + n) * D, (b * N + n + 1) * D);
+      h.set(from, (t0 + 1 + R + n) * D);
     }
   }
   const hidden_states: Tensor64[] = [{ data: h, dims: [B, T, D] }];
@@ -148,35 +139,7 @@ export function dinov3ReferenceForward(
         }
       }
     }
-    const scaling = hd ** -0.5;
-    const probs = new Float64Array(B * heads * T * T);
-    const context = new Float64Array(rows * D);
-    for (let b = 0; b < B; b++) {
-      for (let hh = 0; hh < heads; hh++) {
-        for (let i = 0; i < T; i++) {
-          const qo = (b * T + i) * D + hh * hd;
-          const po = ((b * heads + hh) * T + i) * T;
-          let max = -Infinity;
-          for (let j = 0; j < T; j++) {
-            const ko = (b * T + j) * D + hh * hd;
-            let s = 0;
-            for (let e = 0; e < hd; e++) s += q[qo + e] * kk[ko + e];
-            probs[po + j] = s * scaling;
-            max = Math.max(max, probs[po + j]);
-          }
-          let sum = 0;
-          for (let j = 0; j < T; j++) {
-            probs[po + j] = Math.exp(probs[po + j] - max);
-            sum += probs[po + j];
-          }
-          for (let j = 0; j < T; j++) {
-            probs[po + j] /= sum;
-            const vo = (b * T + j) * D + hh * hd;
-            for (let e = 0; e < hd; e++) context[qo + e] += probs[po + j] * v[vo + e];
-          }
-        }
-      }
-    }
+    const { context, probs } = attention64(q, kk, v, { batch: B, tokens: T, heads, headDim: hd });
     attentions.push({ data: probs, dims: [B, heads, T, T] });
     const o = linear64(
       context,
