@@ -35,7 +35,12 @@ override DIM_COLUMNS: u32; // ceil(HEAD_DIM / 16)
 override THREADS: u32;     // of `probs`
 override COLUMNS: u32 = max(KEY_GROUPS, DIM_COLUMNS);
 override FLASH_THREADS: u32 = QUERY_GROUPS * COLUMNS;
-override QUERY_BLOCK: u32 = 4u * QUERY_GROUPS;
+override QUERY_BLOCK: u32; // 4 * QUERY_GROUPS
+// The workgroup arrays' sizes in vec4 (src/model/attention.ts sizes them against the device's limit).
+override Q_TILE: u32;
+override KV_TILE: u32;
+override P_TILE: u32;
+override MAX_TILE: u32;
 override KEY_BLOCK: u32 = 8u * KEY_GROUPS;
 override K_STRIDE: u32 = 2u * KEY_GROUPS; // vec4 per head dim of the k tile
 override V_STRIDE: u32 = 4u * DIM_COLUMNS; // vec4 per key of the v tile
@@ -49,13 +54,13 @@ override SCALE: f32 = inverseSqrt(f32(HEAD_DIM));
 @group(0) @binding(5) var<uniform> shape: Shape;
 
 // q_tile[d * QUERY_GROUPS + g]: dim d of queries 4g .. 4g + 3.
-var<workgroup> q_tile: array<vec4<f32>, HEAD_DIM * QUERY_GROUPS>;
+var<workgroup> q_tile: array<vec4<f32>, Q_TILE>; // HEAD_DIM * QUERY_GROUPS
 // One tile for k, then v, of a block: k[d * K_STRIDE + j] = dim d of keys 4j .. 4j + 3;
 // v[key * V_STRIDE + j] = dims 4j .. 4j + 3 of key.
-var<workgroup> kv_tile: array<vec4<f32>, KEY_BLOCK * V_STRIDE>;
+var<workgroup> kv_tile: array<vec4<f32>, KV_TILE>; // KEY_BLOCK * V_STRIDE
 // p_tile[key * QUERY_GROUPS + g]: exp(s - m') of key for queries 4g .. 4g + 3.
-var<workgroup> p_tile: array<vec4<f32>, KEY_BLOCK * QUERY_GROUPS>;
-var<workgroup> block_max: array<vec4<f32>, KEY_GROUPS * QUERY_GROUPS>;
+var<workgroup> p_tile: array<vec4<f32>, P_TILE>; // KEY_BLOCK * QUERY_GROUPS
+var<workgroup> block_max: array<vec4<f32>, MAX_TILE>; // KEY_GROUPS * QUERY_GROUPS
 
 const NEG_BIG = -3.0e38;
 

@@ -66,9 +66,15 @@ export class Attention {
   private makePlan(limits: GPUSupportedLimits): { constants: Record<string, number>; queryBlock: number } {
     const hd = this.headDim;
     const dimColumns = Math.ceil(hd / 16);
-    // vec4 of workgroup memory: q [hd][qg]; k [hd][2 kg] sharing a tile with v [8 kg][4 dimColumns];
-    // p [8 kg][qg]; block maxima [kg][qg].
-    const bytes = (qg: number, kg: number) => 16 * (hd * qg + 32 * kg * dimColumns + 8 * kg * qg + kg * qg);
+    // attention.wgsl's workgroup arrays, in vec4, sized here and set as its overrides: q [hd][qg];
+    // k [hd][2 kg] sharing one tile with v [8 kg][4 dimColumns]; p [8 kg][qg]; block maxima [kg][qg].
+    const tiles = (qg: number, kg: number) => ({
+      Q_TILE: hd * qg,
+      KV_TILE: 8 * kg * 4 * dimColumns,
+      P_TILE: 8 * kg * qg,
+      MAX_TILE: kg * qg,
+    });
+    const bytes = (qg: number, kg: number) => 16 * Object.values(tiles(qg, kg)).reduce((a, b) => a + b, 0);
     const maxThreads = Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
     for (let qg = MAX_QUERY_GROUPS; qg >= 1; qg /= 2) {
       for (let kg = 4; kg >= 1; kg /= 2) {
@@ -77,15 +83,18 @@ export class Attention {
           qg * Math.max(kg, dimColumns) > maxThreads
         )
           continue;
+        const queryBlock = 4 * qg;
         const constants = {
           HEADS: this.heads,
           HEAD_DIM: hd,
           QUERY_GROUPS: qg,
           KEY_GROUPS: kg,
           DIM_COLUMNS: dimColumns,
+          QUERY_BLOCK: queryBlock,
+          ...tiles(qg, kg),
           THREADS: PROBS_THREADS,
         };
-        return { constants, queryBlock: 4 * qg };
+        return { constants, queryBlock };
       }
     }
     throw new Error(
