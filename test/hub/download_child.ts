@@ -2,6 +2,8 @@
 //   node --import tsx test/hub/download_child.ts '{"source": ..., "options": {...}}'
 // runs downloadPretrained (no GPU) and prints one JSON line: {"ok": true, "location": ...} or
 // {"ok": false, "name": ..., "message": ...}; exits 0 or 1.
+// The Node platform first (as the package's Node entry does): local folders and the locked cache.
+import '../../src/platform_node.js';
 import { downloadPretrained } from '../../src/io/pretrained.js';
 
 const { source, options } = JSON.parse(process.argv[2]) as {
