@@ -5,6 +5,10 @@ import { defineConfig } from 'vitest/config';
 // src/platform_node.ts), `dist/cli.js` the command line behind bin/dinov2-webgpu.js. Declarations:
 // `tsc -p tsconfig.build.json` after this build (npm run build). `dist/prepare_worker.js`: the
 // command line's decoding threads.
+// The modules only Node runs (besides src/cli/): what the Node platform installs.
+const NODE_ONLY =
+  /[\\/]src[\\/](node|platform_node|gpu[\\/]device_node|image[\\/]decode_node|io[\\/](cache_node|hub_node|local_checkpoint|lock_node))\.ts$/;
+
 export default defineConfig({
   build: {
     target: 'es2022',
@@ -24,12 +28,13 @@ export default defineConfig({
     rolldownOptions: {
       external: [/^node:/, 'webgpu', 'sharp'],
       output: {
-        // Shared chunks by what they hold, without hashes: the engine (every module both entries
-        // use) and the Node platform.
-        chunkFileNames: (chunk) =>
-          chunk.moduleIds.some((id) => /[\\/]src[\\/]model[\\/]modeling\.ts$/.test(id))
-            ? 'engine.js'
-            : '[name].js',
+        // Chunks by what they hold, named: engine.js every browser-safe module of src/ (all that the
+        // browser entry reaches), platform_node.js the Node platform (Dawn, sharp, local folders,
+        // the hub cache). Without the groups, the command line's entries split shared modules into
+        // chunks named after whichever module came first.
+        chunkFileNames: '[name].js',
+        manualChunks: (id) =>
+          NODE_ONLY.test(id) ? 'platform_node' : /[\\/]src[\\/](?!cli[\\/])/.test(id) ? 'engine' : undefined,
       },
     },
   },
