@@ -4,12 +4,12 @@ import { AutoModel, processorFor } from '../model/auto.js';
 import { Dinov2WithRegistersForImageClassification } from '../model/modeling.js';
 import { type CommandSpec, type ParsedArgs, positiveInteger, required, UsageError } from './args.js';
 import {
-  autoOrient,
+  imageOptions,
   checkFilesExist,
   hubOptions,
   imageError,
   MODEL_OPTIONS,
-  ORIENT_OPTIONS,
+  IMAGE_OPTIONS,
 } from './model_source.js';
 import { Progress } from './progress.js';
 
@@ -21,7 +21,7 @@ export const CLASSIFY_COMMAND: CommandSpec = {
     ...MODEL_OPTIONS,
     { name: 'top-k', value: 'K', default: '5', help: 'labels per image' },
     { name: 'json', help: 'print JSON instead of text' },
-    ...ORIENT_OPTIONS,
+    ...IMAGE_OPTIONS,
   ],
   example:
     'dinov2-webgpu classify cat.jpg --model facebook/dinov2-with-registers-small-imagenet1k-1-layer --top-k 3',
@@ -50,7 +50,7 @@ export async function classify(
     const processor = processorFor(model.preprocessorConfig, `${model.source}/preprocessor_config.json`);
     const results: { image: string; top: { label: string; index: number; score: number }[] }[] = [];
     for (const image of images) {
-      const img = await loadImageNode(image, { autoOrient: autoOrient(args) }).catch((e: Error) => {
+      const img = await loadImageNode(image, imageOptions(args)).catch((e: Error) => {
         throw new Error(imageError(image, e));
       });
       const { pixel_values, dims } = processor.preprocess(img);

@@ -30,7 +30,7 @@ import {
   STREAMING,
 } from './embeddings_file.js';
 import { listInputs, parseShard, shardBatches } from './inputs.js';
-import { autoOrient, hubOptions, MODEL_OPTIONS, ORIENT_OPTIONS } from './model_source.js';
+import { imageOptions, hubOptions, MODEL_OPTIONS, IMAGE_OPTIONS } from './model_source.js';
 import { checkOutputPath, onInterrupt, outputFormat, writeFileAtomic, writeStdout } from './output.js';
 import { Progress } from './progress.js';
 
@@ -79,7 +79,7 @@ export const EMBED_COMMAND: CommandSpec = {
       name: 'skip-bad',
       help: 'skip images that cannot be read (each reported by name) instead of stopping at the first',
     },
-    ...ORIENT_OPTIONS,
+    ...IMAGE_OPTIONS,
     {
       name: 'workers',
       value: 'N',
@@ -236,7 +236,7 @@ export async function embed(args: ParsedArgs, log: (line: string) => void): Prom
       `${plural(shardImages)}${shard.count > 1 ? ` (shard ${job.shard} of ${plural(inputs.length)})` : ''}${todoImages < shardImages ? `, ${plural(todoImages)} left to do` : ''}, ${pooling} pooling (${width} floats each), batches of up to ${batchSize}, model ${m.source}`,
     );
 
-    const preparer = new Preparer(processor, autoOrient(args), workers);
+    const preparer = new Preparer(processor, imageOptions(args), workers);
     closePreparer = () => preparer.close();
     const prepare = async (id: string): Promise<Prepared> => {
       const r = await preparer.prepare(id);

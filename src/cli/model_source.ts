@@ -5,7 +5,9 @@
 import { existsSync } from 'node:fs';
 import type { PretrainedOptions } from '../model/from_pretrained.js';
 import { parseDtype } from '../model/precision.js';
-import type { OptionSpec, ParsedArgs } from './args.js';
+import type { LoadImageNodeOptions } from '../image/decode_node.js';
+import { MAX_IMAGE_PIXELS } from '../image/limits.js';
+import { type OptionSpec, type ParsedArgs, UsageError } from './args.js';
 import type { Progress } from './progress.js';
 
 /** The hub options of every command that reads a checkpoint (download takes them without --model and --dtype). */
@@ -37,17 +39,31 @@ export const MODEL_OPTIONS: OptionSpec[] = [
   },
 ];
 
-/** EXIF orientation: applied by default, as transformers' load_image (exif_transpose) does. */
-export const ORIENT_OPTIONS: OptionSpec[] = [
+/**
+ * How images are loaded: EXIF orientation applied by default, as transformers' load_image
+ * (exif_transpose) does, and Pillow's decompression-bomb limit (src/image/limits.ts).
+ */
+export const IMAGE_OPTIONS: OptionSpec[] = [
   {
     name: 'no-auto-orient',
     help: 'keep the stored orientation (by default the EXIF orientation is applied, as transformers does)',
   },
   { name: 'auto-orient', help: 'apply the EXIF orientation (the default; kept for older scripts)' },
+  {
+    name: 'max-pixels',
+    value: 'N',
+    default: String(MAX_IMAGE_PIXELS),
+    help: "Pillow's decompression-bomb limit: a warning above N pixels, an error above 2N (Infinity: none), read from the header before decoding",
+  },
 ];
 
-export function autoOrient(args: ParsedArgs): boolean {
-  return !args.flags.has('no-auto-orient');
+/** The loader options of IMAGE_OPTIONS. */
+export function imageOptions(args: ParsedArgs): Pick<LoadImageNodeOptions, 'autoOrient' | 'maxPixels'> {
+  const text = args.values.get('max-pixels');
+  const maxPixels = text === undefined ? MAX_IMAGE_PIXELS : Number(text);
+  if (!(maxPixels === Infinity || (Number.isSafeInteger(maxPixels) && maxPixels > 0)))
+    throw new UsageError(`--max-pixels ${text}: a positive whole number of pixels, or Infinity`);
+  return { autoOrient: !args.flags.has('no-auto-orient'), maxPixels };
 }
 
 /** The hub options, and the dtype (src/model/precision.ts), checked before anything is downloaded. */

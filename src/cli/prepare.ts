@@ -4,14 +4,14 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { loadImageNode } from '../image/decode_node.js';
+import { type LoadImageNodeOptions, loadImageNode } from '../image/decode_node.js';
 import type { BitImageProcessor } from '../image/processor.js';
 import { imageError } from './model_source.js';
 
 export interface PrepareRequest {
   seq: number;
   id: string;
-  autoOrient: boolean;
+  load: LoadImageNodeOptions;
 }
 
 export type PrepareResult = (
@@ -28,7 +28,7 @@ export class Preparer {
 
   constructor(
     private readonly processor: BitImageProcessor,
-    private readonly autoOrient: boolean,
+    private readonly load: LoadImageNodeOptions,
     workers: number,
   ) {
     const url = new URL('./prepare_worker.js', import.meta.url);
@@ -68,7 +68,7 @@ export class Preparer {
       this.workers[seq % this.workers.length].postMessage({
         seq,
         id,
-        autoOrient: this.autoOrient,
+        load: this.load,
         config: this.processor.config,
       });
     });
@@ -77,7 +77,7 @@ export class Preparer {
   private async here(id: string): Promise<PrepareResult> {
     const a = performance.now();
     try {
-      const img = await loadImageNode(id, { autoOrient: this.autoOrient });
+      const img = await loadImageNode(id, this.load);
       const b = performance.now();
       const { pixel_values, dims } = this.processor.preprocess(img);
       return {

@@ -24,7 +24,7 @@ async function handle(q: PrepareRequest & { config: ImageProcessorConfig }): Pro
   const a = performance.now();
   let result: PrepareResult;
   try {
-    const img = await loadImageNode(q.id, { autoOrient: q.autoOrient });
+    const img = await loadImageNode(q.id, q.load);
     const b = performance.now();
     const { pixel_values, dims } = processor!.preprocess(img);
     result = {

@@ -6,7 +6,7 @@ import { BitImageProcessor, DINOV2_PROCESSOR_DEFAULTS } from '../image/processor
 import { type ImageProcessor, imageProcessorFromConfig } from '../image/processors.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { type CommandSpec, type ParsedArgs, required, UsageError } from './args.js';
-import { autoOrient, imageError, ORIENT_OPTIONS } from './model_source.js';
+import { imageOptions, imageError, IMAGE_OPTIONS } from './model_source.js';
 import { checkOutputPath, outputFormat, writeFileAtomic } from './output.js';
 
 export const PREPROCESS_COMMAND: CommandSpec = {
@@ -22,7 +22,7 @@ export const PREPROCESS_COMMAND: CommandSpec = {
       default: "DINOv2's defaults",
       help: 'a checkpoint folder whose preprocessor_config.json gives the settings',
     },
-    ...ORIENT_OPTIONS,
+    ...IMAGE_OPTIONS,
   ],
   example: 'dinov2-webgpu preprocess cat.jpg --output cat.safetensors',
 };
@@ -69,7 +69,7 @@ export async function preprocess(args: ParsedArgs, log: (line: string) => void):
     }
   }
 
-  const image = await loadImageNode(imagePath, { autoOrient: autoOrient(args) }).catch((e: unknown) => {
+  const image = await loadImageNode(imagePath, imageOptions(args)).catch((e: unknown) => {
     throw new Error(imageError(imagePath, e));
   });
   const { pixel_values, dims } = processor.preprocess(image);

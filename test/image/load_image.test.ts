@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadImageNode } from '../../src/image/decode_node.js';
-import { ImageError } from '../../src/image/errors.js';
+import { ImageError, ImageLimitError } from '../../src/image/errors.js';
 import { type ImageInput, load_image } from '../../src/image/load_image.js';
 import { BitImageProcessor } from '../../src/image/processor.js';
 import { AutoImageProcessor } from '../../src/model/auto.js';
@@ -117,6 +117,16 @@ describe('load_image and processor(images) in Node', () => {
     await expect(noCrop([PNG, join(REPO_ROOT, 'test/fixtures/preprocess/img0-640x480.png')])).rejects.toThrow(
       /one batch needs one size/,
     );
+  });
+
+  it('passes the pixel limit to the decoder: maxPixels, and Infinity for none', async () => {
+    // 300 x 500 = 150,000 pixels: refused above twice 70,000, a warning above 100,000.
+    await expect(load_image(PNG, { maxPixels: 70_000 })).rejects.toThrow(ImageLimitError);
+    const warnings: string[] = [];
+    const img = await load_image(PNG, { maxPixels: 100_000, onWarning: (w) => warnings.push(w) });
+    expect([img.width, img.height, warnings.length]).toEqual([300, 500, 1]);
+    expect(warnings[0]).toMatch(/img1-300x500\.png: image size 300x500 \(150000 pixels\)/);
+    await expect(load_image(PNG, { maxPixels: Infinity })).resolves.toMatchObject({ width: 300 });
   });
 
   it('a missing optional dependency is an error naming the package', async () => {
