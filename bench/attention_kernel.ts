@@ -23,7 +23,7 @@ const { KernelTimer } = await import('../src/gpu/timing.js');
 const { GpuMemory } = await import('../src/gpu/buffers.js');
 const { KernelCache } = await import('../src/gpu/kernel.js');
 const { Recorder } = await import('../src/gpu/recorder.js');
-const { Attention } = await import('../src/model/attention.js');
+const { Attention, plainAttention } = await import('../src/model/attention.js');
 const { ParameterSet } = await import('../src/model/parameters.js');
 
 function option(name: string, fallback: number): number {
@@ -53,7 +53,7 @@ const qkv = memory.upload('qkv', qkvData);
 const mask = memory.upload('head_mask', new Float32Array(heads).fill(1));
 const context = memory.create('context', batch * tokens * d * 4);
 const stats = memory.create('stats', batch * heads * tokens * 8);
-const attn = new Attention(new ParameterSet(), 'attention', d, heads, true);
+const attn = new Attention(new ParameterSet(), plainAttention(d, heads));
 
 async function once(): Promise<[number, number]> {
   const rec = new Recorder(memory, kernels, 'bench');

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { UsageError } from '../src/cli/args.js';
-import type { Dinov2Config } from '../src/io/config.js';
+import type { ModelConfig } from '../src/io/model_config.js';
 import { loadLibrary, nodeDevice } from './library.js';
 import { benchModel, timeRuns } from './measure.js';
 import {
@@ -23,7 +23,7 @@ import { randomWeights, resolveModelDir, type Weights } from './weights.js';
 
 const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
-async function weightsFor(options: BenchOptions): Promise<Weights & { parsed?: Dinov2Config }> {
+async function weightsFor(options: BenchOptions): Promise<Weights & { parsed?: ModelConfig }> {
   if (options.model.kind === 'random') {
     const t0 = performance.now();
     const w = randomWeights(options.model.size, options.seed);
@@ -52,7 +52,7 @@ export async function benchNode(options: BenchOptions): Promise<BenchRecord> {
   const { lib, path } = await loadLibrary(progress);
   progress(`library ${path}`);
   const deviceInfo = await nodeDevice(lib);
-  const config = weights.parsed ?? lib.parseConfig(weights.config);
+  const config = weights.parsed ?? lib.parseModelConfig(weights.config);
   const t0 = performance.now();
   const model = await lib.loadModel(config, weights.source, {
     device: deviceInfo,

@@ -3,6 +3,7 @@
 import { cpus } from 'node:os';
 import { parseArgs, UsageError } from '../src/cli/args.js';
 import type { AdapterInfo } from '../src/gpu/device.js';
+import { isDinov3, type ModelConfig } from '../src/io/model_config.js';
 import type { ForwardReport, ForwardRequest } from './measure.js';
 import { isOfficialSize, type OfficialSize, OFFICIAL_SIZES } from './weights.js';
 
@@ -95,7 +96,9 @@ export interface BenchRecord extends ForwardReport {
     num_attention_heads: number;
     patch_size: number;
     num_register_tokens: number;
-    use_swiglu_ffn: boolean;
+    model_type: string;
+    /** SwiGLU (DINOv2's use_swiglu_ffn) or DINOv3's use_gated_mlp. */
+    gated_mlp: boolean;
   };
   size: number;
   batch: number;
@@ -158,24 +161,17 @@ export function finish(record: BenchRecord, options: BenchOptions): void {
   }
 }
 
-export function configSummary(c: {
-  hidden_size: number;
-  num_hidden_layers: number;
-  num_attention_heads: number;
-  patch_size: number;
-  num_register_tokens: number;
-  use_swiglu_ffn: boolean;
-  architectures: string[];
-}): Pick<BenchRecord, 'config' | 'architecture'> {
+export function configSummary(c: ModelConfig): Pick<BenchRecord, 'config' | 'architecture'> {
   return {
-    architecture: c.architectures[0] ?? 'Dinov2WithRegistersModel',
+    architecture: c.architectures[0] ?? (isDinov3(c) ? 'DINOv3ViTModel' : 'Dinov2WithRegistersModel'),
     config: {
+      model_type: c.model_type,
       hidden_size: c.hidden_size,
       num_hidden_layers: c.num_hidden_layers,
       num_attention_heads: c.num_attention_heads,
       patch_size: c.patch_size,
       num_register_tokens: c.num_register_tokens,
-      use_swiglu_ffn: c.use_swiglu_ffn,
+      gated_mlp: isDinov3(c) ? c.use_gated_mlp : c.use_swiglu_ffn,
     },
   };
 }

@@ -33,10 +33,6 @@ fn silu4(x: vec4<f32>) -> vec4<f32> {
   return x * sigmoid(x);
 }
 
-fn silu(x: f32) -> f32 {
-  return x / (1.0 + exp(-x));
-}
-
 fn activate(x: vec4<f32>) -> vec4<f32> {
   switch ACT {
     case 1u: { return gelu_erf(x); }

@@ -23,6 +23,13 @@
 // maxima are reduced across the KEY_GROUPS threads of a query group through `block_max`; each exp
 // is computed once, by the thread that owns the score.
 //
+// RoPE (DINOv3, override ROPE): q and k of the patch tokens are rotated as they are read from qkv,
+// after the projection's bias and before the scaling, so no pass over q and k is added. For token
+// t >= ROPE_PREFIX (cls and registers come first and are not rotated), patch n = t - ROPE_PREFIX,
+// half = HEAD_DIM / 2 and the table's (cos a, sin a) at rope[n * half + m], m < half:
+//   q'_m = q_m cos a_m − q_(m+half) sin a_m,   q'_(m+half) = q_(m+half) cos a_m + q_m sin a_m
+// (q·cos a + rotate_half(q)·sin a; src/model/rope.ts computes the table for the call's grid).
+//
 // Storage: qkv and context hold A elements, an alias src/gpu/shaders.ts defines per variant (f32, or
 // f16 for the half-precision path); loads convert to f32, stores go through to_A. Scores, softmax
 // statistics and probabilities are f32 in every variant.
@@ -44,6 +51,8 @@ override MAX_TILE: u32;
 override KEY_BLOCK: u32 = 8u * KEY_GROUPS;
 override K_STRIDE: u32 = 2u * KEY_GROUPS; // vec4 per head dim of the k tile
 override V_STRIDE: u32 = 4u * DIM_COLUMNS; // vec4 per key of the v tile
+override ROPE: bool = false;
+override ROPE_PREFIX: u32 = 0u;
 override D: u32 = HEADS * HEAD_DIM;
 override SCALE: f32 = inverseSqrt(f32(HEAD_DIM));
 
@@ -52,6 +61,8 @@ override SCALE: f32 = inverseSqrt(f32(HEAD_DIM));
 @group(0) @binding(2) var<storage, read_write> context: array<A>;
 @group(0) @binding(3) var<storage, read_write> stats: array<vec2<f32>>;
 @group(0) @binding(5) var<uniform> shape: Shape;
+// RoPE's (cos, sin) [patches, HEAD_DIM / 2] of this call's patch grid; unread without ROPE.
+@group(0) @binding(6) var<storage, read> rope: array<vec2<f32>>;
 
 // q_tile[d * QUERY_GROUPS + g]: dim d of queries 4g .. 4g + 3.
 var<workgroup> q_tile: array<vec4<f32>, Q_TILE>; // HEAD_DIM * QUERY_GROUPS
@@ -68,12 +79,23 @@ fn qkv_index(b: u32, token: u32, part: u32, h: u32, d: u32) -> u32 {
   return (b * shape.tokens + token) * 3u * D + part * D + h * HEAD_DIM + d;
 }
 
+// Dim d of token t's q or k (part 0 or 1), rotated by RoPE where it applies.
+fn load_qk(b: u32, t: u32, part: u32, h: u32, d: u32) -> f32 {
+  let v = f32(qkv[qkv_index(b, t, part, h, d)]);
+  if (!ROPE || t < ROPE_PREFIX) { return v; }
+  let half = HEAD_DIM / 2u;
+  let m = d % half;
+  let cs = rope[(t - ROPE_PREFIX) * half + m];
+  if (d < half) { return v * cs.x - f32(qkv[qkv_index(b, t, part, h, d + half)]) * cs.y; }
+  return v * cs.x + f32(qkv[qkv_index(b, t, part, h, m)]) * cs.y;
+}
+
 // Dim d of tokens t0 .. t0 + 3 (q or k: part 0 or 1). Tokens past the last repeat it: their keys
 // are masked out, their queries never stored.
 fn load_tokens4(b: u32, t0: u32, part: u32, h: u32, d: u32) -> vec4<f32> {
   let last = shape.tokens - 1u;
-  return vec4<f32>(f32(qkv[qkv_index(b, min(t0, last), part, h, d)]), f32(qkv[qkv_index(b, min(t0 + 1u, last), part, h, d)]),
-                   f32(qkv[qkv_index(b, min(t0 + 2u, last), part, h, d)]), f32(qkv[qkv_index(b, min(t0 + 3u, last), part, h, d)]));
+  return vec4<f32>(load_qk(b, min(t0, last), part, h, d), load_qk(b, min(t0 + 1u, last), part, h, d),
+                   load_qk(b, min(t0 + 2u, last), part, h, d), load_qk(b, min(t0 + 3u, last), part, h, d));
 }
 
 // Dims d .. d + 3 of token t's value, zero past HEAD_DIM.
@@ -216,7 +238,7 @@ fn probs(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (key >= shape.tokens) { return; }
   var s = 0.0;
   for (var d = 0u; d < HEAD_DIM; d++) {
-    s += f32(qkv[qkv_index(b, q, 0u, h, d)]) * f32(qkv[qkv_index(b, key, 1u, h, d)]);
+    s += load_qk(b, q, 0u, h, d) * load_qk(b, key, 1u, h, d);
   }
   let ml = stats[(b * HEADS + h) * shape.tokens + q];
   probs_out[(gid.z * shape.tokens + q) * shape.tokens + key] = exp(s * SCALE - ml.x) / ml.y * head_mask[h];

@@ -1,13 +1,15 @@
-// Dinov2WithRegistersEmbeddings (and Dinov2Embeddings):
+// Dinov2WithRegistersEmbeddings (and Dinov2Embeddings), DINOv3ViTEmbeddings:
 //   patches = Conv2d(C, D, kernel = stride = PATCH)(pixel_values)   (im2col here, then linear.wgsl)
 //   patches = where(bool_masked_pos, mask_token, patches)
 //   tokens  = [cls + pos[0], registers..., patches + pos[1:]]       (registers get no position)
+// DINOv3 (POSITIONS false) adds no position embedding: its positions enter as RoPE in attention.wgsl.
 // Sizes that are not multiples of PATCH are floored, as the convolution does.
 
 override CHANNELS: u32;
 override PATCH: u32;
 override D: u32;
 override REGISTERS: u32;
+override POSITIONS: bool = true;
 override THREADS: u32;
 override COLS: u32 = CHANNELS * PATCH * PATCH;
 
@@ -61,7 +63,8 @@ fn assemble_tokens(
   let t = token_row % shape.tokens;
   var v: f32;
   if (t == 0u) {
-    v = cls_token[d] + position_embeddings[d];
+    v = cls_token[d];
+    if (POSITIONS) { v += position_embeddings[d]; }
   } else if (t <= REGISTERS) {
     v = register_tokens[(t - 1u) * D + d];
   } else {
@@ -71,7 +74,7 @@ fn assemble_tokens(
     } else {
       v = patches[(b * shape.patches + p) * D + d];
     }
-    v += position_embeddings[(1u + p) * D + d];
+    if (POSITIONS) { v += position_embeddings[(1u + p) * D + d]; }
   }
   hidden[token_row * D + d] = v;
 }

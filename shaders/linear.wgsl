@@ -14,8 +14,9 @@
 // Epilogues (override constants):
 //   ACT       activation of (acc + bias), see activations below (0 = none)
 //   RESIDUAL  y = y + gamma * v: layer-scale and the residual add, in place on the residual stream
-//   GLU       SwiGLU: the weight's columns are interleaved at load (x1_j, x2_j), so adjacent pairs
-//             give silu(x1) * x2 and y has N / 2 columns (transformers' Dinov2WithRegistersSwiGLUFFN)
+//   GLU       gated: the weight's columns are interleaved at load (x1_j, x2_j), so adjacent pairs
+//             give act(x1) * x2 (ACT on the gate only) and y has N / 2 columns: silu for
+//             transformers' Dinov2WithRegistersSwiGLUFFN, hidden_act for DINOv3's gated MLP
 // activations.wgsl is appended to this file when the module is built (src/gpu/shaders.ts).
 //
 // Split weights: a wT larger than one binding is stored as pieces of whole vec4 columns
@@ -141,13 +142,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   for (var i = 0u; i < 4u; i++) {
     let row = row0 + lid.y * 4u + i;
     if (row >= shape.rows) { return; }
-    let v = activate(acc[i] + b);
+    let pre = acc[i] + b;
     if (GLU) {
-      let out = vec2<f32>(silu(v.x) * v.y, silu(v.z) * v.w);
+      let gate = activate(vec4<f32>(pre.x, pre.z, 0.0, 0.0));
+      let out = vec2<f32>(gate.x * pre.y, gate.y * pre.w);
       let base = row * (N_ALL / 2u) + (N0 + col) / 2u;
       y[base] = to_Y(out.x);
       if (col + 2u < N) { y[base + 1u] = to_Y(out.y); }
     } else {
+      let v = activate(pre);
       let g = gamma[N0 / 4u + col4];
       for (var j = 0u; j < 4u; j++) {
         if (col + j < N) {

@@ -11,6 +11,7 @@ export * from './model/inputs.js';
 export { CheckpointError } from './model/parameters.js';
 export type { TensorSource } from './io/tensors.js';
 export * from './model/modeling.js';
+export * from './model/modeling_dinov3.js';
 export * from './model/auto.js';
 export { positionEmbeddingsFor } from './model/position_embeddings.js';
 export * from './gpu/errors.js';
@@ -38,6 +39,8 @@ export {
 } from './image/dinov3_processor.js';
 export { IMAGE_PROCESSOR_TYPES, type ImageProcessor, imageProcessorFromConfig } from './image/processors.js';
 export { type Dinov3Config, parseDinov3Config } from './io/config_dinov3.js';
+export { isDinov3, type ModelConfig, mlpFeatures, parseModelConfig } from './io/model_config.js';
+export { ropeTables64, type RopeTables } from './model/rope.js';
 export { ImageError, ImageLimitError } from './image/errors.js';
 export { MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS_ERROR } from './image/limits.js';
 export {

@@ -5,11 +5,11 @@
 //   const top = await classify(image, { top_k: 5 });  // [{ label, score }] (an array of them per image for an array)
 // `model` is anything from_pretrained takes; `images` one or an array of load_image's inputs.
 import { type ImageInput, type LoadImageOptions, load_image } from './image/load_image.js';
-import type { BitImageProcessor } from './image/processor.js';
+import type { ImageProcessor } from './image/processors.js';
 import type { PretrainedSource } from './io/hub.js';
-import { AutoModel, processorFor } from './model/auto.js';
+import { AutoModel, type BaseModel, baseModelFrom, processorFor } from './model/auto.js';
 import type { PretrainedOptions } from './model/from_pretrained.js';
-import { Dinov2WithRegistersForImageClassification, Dinov2WithRegistersModel } from './model/modeling.js';
+import { Dinov2WithRegistersForImageClassification } from './model/modeling.js';
 import { type Pooling, POOLINGS, poolEmbeddings, pooledSize } from './model/pooling.js';
 
 export const PIPELINE_TASKS = ['image-feature-extraction', 'image-classification'] as const;
@@ -46,12 +46,12 @@ export interface ClassifyOptions {
 interface PipelineBase<M> {
   readonly task: PipelineTask;
   readonly model: M;
-  readonly processor: BitImageProcessor;
+  readonly processor: ImageProcessor;
   /** Frees the model's GPU memory. */
   dispose(): void;
 }
 
-export interface ImageFeatureExtractionPipeline extends PipelineBase<Dinov2WithRegistersModel> {
+export interface ImageFeatureExtractionPipeline extends PipelineBase<BaseModel> {
   (images: ImageInput | readonly ImageInput[]): Promise<EmbeddingTensor>;
   readonly pooling: Pooling;
 }
@@ -92,13 +92,13 @@ export async function pipeline(
   );
 }
 
-function processorOf(model: Dinov2WithRegistersModel | Dinov2WithRegistersForImageClassification) {
-  return processorFor(model.preprocessorConfig, `${model.source}/preprocessor_config.json`);
+function processorOf(model: BaseModel | Dinov2WithRegistersForImageClassification) {
+  return processorFor(model.preprocessorConfig, `${model.source}/preprocessor_config.json`, model.config);
 }
 
 /** The images in batches of `size`, each loaded and preprocessed into one pixel_values. */
 async function* batches(
-  processor: BitImageProcessor,
+  processor: ImageProcessor,
   images: readonly ImageInput[],
   size: number,
   options: LoadImageOptions,
@@ -125,7 +125,7 @@ async function featureExtraction(
   const pooling = options.pooling ?? 'cls';
   if (!POOLINGS.includes(pooling))
     throw new PipelineError(`pipeline: pooling must be one of ${POOLINGS.join(', ')}, got ${pooling}`);
-  const model = await Dinov2WithRegistersModel.from_pretrained(source, options);
+  const model = await baseModelFrom(source, options);
   const processor = processorOf(model);
   const prefix = 1 + model.config.num_register_tokens;
   const width = pooledSize(pooling, model.config.hidden_size);

@@ -47,7 +47,11 @@ export async function classify(
         `${modelId} has no classification head (config.json architectures: ${model.config.architectures.join(', ') || 'none'}); use embed`,
       );
     }
-    const processor = processorFor(model.preprocessorConfig, `${model.source}/preprocessor_config.json`);
+    const processor = processorFor(
+      model.preprocessorConfig,
+      `${model.source}/preprocessor_config.json`,
+      model.config,
+    );
     const results: { image: string; top: { label: string; index: number; score: number }[] }[] = [];
     for (const image of images) {
       const img = await loadImageNode(image, imageOptions(args)).catch((e: Error) => {

@@ -8,8 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SafetensorsFile, writeSafetensors } from '../io/safetensors.js';
-import { processorFor } from '../model/auto.js';
-import { Dinov2WithRegistersModel } from '../model/modeling.js';
+import { type BaseModel, baseModelFrom, processorFor } from '../model/auto.js';
 import { poolEmbeddings, pooledSize, type Pooling, POOLINGS } from '../model/pooling.js';
 import {
   type CommandSpec,
@@ -219,13 +218,13 @@ export async function embed(args: ParsedArgs, log: (line: string) => void): Prom
     forward: 0,
     write: 0,
   };
-  let m: Dinov2WithRegistersModel | undefined;
+  let m: BaseModel | undefined;
   let closePreparer = async () => {};
   try {
-    m = await Dinov2WithRegistersModel.from_pretrained(model, hubOptions(args, progress));
+    m = await baseModelFrom(model, hubOptions(args, progress));
     const t0 = performance.now();
     progress.end();
-    const processor = processorFor(m.preprocessorConfig, `${m.source}/preprocessor_config.json`);
+    const processor = processorFor(m.preprocessorConfig, `${m.source}/preprocessor_config.json`, m.config);
     const prefix = 1 + m.config.num_register_tokens;
     const width = pooledSize(pooling, m.config.hidden_size);
     mkdirSync(partsDir, { recursive: true });

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { type LoadImageNodeOptions, loadImageNode } from '../image/decode_node.js';
-import type { BitImageProcessor } from '../image/processor.js';
+import type { ImageProcessor } from '../image/processors.js';
 import { imageError } from './model_source.js';
 
 export interface PrepareRequest {
@@ -27,7 +27,7 @@ export class Preparer {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly processor: BitImageProcessor,
+    private readonly processor: ImageProcessor,
     private readonly load: LoadImageNodeOptions,
     workers: number,
   ) {
@@ -69,7 +69,8 @@ export class Preparer {
         seq,
         id,
         load: this.load,
-        config: this.processor.config,
+        // The worker makes the same processor from this (imageProcessorFromConfig).
+        config: { ...this.processor.config, image_processor_type: this.processor.image_processor_type },
       });
     });
   }

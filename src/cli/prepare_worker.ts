@@ -2,23 +2,23 @@
 // main thread only feeds the GPU. Built as dist/prepare_worker.js (vite.config.ts).
 import { parentPort } from 'node:worker_threads';
 import { loadImageNode } from '../image/decode_node.js';
-import { BitImageProcessor, type ImageProcessorConfig } from '../image/processor.js';
+import { type ImageProcessor, imageProcessorFromConfig } from '../image/processors.js';
 import type { PrepareRequest, PrepareResult } from './prepare.js';
 import { imageError } from './model_source.js';
 
-let processor: BitImageProcessor | undefined;
+let processor: ImageProcessor | undefined;
 let configKey = '';
 
 // One image at a time, so that the times measured are the work's, not a queue's.
 let queue = Promise.resolve();
-parentPort!.on('message', (q: PrepareRequest & { config: ImageProcessorConfig }) => {
+parentPort!.on('message', (q: PrepareRequest & { config: unknown }) => {
   queue = queue.then(() => handle(q));
 });
 
-async function handle(q: PrepareRequest & { config: ImageProcessorConfig }): Promise<void> {
+async function handle(q: PrepareRequest & { config: unknown }): Promise<void> {
   const key = JSON.stringify(q.config);
   if (key !== configKey) {
-    processor = new BitImageProcessor(q.config);
+    processor = imageProcessorFromConfig(q.config, 'the image processor of embed');
     configKey = key;
   }
   const a = performance.now();

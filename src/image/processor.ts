@@ -244,6 +244,8 @@ export class BitImageProcessor extends Callable<
   [images: ImageInput | readonly ImageInput[], options?: LoadImageOptions],
   Promise<{ pixel_values: PixelValues }>
 > {
+  /** transformers' name of this processor, as preprocessor_config.json's image_processor_type gives it. */
+  readonly image_processor_type = 'BitImageProcessor';
   readonly config: Readonly<ImageProcessorConfig>;
   // (3, 256): the output value for channel c and uint8 value u, as transformers computes it.
   private readonly table: Float32Array;

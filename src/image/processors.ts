@@ -14,18 +14,32 @@ export const IMAGE_PROCESSOR_TYPES = {
   DINOv3ViTImageProcessorFast: 'dinov3',
 } as const;
 
-/** The processor of a parsed preprocessor_config.json (undefined: DINOv2's defaults). */
-export function imageProcessorFromConfig(json: unknown, source = 'preprocessor_config.json'): ImageProcessor {
-  if (json === undefined) return new BitImageProcessor();
-  const type = (json as { image_processor_type?: unknown } | null)?.image_processor_type;
-  if (type === undefined || type === null)
-    return new BitImageProcessor(parseImageProcessorConfig(json, source));
-  const family =
+/** The model families' processors, for a preprocessor_config.json that names none (or is absent). */
+export type ProcessorFamily = 'dinov2' | 'dinov3';
+
+/**
+ * The processor of a parsed preprocessor_config.json: the one its image_processor_type names, or
+ * `family`'s (default DINOv2's) when it names none; undefined: `family`'s defaults.
+ */
+export function imageProcessorFromConfig(
+  json: unknown,
+  source = 'preprocessor_config.json',
+  family: ProcessorFamily = 'dinov2',
+): ImageProcessor {
+  const type = (json as { image_processor_type?: unknown } | null | undefined)?.image_processor_type;
+  if (type === undefined || type === null) {
+    if (family === 'dinov3')
+      return new DINOv3ViTImageProcessor(
+        json === undefined ? {} : parseDINOv3ImageProcessorConfig(json, source),
+      );
+    return new BitImageProcessor(json === undefined ? {} : parseImageProcessorConfig(json, source));
+  }
+  const named =
     typeof type === 'string' && Object.hasOwn(IMAGE_PROCESSOR_TYPES, type)
       ? IMAGE_PROCESSOR_TYPES[type as keyof typeof IMAGE_PROCESSOR_TYPES]
       : undefined;
-  if (family === 'dinov2') return new BitImageProcessor(parseImageProcessorConfig(json, source));
-  if (family === 'dinov3') return new DINOv3ViTImageProcessor(parseDINOv3ImageProcessorConfig(json, source));
+  if (named === 'dinov2') return new BitImageProcessor(parseImageProcessorConfig(json, source));
+  if (named === 'dinov3') return new DINOv3ViTImageProcessor(parseDINOv3ImageProcessorConfig(json, source));
   throw new Error(
     `${source}: image_processor_type ${JSON.stringify(type)} is not implemented by dinov2-webgpu ` +
       `(implemented: ${Object.keys(IMAGE_PROCESSOR_TYPES).join(', ')})`,

@@ -144,8 +144,7 @@ export function parseConfig(json: unknown, source = 'config.json'): Dinov2Config
   if (modelType === 'dinov3_vit') {
     return fail(
       'model_type',
-      '"dinov3_vit" is a DINOv3 checkpoint: parseDinov3Config reads its config.json, but this version ' +
-        'runs DINOv2 and DINOv2-with-registers models only',
+      '"dinov3_vit" is a DINOv3 checkpoint: parseDinov3Config (or parseModelConfig, for any model) reads its config.json',
     );
   }
   if (modelType !== 'dinov2_with_registers' && modelType !== 'dinov2') {

@@ -47,6 +47,9 @@ export interface Dinov3Config {
   stage_names: string[];
   out_features: string[];
   out_indices: number[];
+  /** Defaults of the forward options of the same names (PretrainedConfig's). */
+  output_attentions?: boolean;
+  output_hidden_states?: boolean;
   torch_dtype?: string;
   transformers_version?: string;
 }
@@ -87,11 +90,17 @@ export function parseDinov3Config(json: unknown, source = 'config.json'): Dinov3
   const raw = json as Record<string, unknown>;
   if (raw.model_type !== 'dinov3_vit')
     return fail('model_type', `${describeJson(raw.model_type)} is not "dinov3_vit"`);
-  const { get, integer, real, probability, boolean, optionalString, stringList, stageNames } = fieldReaders(
-    raw,
-    DEFAULTS,
-    fail,
-  );
+  const {
+    get,
+    integer,
+    real,
+    probability,
+    boolean,
+    optionalBoolean,
+    optionalString,
+    stringList,
+    stageNames,
+  } = fieldReaders(raw, DEFAULTS, fail);
   // null (as transformers writes None) or a positive number.
   const optionalPositive = (field: string, dflt: number | null): number | null => {
     const v = raw[field] === undefined ? dflt : raw[field];
@@ -146,10 +155,17 @@ export function parseDinov3Config(json: unknown, source = 'config.json'): Dinov3
     reshape_hidden_states: boolean('reshape_hidden_states'),
     stage_names,
     ...alignOutputs(raw.out_features, raw.out_indices, stage_names, fail),
+    output_attentions: optionalBoolean('output_attentions'),
+    output_hidden_states: optionalBoolean('output_hidden_states'),
     torch_dtype: optionalString('torch_dtype') ?? optionalString('dtype'),
     transformers_version: optionalString('transformers_version'),
   };
-  if (config.torch_dtype === undefined) delete config.torch_dtype;
-  if (config.transformers_version === undefined) delete config.transformers_version;
+  for (const key of [
+    'output_attentions',
+    'output_hidden_states',
+    'torch_dtype',
+    'transformers_version',
+  ] as const)
+    if (config[key] === undefined) delete config[key];
   return config;
 }

@@ -4,13 +4,13 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TensorSource } from './tensors.js';
-import { type Dinov2Config, parseConfig } from './config.js';
+import { type ModelConfig, parseModelConfig } from './model_config.js';
 import { SafetensorsFile } from './safetensors.js';
 import { parseShardIndex, ShardedSource } from './sharded.js';
 
 export interface LocalCheckpoint {
   dir: string;
-  config: Dinov2Config;
+  config: ModelConfig;
   source: TensorSource;
   /** What error messages call the weights. */
   file: string;
@@ -34,7 +34,7 @@ export async function readLocalCheckpoint(dir: string): Promise<LocalCheckpoint>
   const configPath = join(dir, 'config.json');
   if (!existsSync(configPath))
     throw new Error(`${dir}: no config.json (expected a checkpoint folder in the Hugging Face layout)`);
-  const config = parseConfig(await readJson(configPath), configPath);
+  const config = parseModelConfig(await readJson(configPath), configPath);
   const preprocessorPath = join(dir, 'preprocessor_config.json');
   const preprocessorConfig = existsSync(preprocessorPath) ? await readJson(preprocessorPath) : undefined;
   const single = join(dir, 'model.safetensors');

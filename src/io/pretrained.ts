@@ -1,7 +1,7 @@
 // Opening a pretrained checkpoint: config.json, preprocessor_config.json when present, and the
 // headers of model.safetensors (or of every shard of model.safetensors.index.json). The tensor
 // bytes are not read here: the returned StreamedCheckpoint streams them into the model's buffers.
-import { type Dinov2Config, parseConfig } from './config.js';
+import { type ModelConfig, parseModelConfig } from './model_config.js';
 import { HttpByteSource } from './http.js';
 import {
   CachingByteSource,
@@ -23,7 +23,7 @@ import {
 
 export interface OpenedCheckpoint {
   files: CheckpointFiles;
-  config: Dinov2Config;
+  config: ModelConfig;
   /** preprocessor_config.json as parsed JSON (parseImageProcessorConfig reads it), when the checkpoint has one. */
   preprocessorConfig?: unknown;
   weights: StreamedCheckpoint;
@@ -57,7 +57,10 @@ export async function openPretrained(
 ): Promise<OpenedCheckpoint> {
   options.signal?.throwIfAborted();
   const files = await checkpointFiles(source, options);
-  const config = parseConfig(await json(files, 'config.json', options, true), `${files.label}/config.json`);
+  const config = parseModelConfig(
+    await json(files, 'config.json', options, true),
+    `${files.label}/config.json`,
+  );
   const preprocessorConfig = await json(files, 'preprocessor_config.json', options, false);
 
   const parts: StreamedFile[] = [];

@@ -1,5 +1,6 @@
 import type { Recorder } from '../gpu/recorder.js';
 import type { StorageType } from '../gpu/shaders.js';
+import { isDinov3, type ModelConfig } from '../io/model_config.js';
 import { Linear } from './linear.js';
 import type { ParameterSet } from './parameters.js';
 
@@ -19,10 +20,60 @@ export interface ProbsChunk {
   blocks: number;
 }
 
+/** DINOv3's rotary position embedding for one call: the (cos, sin) table of its patch grid (src/model/rope.ts). */
+export interface RopeBinding {
+  table: GPUBuffer;
+  /** Tokens before the patch tokens (cls and registers): not rotated. */
+  prefix: number;
+}
+
+/** Sizes and checkpoint keys of an attention: q, k, v (fused in this order) and the output projection. */
+export interface AttentionSpec {
+  hidden: number;
+  heads: number;
+  qkv: string[];
+  /** Per q, k, v: whether the checkpoint has its bias. */
+  qkvBias: boolean[];
+  dense: string;
+  denseBias: boolean;
+}
+
+/** The attention of the layer at `key` (`encoder.layer.N.attention`, `layer.N.attention`), as config.json describes it. */
+export function attentionSpec(config: ModelConfig, key: string): AttentionSpec {
+  const sizes = { hidden: config.hidden_size, heads: config.num_attention_heads };
+  if (isDinov3(config)) {
+    return {
+      ...sizes,
+      qkv: ['q_proj', 'k_proj', 'v_proj'].map((k) => `${key}.${k}`),
+      qkvBias: [config.query_bias, config.key_bias, config.value_bias],
+      dense: `${key}.o_proj`,
+      denseBias: config.proj_bias,
+    };
+  }
+  return {
+    ...sizes,
+    qkv: ['query', 'key', 'value'].map((k) => `${key}.attention.${k}`),
+    qkvBias: [config.qkv_bias, config.qkv_bias, config.qkv_bias],
+    dense: `${key}.output.dense`,
+    denseBias: true,
+  };
+}
+
+/** An attention of `hidden` features in `heads` heads under the keys attention.{q,k,v,o}, every bias: for running attend() alone. */
+export function plainAttention(hidden: number, heads: number): AttentionSpec {
+  const keys = ['q', 'k', 'v'].map((k) => `attention.${k}`);
+  return { hidden, heads, qkv: keys, qkvBias: [true, true, true], dense: 'attention.o', denseBias: true };
+}
+
 /**
- * `encoder.layer.N.attention`: Dinov2WithRegistersAttention = self-attention (query, key, value
- * fused into one projection) + output.dense. The dense projection's epilogue applies layer_scale1
- * and the residual add (its Parameter is given by the layer).
+ * The attention of a layer, its projections fused: q, k and v into one [3D] projection, then the
+ * output projection, whose epilogue applies layer_scale1 and the residual add (its Parameter is
+ * given by the layer).
+ *   DINOv2 `encoder.layer.N.attention`: attention.{query,key,value} (biases by qkv_bias) and
+ *          output.dense (Dinov2WithRegistersAttention).
+ *   DINOv3 `layer.N.attention`: {q,k,v}_proj with biases by query_bias, key_bias, value_bias (an
+ *          absent bias is zero in the fused one) and o_proj by proj_bias (DINOv3ViTAttention);
+ *          2D RoPE rotates q and k of the patch tokens as attention.wgsl reads them.
  */
 export class Attention {
   readonly qkv: Linear;
@@ -33,24 +84,21 @@ export class Attention {
     | { limits: GPUSupportedLimits; plan: { constants: Record<string, number>; queryBlock: number } }
     | undefined;
 
+  readonly hidden: number;
+  readonly heads: number;
+
   constructor(
     params: ParameterSet,
-    key: string,
-    readonly hidden: number,
-    readonly heads: number,
-    qkvBias: boolean,
+    spec: AttentionSpec,
     /** Storage of the projection weights, of qkv and of the context (src/model/precision.ts). */
     readonly storage: StorageType = 'f32',
   ) {
-    this.headDim = hidden / heads;
-    this.qkv = new Linear(
-      params,
-      ['query', 'key', 'value'].map((k) => `${key}.attention.${k}`),
-      3 * hidden,
-      hidden,
-      { bias: qkvBias, storage },
-    );
-    this.dense = new Linear(params, `${key}.output.dense`, hidden, hidden, { storage });
+    const d = spec.hidden;
+    this.hidden = d;
+    this.heads = spec.heads;
+    this.headDim = d / this.heads;
+    this.qkv = new Linear(params, spec.qkv, 3 * d, d, { bias: spec.qkvBias, storage });
+    this.dense = new Linear(params, spec.dense, d, d, { bias: spec.denseBias, storage });
   }
 
   /**
@@ -115,15 +163,20 @@ export class Attention {
     context: GPUBuffer,
     stats: GPUBuffer,
     probs?: ProbsChunk[],
+    rope?: RopeBinding,
   ): void {
-    const { constants: c, queryBlock } = this.plan(rec.memory.device.limits);
+    const planned = this.plan(rec.memory.device.limits);
+    const queryBlock = planned.queryBlock;
+    const c = { ...planned.constants, ROPE: rope ? 1 : 0, ROPE_PREFIX: rope?.prefix ?? 0 };
+    // Without RoPE the table is never read; the binding still needs a buffer, and head_mask serves.
+    const ropeTable = rope?.table ?? headMask.buffer;
     const uniform = rec.shape({ rows: shape.batch * shape.tokens, batch: shape.batch, tokens: shape.tokens });
     const types = { A: this.storage };
     rec.dispatch(
       'attention',
       'flash',
       c,
-      { qkv, head_mask: headMask, context, stats, shape: uniform },
+      { qkv, head_mask: headMask, context, stats, rope: ropeTable, shape: uniform },
       [Math.ceil(shape.tokens / queryBlock), this.heads, shape.batch],
       types,
     );
@@ -132,7 +185,7 @@ export class Attention {
         'attention',
         'probs',
         { ...c, BLOCK0: chunk.firstBlock },
-        { qkv, head_mask: headMask, stats, probs_out: chunk.buffer, shape: uniform },
+        { qkv, head_mask: headMask, stats, probs_out: chunk.buffer, rope: ropeTable, shape: uniform },
         [Math.ceil(shape.tokens / PROBS_THREADS), shape.tokens, chunk.blocks],
         types,
       );

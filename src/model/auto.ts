@@ -1,4 +1,5 @@
-import type { Dinov2Config } from '../io/config.js';
+import { isDinov3, type ModelConfig } from '../io/model_config.js';
+import { DINOv3ViTBackbone, DINOv3ViTModel } from './modeling_dinov3.js';
 import {
   Dinov2WithRegistersBackbone,
   Dinov2WithRegistersForImageClassification,
@@ -6,8 +7,7 @@ import {
   type LoadOptions,
 } from './modeling.js';
 import type { TensorSource } from '../io/tensors.js';
-import { BitImageProcessor } from '../image/processor.js';
-import { imageProcessorFromConfig } from '../image/processors.js';
+import { type ImageProcessor, imageProcessorFromConfig, type ProcessorFamily } from '../image/processors.js';
 import { checkpointFiles, type HubOptions, type PretrainedSource } from '../io/hub.js';
 import { readJson } from '../io/stream.js';
 import { type ModelBuilder, openChecked, type PretrainedOptions } from './from_pretrained.js';
@@ -16,7 +16,9 @@ import type { OpenedCheckpoint } from '../io/pretrained.js';
 export type AnyDinov2Model =
   | Dinov2WithRegistersModel
   | Dinov2WithRegistersForImageClassification
-  | Dinov2WithRegistersBackbone;
+  | Dinov2WithRegistersBackbone
+  | DINOv3ViTModel
+  | DINOv3ViTBackbone;
 
 /** transformers' architectures names -> our classes (plain Dinov2 names map to the same classes). */
 export const ARCHITECTURES = {
@@ -26,19 +28,22 @@ export const ARCHITECTURES = {
   Dinov2ForImageClassification: Dinov2WithRegistersForImageClassification,
   Dinov2WithRegistersBackbone,
   Dinov2Backbone: Dinov2WithRegistersBackbone,
+  DINOv3ViTModel,
+  DINOv3ViTBackbone,
 } as const;
 
 /** What the three classes share as classes: their loaders. */
 export interface ModelClass {
   readonly name: string;
   readonly build: ModelBuilder<AnyDinov2Model>;
-  fromCheckpoint(config: Dinov2Config, source: TensorSource, options?: LoadOptions): Promise<AnyDinov2Model>;
+  fromCheckpoint(config: ModelConfig, source: TensorSource, options?: LoadOptions): Promise<AnyDinov2Model>;
   fromOpened(opened: OpenedCheckpoint, options?: PretrainedOptions): Promise<AnyDinov2Model>;
 }
 
-/** The class named first in config.architectures (the base model when none is named). */
-export function modelClassFor(config: Dinov2Config): ModelClass {
-  const name = config.architectures[0] ?? 'Dinov2WithRegistersModel';
+/** The class named first in config.architectures (the family's base model when none is named). */
+export function modelClassFor(config: ModelConfig): ModelClass {
+  const base = config.model_type === 'dinov3_vit' ? 'DINOv3ViTModel' : 'Dinov2WithRegistersModel';
+  const name = config.architectures[0] ?? base;
   const cls = (ARCHITECTURES as Record<string, ModelClass>)[name];
   if (!cls)
     throw new Error(
@@ -48,7 +53,7 @@ export function modelClassFor(config: Dinov2Config): ModelClass {
 }
 
 export async function loadModel(
-  config: Dinov2Config,
+  config: ModelConfig,
   source: TensorSource,
   options: LoadOptions = {},
 ): Promise<AnyDinov2Model> {
@@ -66,28 +71,53 @@ export const AutoModel = {
   },
 };
 
-/** The image processor of a checkpoint: its preprocessor_config.json, or DINOv2's defaults when it has none. */
+/** The base model of either family: last_hidden_state and pooler_output. */
+export type BaseModel = Dinov2WithRegistersModel | DINOv3ViTModel;
+
+/**
+ * The base model of a checkpoint's family (Dinov2WithRegistersModel or DINOv3ViTModel), whatever
+ * class config.json names (a classifier's head is left unused): what feature extraction runs.
+ */
+export async function baseModelFrom(
+  source: PretrainedSource,
+  options: PretrainedOptions = {},
+): Promise<BaseModel> {
+  const opened = await openChecked(source, options);
+  return isDinov3(opened.config)
+    ? DINOv3ViTModel.fromOpened(opened, options)
+    : Dinov2WithRegistersModel.fromOpened(opened, options);
+}
+
+/**
+ * The image processor of a checkpoint: the one its preprocessor_config.json names, or its model
+ * family's defaults (config.json's model_type) when it has none.
+ */
 export const AutoImageProcessor = {
-  async from_pretrained(source: PretrainedSource, options: HubOptions = {}): Promise<BitImageProcessor> {
+  async from_pretrained(source: PretrainedSource, options: HubOptions = {}): Promise<ImageProcessor> {
     const files = await checkpointFiles(source, options);
     const file = await files.open('preprocessor_config.json');
-    if (!file) return new BitImageProcessor();
-    return processorFor(await readJson(file, options.signal), `${files.label}/preprocessor_config.json`);
+    const json = file ? await readJson(file, options.signal) : undefined;
+    let family: ProcessorFamily = 'dinov2';
+    if ((json as { image_processor_type?: unknown } | undefined)?.image_processor_type === undefined) {
+      const config = await files.open('config.json');
+      const type =
+        config && ((await readJson(config, options.signal)) as { model_type?: unknown }).model_type;
+      if (type === 'dinov3_vit') family = 'dinov3';
+    }
+    return imageProcessorFromConfig(json, `${files.label}/preprocessor_config.json`, family);
   },
 };
 
 /**
- * The BitImageProcessor of a DINOv2 checkpoint's preprocessor_config.json (parsed JSON; undefined:
- * DINOv2's defaults). An image_processor_type other than BitImageProcessor is refused, never run as
- * DINOv2's processor: DINOv3's (DINOv3ViTImageProcessor, exported) goes with DINOv3 models, which
- * this version does not run yet.
+ * The image processor of a model's preprocessor_config.json (parsed JSON): the one its
+ * image_processor_type names, else the model family's (DINOv3's for a DINOv3 config, else
+ * BitImageProcessor); undefined: that family's defaults. A type this library does not implement is
+ * refused, never run as another processor.
  */
-export function processorFor(json: unknown, source = 'preprocessor_config.json'): BitImageProcessor {
-  const processor = imageProcessorFromConfig(json, source);
-  if (!(processor instanceof BitImageProcessor)) {
-    throw new Error(
-      `${source}: image_processor_type ${JSON.stringify((json as { image_processor_type?: unknown }).image_processor_type)} is DINOv3's processor; this version runs DINOv2 models only (DINOv3ViTImageProcessor preprocesses for DINOv3)`,
-    );
-  }
-  return processor;
+export function processorFor(
+  json: unknown,
+  source = 'preprocessor_config.json',
+  config?: ModelConfig,
+): ImageProcessor {
+  return imageProcessorFromConfig(json, source, config && isDinov3(config) ? 'dinov3' : 'dinov2');
 }

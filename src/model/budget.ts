@@ -3,7 +3,7 @@
 // of failing halfway through recording. Sizes follow src/model/modeling.ts and embeddings.ts; the
 // test (test/reliability/inputs.test.ts) checks them against the buffers a real forward creates.
 import { GpuLimitError, storageLimit } from '../gpu/buffers.js';
-import { type Dinov2Config, mlpHiddenSize } from '../io/config.js';
+import { isDinov3, mlpFeatures, type ModelConfig } from '../io/model_config.js';
 
 /** The sizes of one call (modeling.ts's per-call `Prepared` has them all). */
 export interface CallShape {
@@ -47,7 +47,7 @@ export interface ScratchBuffer {
  * `blockBytes` an element). The one list the forward (encoder.ts), the budget below and the tests use.
  */
 export function encoderScratch(
-  config: Dinov2Config,
+  config: ModelConfig,
   shape: { batch: number; tokens: number },
   blockBytes = 4,
 ): {
@@ -66,7 +66,7 @@ export function encoderScratch(
     context: at('context', [rows, d], blockBytes),
     // Per (image, head, query): the softmax's (max, sum).
     stats: at('attention stats', [shape.batch, config.num_attention_heads, shape.tokens, 2]),
-    mlpHidden: at('mlp hidden', [rows, mlpHiddenSize(config)], blockBytes),
+    mlpHidden: at('mlp hidden', [rows, mlpFeatures(config)], blockBytes),
   };
 }
 
@@ -80,7 +80,7 @@ export function scratchBytes(s: ScratchBuffer): number {
  * buffer: the residual stream, hidden_states.i, last_hidden_state, feature maps).
  */
 export function forwardBuffers(
-  config: Dinov2Config,
+  config: ModelConfig,
   shape: CallShape,
   outputs: CallOutputs = {},
 ): PlannedBuffer[] {
@@ -94,13 +94,19 @@ export function forwardBuffers(
     ['bool_masked_pos', [b, patches]],
     ['embeddings im2col', [b * patches, c * p * p]],
     ['embeddings.patch_embeddings', [b * patches, d]],
-    ['embeddings.position_embeddings', [1 + patches, d]],
+    isDinov3(config)
+      ? [`rope_embeddings`, [patches, d / config.num_attention_heads / 2, 2]]
+      : ['embeddings.position_embeddings', [1 + patches, d]],
     ...scratch.map((s): [string, number[], number] => [s.name, s.dims, s.elementBytes]),
     ['pooler_output', [b, d]],
   ];
   // Attention maps are split across buffers of whole (image, head) blocks: one block must fit.
   if (outputs.output_attentions) planned.push(['attentions (one head of one image)', [t, t]]);
-  if (outputs.classifier) planned.push(['classifier input', [b, 2 * d]], ['logits', [b, config.num_labels]]);
+  if (outputs.classifier)
+    planned.push(
+      ['classifier input', [b, 2 * d]],
+      ['logits', [b, 'num_labels' in config ? config.num_labels : 0]],
+    );
   return planned.map(([name, dims, bytes = 4]) => ({
     name,
     dims,
@@ -113,7 +119,7 @@ export function forwardBuffers(
  * maxStorageBufferBindingSize or maxBufferSize (every buffer of a forward is bound as storage).
  */
 export function checkForwardFits(
-  config: Dinov2Config,
+  config: ModelConfig,
   shape: CallShape,
   outputs: CallOutputs,
   limits: BufferLimits,

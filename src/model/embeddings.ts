@@ -1,6 +1,6 @@
 import type { GpuMemory } from '../gpu/buffers.js';
 import { type Recorder, rowsGrid } from '../gpu/recorder.js';
-import type { Dinov2Config } from '../io/config.js';
+import { isDinov3, type ModelConfig } from '../io/model_config.js';
 import { LruCache } from '../gpu/lru.js';
 import { Linear } from './linear.js';
 import type { Parameter } from './packing.js';
@@ -19,15 +19,18 @@ export interface ImageShape {
 }
 
 /**
- * `embeddings`: Dinov2WithRegistersEmbeddings (plain Dinov2Embeddings when there are no registers).
- * The patch convolution runs as im2col + linear; position embeddings are resampled on the host in
- * float64 once per patch grid and kept on the GPU.
+ * `embeddings`: Dinov2WithRegistersEmbeddings (plain Dinov2Embeddings when there are no registers)
+ * or DINOv3ViTEmbeddings. The patch convolution runs as im2col + linear. DINOv2's position
+ * embeddings are resampled on the host in float64 once per patch grid and kept on the GPU; DINOv3
+ * has none (its positions enter as RoPE in the attention), and its checkpoint keys differ: the
+ * convolution is `patch_embeddings` (no `.projection`), mask_token is [1, 1, D] and
+ * register_tokens is present even when empty.
  */
 export class Embeddings {
   readonly cls: Parameter;
   readonly mask: Parameter | undefined;
   readonly registers: Parameter | undefined;
-  readonly positions: Parameter;
+  readonly positions: Parameter | undefined;
   readonly projection: Linear;
   readonly patch: number;
   readonly channels: number;
@@ -41,11 +44,10 @@ export class Embeddings {
     ({ buffer, memory }) => memory.destroy(buffer),
   );
 
-  constructor(params: ParameterSet, key: string, config: Dinov2Config) {
+  constructor(params: ParameterSet, key: string, config: ModelConfig) {
     const d = config.hidden_size;
     const p = config.patch_size;
     const c = config.num_channels;
-    const gridPositions = Math.floor(config.image_size / p) ** 2;
     this.patch = p;
     this.channels = c;
     this.hidden = d;
@@ -53,6 +55,16 @@ export class Embeddings {
     // transformers interpolates with antialias in the with-registers model only.
     this.antialias = config.model_type === 'dinov2_with_registers';
     this.cls = params.tensor(`${key}.cls_token`, [1, 1, d]);
+    if (isDinov3(config)) {
+      this.mask = params.tensor(`${key}.mask_token`, [1, 1, d]);
+      this.registers = params.tensor(`${key}.register_tokens`, [1, config.num_register_tokens, d]);
+      this.positions = undefined;
+      this.projection = new Linear(params, `${key}.patch_embeddings`, d, c * p * p, {
+        weightShape: [d, c, p, p],
+      });
+      return;
+    }
+    const gridPositions = Math.floor(config.image_size / p) ** 2;
     this.mask = config.use_mask_token ? params.tensor(`${key}.mask_token`, [1, d]) : undefined;
     this.registers =
       config.model_type === 'dinov2_with_registers'
@@ -76,7 +88,7 @@ export class Embeddings {
     const key = `${gridH}x${gridW}:${shape.height === shape.width}`;
     const cached = this.positionCache.get(key);
     if (cached) return cached.buffer;
-    const host = this.positions.host;
+    const host = this.positions?.host;
     if (!host) throw new Error('embeddings.position_embeddings is not loaded');
     const table = positionEmbeddingsFor(
       host,
@@ -104,6 +116,7 @@ export class Embeddings {
       PATCH: this.patch,
       D: this.hidden,
       REGISTERS: this.registerCount,
+      POSITIONS: this.positions ? 1 : 0,
       THREADS: EMBEDDINGS_THREADS,
     };
     const cols = this.channels * this.patch * this.patch;
@@ -124,10 +137,11 @@ export class Embeddings {
       {
         patches: projected,
         cls_token: this.cls.gpu,
-        register_tokens: this.registers?.gpu ?? this.cls.gpu,
+        // Stand-ins where there is nothing to read (no registers, no mask token, no positions).
+        register_tokens: this.registerCount ? this.registers!.gpu : this.cls.gpu,
         mask_token: this.mask?.gpu ?? this.cls.gpu,
         bool_masked_pos: boolMaskedPos,
-        position_embeddings: this.positionBuffer(rec.memory, shape),
+        position_embeddings: this.positions ? this.positionBuffer(rec.memory, shape) : this.cls.gpu,
         hidden,
         shape: uniform,
       },

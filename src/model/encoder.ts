@@ -2,8 +2,8 @@
 // layer recorded into the forward's Recorder, the residual stream updated in place.
 import type { Recorder } from '../gpu/recorder.js';
 import { storageBytes, type StorageType } from '../gpu/shaders.js';
-import type { Dinov2Config } from '../io/config.js';
-import type { ProbsChunk } from './attention.js';
+import { isDinov3, type ModelConfig } from '../io/model_config.js';
+import type { ProbsChunk, RopeBinding } from './attention.js';
 import { checkForwardFits, encoderScratch, scratchBytes } from './budget.js';
 import { Embeddings } from './embeddings.js';
 import type { HeadShape } from './heads.js';
@@ -16,6 +16,7 @@ import {
 } from './inputs.js';
 import { Layer } from './layer.js';
 import type { ParameterSet } from './parameters.js';
+import { RopeEmbedding } from './rope.js';
 
 /** The inputs, checked, and the sizes that follow from them. */
 export interface Prepared extends HeadShape {
@@ -36,20 +37,29 @@ export interface StageHooks {
   stage?: (i: number, hidden: GPUBuffer) => void;
 }
 
+/**
+ * The embeddings and the layers (`encoder.layer.N` in DINOv2, `layer.N` in DINOv3), and DINOv3's
+ * `rope_embeddings`, which has no weights.
+ */
 export class Encoder {
   readonly embeddings: Embeddings;
   readonly layers: Layer[];
+  readonly rope: RopeEmbedding | undefined;
 
   constructor(
     params: ParameterSet,
-    private readonly config: Dinov2Config,
+    private readonly config: ModelConfig,
     private readonly storage: StorageType,
   ) {
     this.embeddings = new Embeddings(params, 'embeddings', config);
+    const prefix = isDinov3(config) ? 'layer' : 'encoder.layer';
     this.layers = Array.from(
       { length: config.num_hidden_layers },
-      (_, i) => new Layer(params, `encoder.layer.${i}`, config, storage),
+      (_, i) => new Layer(params, `${prefix}.${i}`, config, storage),
     );
+    this.rope = isDinov3(config)
+      ? new RopeEmbedding(config.hidden_size / config.num_attention_heads, config.rope_theta)
+      : undefined;
   }
 
   /** Every check of the inputs, before any GPU work; `classifier`: the call runs the classification head. */
@@ -112,6 +122,10 @@ export class Encoder {
       stats: take(sizes.stats),
       mlpHidden: take(sizes.mlpHidden),
     };
+    const rope: RopeBinding | undefined = this.rope && {
+      table: this.rope.table(rec.memory, p.gridH, p.gridW),
+      prefix: 1 + c.num_register_tokens,
+    };
     this.layers.forEach((layer, i) => {
       const headMaskRow = {
         buffer: headMaskBuffer,
@@ -119,9 +133,15 @@ export class Encoder {
         size: c.num_attention_heads * 4,
       };
       const probs = hooks.attentions?.(i);
-      layer.forward(rec, hidden, { batch: p.batch, tokens: p.tokens }, headMaskRow, scratch, probs);
+      layer.forward(rec, hidden, { batch: p.batch, tokens: p.tokens }, headMaskRow, scratch, probs, rope);
       hooks.stage?.(i + 1, hidden);
     });
     return hidden;
+  }
+
+  /** Frees the tables cached per patch grid (position embeddings, RoPE). */
+  release(): void {
+    this.embeddings.release();
+    this.rope?.release();
   }
 }

@@ -5,7 +5,7 @@
 // (ParameterSet.upload) and are packed there.
 import { type DeviceInfo, defaultDevice } from '../gpu/device.js';
 import type { StorageType } from '../gpu/shaders.js';
-import type { Dinov2Config } from '../io/config.js';
+import type { ModelConfig } from '../io/model_config.js';
 import type { HubOptions, PretrainedSource } from '../io/hub.js';
 import { type OpenedCheckpoint, openPretrained } from '../io/pretrained.js';
 import type { TensorStream } from '../io/tensors.js';
@@ -51,7 +51,7 @@ export interface LoadableModel {
 
 /** Builds the module tree for a checkpoint whose tensor names are `names`; `ignore` names checkpoint keys the class leaves unused. */
 export type ModelBuilder<M> = (
-  config: Dinov2Config,
+  config: ModelConfig,
   device: DeviceInfo,
   names: string[],
   storage: StorageType,
@@ -69,7 +69,7 @@ export async function openChecked(
 /** Builds the model for `config` on its device and streams `weights` into it; a failure frees it. */
 export async function loadModel<M extends LoadableModel>(
   build: ModelBuilder<M>,
-  config: Dinov2Config,
+  config: ModelConfig,
   weights: TensorStream,
   options: WeightOptions & { device?: DeviceInfo; dtype?: DtypeOption },
 ): Promise<M> {

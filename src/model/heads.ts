@@ -2,6 +2,7 @@
 // its dispatches (shaders/heads.wgsl, linear.wgsl, layernorm.wgsl) into the forward's Recorder.
 import type { Recorder } from '../gpu/recorder.js';
 import type { Dinov2Config } from '../io/config.js';
+import { isDinov3, type ModelConfig } from '../io/model_config.js';
 import type { LayerNorm } from './layernorm.js';
 import { Linear } from './linear.js';
 import type { ParameterSet } from './parameters.js';
@@ -19,7 +20,7 @@ export interface HeadShape {
 }
 
 /** Tokens before the patch tokens: cls and the registers. */
-function prefixTokens(config: Dinov2Config): number {
+function prefixTokens(config: ModelConfig): number {
   return 1 + config.num_register_tokens;
 }
 
@@ -58,43 +59,66 @@ export class ClassificationHead {
 }
 
 /**
- * Dinov2WithRegistersBackbone's head: a stage's hidden states, layernormed with the final layernorm
- * when apply_layernorm, and with reshape_hidden_states the patch tokens (cls and registers dropped)
- * as [B, D, H/p, W/p]; else the whole sequence [B, T, D].
+ * The backbone head: a stage's hidden states as a feature map.
+ *   Dinov2WithRegistersBackbone: layernormed with the final layernorm when apply_layernorm; with
+ *     reshape_hidden_states the patch tokens (cls and registers dropped) as [B, D, H/p, W/p], else
+ *     the whole sequence [B, T, D].
+ *   DINOv3ViTBackbone: normed with the final norm when apply_layernorm, and the last stage always;
+ *     the patch tokens only in both cases: [B, D, H/p, W/p] with reshape_hidden_states, else
+ *     [B, H/p * W/p, D].
  */
 export class BackboneHead {
+  private readonly dinov3: boolean;
+
   constructor(
-    private readonly config: Dinov2Config,
+    private readonly config: ModelConfig,
     private readonly layernorm: LayerNorm,
-  ) {}
+  ) {
+    this.dinov3 = isDinov3(config);
+  }
 
   /** The dims of one feature map. */
   dims(shape: HeadShape): number[] {
     const d = this.config.hidden_size;
-    return this.config.reshape_hidden_states
-      ? [shape.batch, d, shape.gridH, shape.gridW]
-      : [shape.batch, shape.tokens, d];
+    if (this.config.reshape_hidden_states) return [shape.batch, d, shape.gridH, shape.gridW];
+    return [shape.batch, this.dinov3 ? shape.patches : shape.tokens, d];
   }
 
-  /** `stage` [B * T, D] → `map` (dims()), named `name`: at most two dispatches, or a copy. */
-  forward(rec: Recorder, stage: GPUBuffer, shape: HeadShape, map: GPUBuffer, name: string): void {
+  /** `hidden` [B * T, D] as it is after stage `stage` → `map` (dims()), named `name`: at most two dispatches, or copies. */
+  forward(
+    rec: Recorder,
+    hidden: GPUBuffer,
+    stage: number,
+    shape: HeadShape,
+    map: GPUBuffer,
+    name: string,
+  ): void {
     const c = this.config;
     const d = c.hidden_size;
     const rows = shape.batch * shape.tokens;
-    if (!c.reshape_hidden_states) {
-      if (c.apply_layernorm) this.layernorm.forward(rec, stage, rows, map);
-      else rec.copy(stage, 0, map, 0, rows * d * 4);
+    const norm = c.apply_layernorm || (this.dinov3 && stage === c.num_hidden_layers);
+    if (!c.reshape_hidden_states && !this.dinov3) {
+      if (norm) this.layernorm.forward(rec, hidden, rows, map);
+      else rec.copy(hidden, 0, map, 0, rows * d * 4);
       return;
     }
-    let normed = stage;
-    if (c.apply_layernorm) {
+    let normed = hidden;
+    if (norm) {
       normed = rec.scratchBuffer(`${name} normed`, rows * d * 4);
-      this.layernorm.forward(rec, stage, rows, normed);
+      this.layernorm.forward(rec, hidden, rows, normed);
+    }
+    const prefix = prefixTokens(c);
+    if (!c.reshape_hidden_states) {
+      // DINOv3 without reshape: each image's patch rows, cls and registers dropped.
+      const bytes = shape.patches * d * 4;
+      for (let b = 0; b < shape.batch; b++)
+        rec.copy(normed, (b * shape.tokens + prefix) * d * 4, map, b * bytes, bytes);
+      return;
     }
     rec.dispatch(
       'heads',
       'patch_tokens_to_map',
-      { D: d, PREFIX: prefixTokens(c), THREADS: HEAD_THREADS },
+      { D: d, PREFIX: prefix, THREADS: HEAD_THREADS },
       { hidden: normed, feature_map: map, shape: rec.shape({ rows }) },
       [Math.ceil(shape.patches / HEAD_THREADS), d, shape.batch],
     );

@@ -1,7 +1,13 @@
 import type { Recorder } from '../gpu/recorder.js';
 import type { StorageType } from '../gpu/shaders.js';
-import type { Dinov2Config } from '../io/config.js';
-import { Attention, type AttentionShape, type ProbsChunk } from './attention.js';
+import type { ModelConfig } from '../io/model_config.js';
+import {
+  Attention,
+  type AttentionShape,
+  attentionSpec,
+  type ProbsChunk,
+  type RopeBinding,
+} from './attention.js';
 import { LayerNorm } from './layernorm.js';
 import { Mlp } from './mlp.js';
 import type { Parameter } from './packing.js';
@@ -17,7 +23,8 @@ export interface LayerScratch {
 }
 
 /**
- * `encoder.layer.N`: Dinov2WithRegistersLayer (pre-norm, layer-scaled residuals):
+ * `encoder.layer.N` (Dinov2WithRegistersLayer) or `layer.N` (DINOv3ViTLayer), pre-norm with
+ * layer-scaled residuals:
  *   x = x + layer_scale1(attention(norm1(x)))
  *   x = x + layer_scale2(mlp(norm2(x)))
  * norm1 and norm2 run as the prologue of the projection that follows them, so a layer is five
@@ -34,27 +41,23 @@ export class Layer {
   constructor(
     params: ParameterSet,
     key: string,
-    config: Dinov2Config,
+    config: ModelConfig,
     /** Storage of the projection weights and of qkv, context and the MLP hidden layer (src/model/precision.ts). */
     readonly storage: StorageType = 'f32',
   ) {
     const d = config.hidden_size;
     this.norm1 = new LayerNorm(params, `${key}.norm1`, d, config.layer_norm_eps);
-    this.attention = new Attention(
-      params,
-      `${key}.attention`,
-      d,
-      config.num_attention_heads,
-      config.qkv_bias,
-      storage,
-    );
+    this.attention = new Attention(params, attentionSpec(config, `${key}.attention`), storage);
     this.layerScale1 = params.vector4(`${key}.layer_scale1.lambda1`, d);
     this.norm2 = new LayerNorm(params, `${key}.norm2`, d, config.layer_norm_eps);
     this.mlp = new Mlp(params, `${key}.mlp`, config, storage);
     this.layerScale2 = params.vector4(`${key}.layer_scale2.lambda1`, d);
   }
 
-  /** Updates the residual stream `x` [B * T, D] in place; writes the probabilities to `probs` when given. */
+  /**
+   * Updates the residual stream `x` [B * T, D] in place; writes the probabilities to `probs` when
+   * given; `rope`: DINOv3's rotary table of this call's grid.
+   */
   forward(
     rec: Recorder,
     x: GPUBuffer,
@@ -62,11 +65,12 @@ export class Layer {
     headMask: GPUBufferBinding,
     s: LayerScratch,
     probs?: ProbsChunk[],
+    rope?: RopeBinding,
   ): void {
     const rows = shape.batch * shape.tokens;
     const half = this.storage;
     this.attention.qkv.forward(rec, x, rows, s.qkv, { norm: this.norm1, types: { Y: half } });
-    this.attention.attend(rec, s.qkv, headMask, shape, s.context, s.stats, probs);
+    this.attention.attend(rec, s.qkv, headMask, shape, s.context, s.stats, probs, rope);
     this.attention.dense.forward(rec, s.context, rows, x, {
       residualScale: this.layerScale1,
       types: { X: half },

@@ -49,13 +49,22 @@ export class Linear {
     keys: string | string[],
     readonly outFeatures: number,
     readonly inFeatures: number,
-    options: { bias?: boolean; glu?: boolean; weightShape?: number[]; storage?: StorageType } = {},
+    options: {
+      /** Whether each key has a bias: one flag for all, or one per key (absent ones are zero). */
+      bias?: boolean | boolean[];
+      glu?: boolean;
+      weightShape?: number[];
+      storage?: StorageType;
+    } = {},
   ) {
     this.storage = options.storage ?? 'f32';
     // Several keys make one fused projection (query, key, value -> one [in, 3 out] matrix).
     const list = Array.isArray(keys) ? keys : [keys];
     const each = outFeatures / list.length;
-    const bias = options.bias ?? true;
+    const flags = list.map((_, i) => {
+      const b = options.bias ?? true;
+      return Array.isArray(b) ? b[i] : b;
+    });
     const glu = options.glu ?? false;
     const full = list.map((k) => params.prefix + k);
     // Packed on the GPU as it streams in (src/model/packer.ts): the row blocks concatenated,
@@ -66,12 +75,13 @@ export class Linear {
       full.map((k) => ({ key: `${k}.weight`, shape: options.weightShape ?? [each, inFeatures] })),
       { kind: 'linear', rows: outFeatures, cols: inFeatures, glu, storage: this.storage, split: true },
     );
-    this.bias = bias
-      ? params.declare(
-          `${full.join('+')}.bias`,
-          full.map((k) => ({ key: `${k}.bias`, shape: [each] })),
-          { kind: 'linear', rows: outFeatures, cols: 1, glu },
-        )
+    // The biases that exist, each at its block's rows; a block without one stays zero.
+    const biased = full.flatMap((k, i) =>
+      flags[i] ? [{ key: `${k}.bias`, shape: [each], row0: i * each }] : [],
+    );
+    const named = full.map((k, i) => (flags[i] ? k : `${k} (no bias)`)).join('+');
+    this.bias = biased.length
+      ? params.declare(`${named}.bias`, biased, { kind: 'linear', rows: outFeatures, cols: 1, glu })
       : params.constant(`${full.join('+')}.bias (none)`, new Float32Array(Math.ceil(outFeatures / 4) * 4));
   }
 

@@ -1,6 +1,7 @@
-// The model classes, named as in transformers. Dinov2PreTrainedModel holds the module tree (the
-// encoder: embeddings, encoder.layer.N; the final layernorm), its weights and its workspaces;
-// each class adds its head (src/model/heads.ts) and asks one forward for the outputs it returns.
+// The model classes, named as in transformers. PreTrainedModel holds the module tree (the encoder:
+// embeddings, the layers; the final norm), its weights and its workspaces, for DINOv2 and DINOv3
+// alike; each class adds its head (src/model/heads.ts) and asks one forward for the outputs it
+// returns. DINOv3's classes are in src/model/modeling_dinov3.ts.
 import { GpuMemory } from '../gpu/buffers.js';
 import { type DeviceInfo, defaultDevice } from '../gpu/device.js';
 import { watchDevice } from '../gpu/errors.js';
@@ -8,7 +9,8 @@ import { KernelCache } from '../gpu/kernel.js';
 import { Recorder, Workspace } from '../gpu/recorder.js';
 import type { StorageType } from '../gpu/shaders.js';
 import { DisposedError, GpuTensor } from '../gpu/tensor.js';
-import type { Dinov2Config } from '../io/config.js';
+import { ConfigError, type Dinov2Config } from '../io/config.js';
+import { isDinov3, type ModelConfig } from '../io/model_config.js';
 import type { PretrainedSource } from '../io/hub.js';
 import type { OpenedCheckpoint } from '../io/pretrained.js';
 import { streamOf, type TensorSource, type TensorStream } from '../io/tensors.js';
@@ -100,8 +102,8 @@ export function disposeAll(o: { [k: string]: GpuTensor | GpuTensor[] | undefined
   }
 }
 
-/** The shared machinery of the three classes: the module tree, its weights and the forward. */
-export abstract class Dinov2PreTrainedModel {
+/** The shared machinery of the model classes: the module tree, its weights and the forward. */
+export abstract class PreTrainedModel<C extends ModelConfig = ModelConfig> {
   memory: GpuMemory;
   kernels: KernelCache;
   readonly params: ParameterSet;
@@ -123,7 +125,7 @@ export abstract class Dinov2PreTrainedModel {
    * optional), an http(s) folder URL, a local folder (Node) or a FileSystemDirectoryHandle /
    * File list (browser), streaming its weights into the GPU (src/model/from_pretrained.ts).
    */
-  static async from_pretrained<M extends Dinov2PreTrainedModel>(
+  static async from_pretrained<M extends PreTrainedModel>(
     this: { build: ModelBuilder<M> },
     source: PretrainedSource,
     options: PretrainedOptions = {},
@@ -132,7 +134,7 @@ export abstract class Dinov2PreTrainedModel {
   }
 
   /** A model from a checkpoint already opened by openPretrained (AutoModel picks the class first). */
-  static async fromOpened<M extends Dinov2PreTrainedModel>(
+  static async fromOpened<M extends PreTrainedModel>(
     this: { build: ModelBuilder<M> },
     opened: OpenedCheckpoint,
     options: PretrainedOptions = {},
@@ -141,9 +143,9 @@ export abstract class Dinov2PreTrainedModel {
   }
 
   /** A model from config.json and a checkpoint in memory (a SafetensorsFile, or shards behind one face). */
-  static async fromCheckpoint<M extends Dinov2PreTrainedModel>(
+  static async fromCheckpoint<M extends PreTrainedModel>(
     this: { build: ModelBuilder<M> },
-    config: Dinov2Config,
+    config: ModelConfig,
     source: TensorSource,
     options: LoadOptions = {},
   ): Promise<M> {
@@ -155,7 +157,7 @@ export abstract class Dinov2PreTrainedModel {
   }
 
   constructor(
-    readonly config: Dinov2Config,
+    readonly config: C,
     public deviceInfo: DeviceInfo,
     basePrefix: string,
     /** Storage of the block weights and activations: 'f32', or half precision with dtype 'fp16' (precision.ts). */
@@ -165,7 +167,9 @@ export abstract class Dinov2PreTrainedModel {
     this.kernels = KernelCache.forDevice(deviceInfo.device);
     this.params = new ParameterSet(basePrefix);
     this.encoder = new Encoder(this.params, config, storage);
-    this.layernorm = new LayerNorm(this.params, 'layernorm', config.hidden_size, config.layer_norm_eps);
+    // DINOv2's `layernorm`, DINOv3's `norm`.
+    const norm = isDinov3(config) ? 'norm' : 'layernorm';
+    this.layernorm = new LayerNorm(this.params, norm, config.hidden_size, config.layer_norm_eps);
   }
 
   get embeddings() {
@@ -330,7 +334,7 @@ export abstract class Dinov2PreTrainedModel {
           if (stage !== i) return;
           const name = `feature_maps.${j}`;
           feature_maps[j] = out.tensor(name, backbone.dims(p));
-          backbone.forward(rec, h, p, feature_maps[j].buffer, name);
+          backbone.forward(rec, h, i, p, feature_maps[j].buffer, name);
         });
       },
     });
@@ -352,7 +356,7 @@ export abstract class Dinov2PreTrainedModel {
       outputs.pooler_output = pooled;
     }
     if (wanted.classifier) {
-      outputs.logits = out.tensor('logits', [p.batch, c.num_labels]);
+      outputs.logits = out.tensor('logits', [p.batch, wanted.classifier.classifier.outFeatures]);
       wanted.classifier.forward(rec, sequence, p, outputs.logits.buffer);
     }
     return outputs;
@@ -366,7 +370,7 @@ export abstract class Dinov2PreTrainedModel {
     if (this.disposed) throw new Error('this model was disposed');
     const deviceInfo = options.device ?? (await defaultDevice());
     this.releaseWorkspaces();
-    this.embeddings.release();
+    this.encoder.release();
     this.memory.destroyAll();
     this.deviceInfo = deviceInfo;
     this.memory = new GpuMemory(deviceInfo.device);
@@ -380,13 +384,27 @@ export abstract class Dinov2PreTrainedModel {
     if (this.disposed) return;
     this.disposed = true;
     this.releaseWorkspaces();
-    this.embeddings.release();
+    this.encoder.release();
     this.memory.destroyAll();
   }
 }
 
+/** The DINOv2 classes' counterpart of transformers' Dinov2WithRegistersPreTrainedModel. */
+export abstract class Dinov2PreTrainedModel extends PreTrainedModel<Dinov2Config> {}
+
 function basePrefix(config: Dinov2Config): string {
   return config.model_type === 'dinov2' ? 'dinov2' : 'dinov2_with_registers';
+}
+
+/** A DINOv2 class given another family's config.json: a clear error naming the class that loads it. */
+export function dinov2Only(config: ModelConfig, cls: string): Dinov2Config {
+  if (isDinov3(config)) {
+    throw new ConfigError(
+      'model_type',
+      `${cls} runs DINOv2 checkpoints; this config.json is DINOv3's (model_type "dinov3_vit"): load it with DINOv3ViTModel, DINOv3ViTBackbone or AutoModel`,
+    );
+  }
+  return config;
 }
 
 /**
@@ -394,9 +412,17 @@ function basePrefix(config: Dinov2Config): string {
  * checkpoint with its classifier ignored (as transformers loads a base model from one).
  */
 function baseBuilder<M extends Dinov2PreTrainedModel>(
-  cls: new (config: Dinov2Config, deviceInfo: DeviceInfo, prefix: string, storage: StorageType) => M,
+  cls: (new (
+    config: Dinov2Config,
+    deviceInfo: DeviceInfo,
+    prefix: string,
+    storage: StorageType,
+  ) => M) & {
+    name: string;
+  },
 ): ModelBuilder<M> {
-  return (config, device, names, storage) => {
+  return (modelConfig, device, names, storage) => {
+    const config = dinov2Only(modelConfig, cls.name);
     const prefixed = names.some((n) => n.startsWith(`${basePrefix(config)}.`));
     return {
       model: new cls(config, device, prefixed ? `${basePrefix(config)}.` : '', storage),
@@ -439,7 +465,11 @@ export class Dinov2WithRegistersForImageClassification extends Dinov2PreTrainedM
     _n,
     storage,
   ) => ({
-    model: new Dinov2WithRegistersForImageClassification(c, device, storage),
+    model: new Dinov2WithRegistersForImageClassification(
+      dinov2Only(c, 'Dinov2WithRegistersForImageClassification'),
+      device,
+      storage,
+    ),
   });
   readonly head: ClassificationHead;
 

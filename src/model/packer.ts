@@ -103,7 +103,7 @@ export class TensorPacker {
           elements,
           total: elements * DTYPE_BYTES[dtype as Dtype],
           received: 0,
-          row0,
+          row0: s.row0 ?? row0,
           layout,
           chunkRows: layout
             ? this.chunkRows(s.key, elements / layout.cols, layout.cols * DTYPE_BYTES[dtype as Dtype], limit)
@@ -114,9 +114,11 @@ export class TensorPacker {
           carryLength: 0,
           complete: false,
         });
-        if (layout) row0 += elements / layout.cols;
+        if (layout) row0 = (s.row0 ?? row0) + elements / layout.cols;
       });
-      if (layout && row0 !== layout.rows) {
+      // Blocks placed by row0 may leave rows absent (zero); blocks that follow each other fill them all.
+      const placed = p.sources.some((s) => s.row0 !== undefined);
+      if (layout && (placed ? row0 > layout.rows : row0 !== layout.rows)) {
         throw new Error(
           `${p.label}: its sources hold ${row0} rows of ${layout.cols}, its packing declares ${layout.rows}`,
         );

@@ -41,6 +41,17 @@ export interface WeightPiece {
   buffer: GPUBuffer;
 }
 
+/**
+ * One checkpoint tensor of a parameter. `row0`: where a linear's row block starts in the matrix
+ * when blocks may be absent (a fused projection whose parts have biases by flag: the absent
+ * blocks stay zero); without it, the blocks follow each other from row 0.
+ */
+export interface ParameterSource {
+  key: string;
+  shape: number[];
+  row0?: number;
+}
+
 export class Parameter {
   buffer: GPUBuffer | undefined;
   /** A weight larger than one binding, split along its rows when packed; `buffer` is then unset. */
@@ -50,7 +61,7 @@ export class Parameter {
 
   constructor(
     readonly label: string,
-    readonly sources: { key: string; shape: number[] }[],
+    readonly sources: ParameterSource[],
     readonly packing: Packing,
     readonly hostOnly: boolean,
   ) {}
@@ -167,8 +178,29 @@ function concat(ts: Float32Array[]): Float32Array {
   return out;
 }
 
-/** The CPU twin of the GPU packer (shaders/pack.wgsl): what the packed buffer must hold. */
-export function packOnCpu(packing: Packing, tensors: Float32Array[]): Float32Array {
+/** Row blocks placed at their sources' row0 in a zeroed [rows, cols] matrix (absent blocks stay zero). */
+function placeRows(
+  tensors: Float32Array[],
+  sources: ParameterSource[],
+  rows: number,
+  cols: number,
+): Float32Array {
+  const out = new Float32Array(rows * cols);
+  let row0 = 0;
+  tensors.forEach((t, i) => {
+    row0 = sources[i].row0 ?? row0;
+    out.set(t, row0 * cols);
+    row0 += t.length / cols;
+  });
+  return out;
+}
+
+/** The CPU twin of the GPU packer (shaders/pack.wgsl): what the packed buffer must hold; `sources` place a linear's row blocks. */
+export function packOnCpu(
+  packing: Packing,
+  tensors: Float32Array[],
+  sources?: ParameterSource[],
+): Float32Array {
   switch (packing.kind) {
     case 'tensor':
       return tensors.length === 1 ? tensors[0] : concat(tensors);
@@ -177,7 +209,9 @@ export function packOnCpu(packing: Packing, tensors: Float32Array[]): Float32Arr
     case 'constant':
       return packing.value;
     case 'linear': {
-      const w = concat(tensors);
+      const w = sources?.some((s) => s.row0 !== undefined)
+        ? placeRows(tensors, sources, packing.rows, packing.cols)
+        : concat(tensors);
       return transposePadded(
         packing.glu ? interleaveHalves(w, packing.rows, packing.cols) : w,
         packing.rows,

@@ -10,7 +10,7 @@ import type { GpuError } from '../gpu/errors.js';
 import { KernelCache } from '../gpu/kernel.js';
 import { streamOf, type TensorIndex, type TensorSource, type TensorStream } from '../io/tensors.js';
 import { TensorPacker } from './packer.js';
-import { Parameter, type Packing } from './packing.js';
+import { Parameter, type Packing, type ParameterSource } from './packing.js';
 
 export class CheckpointError extends Error {
   override name = 'CheckpointError';
@@ -50,12 +50,7 @@ export class ParameterSet {
     return new ParameterSet(prefix, this.params, this.keys);
   }
 
-  declare(
-    label: string,
-    sources: { key: string; shape: number[] }[],
-    packing: Packing,
-    hostOnly = false,
-  ): Parameter {
+  declare(label: string, sources: ParameterSource[], packing: Packing, hostOnly = false): Parameter {
     for (const s of sources) this.keys.set(s.key, s.shape);
     const p = new Parameter(label, sources, packing, hostOnly);
     this.params.push(p);

@@ -6,6 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DINOv3ViTImageProcessor } from '../../src/image/dinov3_processor.js';
+import { BitImageProcessor } from '../../src/image/processor.js';
+import { parseDinov3Config } from '../../src/io/config_dinov3.js';
 import { SafetensorsFile } from '../../src/io/safetensors.js';
 import { processorFor } from '../../src/model/auto.js';
 import { cli } from './run.js';
@@ -60,16 +63,18 @@ describe('preprocess follows image_processor_type', () => {
     expect(() => readFileSync(out)).toThrow();
   });
 
-  it("the DINOv2 loaders (embed, classify, pipelines) refuse DINOv3's processor by name", () => {
-    expect(() =>
+  it("the loaders (embed, classify, pipelines) run the processor image_processor_type names, else the model family's", () => {
+    expect(
       processorFor({ image_processor_type: 'DINOv3ViTImageProcessorFast' }, 'm/preprocessor_config.json'),
-    ).toThrow(
-      /m\/preprocessor_config\.json: image_processor_type "DINOv3ViTImageProcessorFast" is DINOv3's processor/,
-    );
+    ).toBeInstanceOf(DINOv3ViTImageProcessor);
     expect(() => processorFor({ image_processor_type: 'CLIPImageProcessor' })).toThrow(/is not implemented/);
-    expect(processorFor({ image_processor_type: 'BitImageProcessor' }).config.crop_size).toEqual({
-      height: 224,
-      width: 224,
-    });
+    const bit = processorFor({ image_processor_type: 'BitImageProcessor' });
+    expect(bit).toBeInstanceOf(BitImageProcessor);
+    expect((bit as BitImageProcessor).config.crop_size).toEqual({ height: 224, width: 224 });
+    // No file, or no type in it: the family's processor (DINOv3's for a DINOv3 config.json).
+    const v3 = parseDinov3Config({ model_type: 'dinov3_vit' });
+    expect(processorFor(undefined, 'm', v3)).toBeInstanceOf(DINOv3ViTImageProcessor);
+    expect(processorFor({ do_resize: true }, 'm', v3)).toBeInstanceOf(DINOv3ViTImageProcessor);
+    expect(processorFor(undefined, 'm')).toBeInstanceOf(BitImageProcessor);
   });
 });

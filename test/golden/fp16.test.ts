@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Dinov2WithRegistersModel } from '../../src/model/modeling.js';
 import type { ModelDtype } from '../../src/model/precision.js';
-import { goldenModels } from '../helpers/fixtures.js';
+import { dinov3GoldenModels, goldenModels } from '../helpers/fixtures.js';
 import { checkGoldenCase } from '../helpers/golden_case.js';
 import { testDevice } from '../helpers/gpu.js';
 
@@ -27,7 +27,7 @@ const dtypes: ModelDtype[] = [
 ];
 
 for (const dtype of dtypes) {
-  for (const fixture of goldenModels()) {
+  for (const fixture of [...goldenModels(), ...dinov3GoldenModels()]) {
     describe(`${dtype}: ${fixture.name} (${fixture.config.architectures[0]})`, () => {
       for (const c of fixture.cases) {
         it(`${c.case}: every output within 1e-2`, async () => {

@@ -4,7 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, it } from 'vitest';
 import { TOLERANCE } from '../helpers/compare.js';
-import { goldenModels } from '../helpers/fixtures.js';
+import { dinov3GoldenModels, goldenModels } from '../helpers/fixtures.js';
 import { checkGoldenCase } from '../helpers/golden_case.js';
 import { testDevice } from '../helpers/gpu.js';
 
@@ -15,7 +15,7 @@ afterAll(() => {
   writeFileSync('test-output/golden-errors.json', `${JSON.stringify(errors, null, 2)}\n`);
 });
 
-for (const fixture of goldenModels()) {
+for (const fixture of [...goldenModels(), ...dinov3GoldenModels()]) {
   describe(`${fixture.name} (${fixture.config.architectures[0]})`, () => {
     for (const c of fixture.cases) {
       it(`${c.case}: every output within 1e-4`, async () => {

@@ -7,12 +7,15 @@ import {
   Dinov2WithRegistersModel,
   type LoadOptions,
 } from '../../src/model/modeling.js';
+import { isDinov3, type ModelConfig } from '../../src/io/model_config.js';
+import type { TensorSource } from '../../src/io/tensors.js';
+import { DINOv3ViTBackbone, DINOv3ViTModel } from '../../src/model/modeling_dinov3.js';
 import { expectClose } from './compare.js';
 import type { GoldenCase, GoldenModel } from './fixtures.js';
 
 /** Runs `c` with `options` and returns the relative error of every output it compared. */
 export async function checkGoldenCase(
-  fixture: GoldenModel,
+  fixture: GoldenModel<ModelConfig>,
   c: GoldenCase,
   options: LoadOptions,
   tolerance: number,
@@ -34,7 +37,15 @@ export async function checkGoldenCase(
     );
   };
 
-  const model = await Dinov2WithRegistersModel.fromCheckpoint(fixture.config, fixture.weights, options);
+  const dinov3 = isDinov3(fixture.config);
+  type Loader<M> = { fromCheckpoint(c: ModelConfig, w: TensorSource, o: LoadOptions): Promise<M> };
+  const Model: Loader<Dinov2WithRegistersModel | DINOv3ViTModel> = dinov3
+    ? DINOv3ViTModel
+    : Dinov2WithRegistersModel;
+  const Backbone: Loader<Dinov2WithRegistersBackbone | DINOv3ViTBackbone> = dinov3
+    ? DINOv3ViTBackbone
+    : Dinov2WithRegistersBackbone;
+  const model = await Model.fromCheckpoint(fixture.config, fixture.weights, options);
   const out = await model.forward(pixel_values, {
     bool_masked_pos,
     output_hidden_states: true,
@@ -51,7 +62,7 @@ export async function checkGoldenCase(
   for (const [i, t] of out.attentions!.entries()) await compare(`attentions.${i}`, t);
   model.dispose();
 
-  if (fixture.config.architectures[0].endsWith('ForImageClassification')) {
+  if (!dinov3 && fixture.config.architectures[0].endsWith('ForImageClassification')) {
     const classifier = await Dinov2WithRegistersForImageClassification.fromCheckpoint(
       fixture.config,
       fixture.weights,
@@ -61,11 +72,7 @@ export async function checkGoldenCase(
     classifier.dispose();
   }
   if (c.out_indices) {
-    const backbone = await Dinov2WithRegistersBackbone.fromCheckpoint(
-      fixture.config,
-      fixture.weights,
-      options,
-    );
+    const backbone = await Backbone.fromCheckpoint(fixture.config, fixture.weights, options);
     const maps = (await backbone.forward(pixel_values, { bool_masked_pos, out_indices: c.out_indices }))
       .feature_maps;
     expect(maps.length).toBe(c.out_indices.length);

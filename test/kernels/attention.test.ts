@@ -4,7 +4,7 @@ import { type DeviceInfo, requestDevice } from '../../src/gpu/device.js';
 import { KernelCache } from '../../src/gpu/kernel.js';
 import { Recorder } from '../../src/gpu/recorder.js';
 import { GpuTensor } from '../../src/gpu/tensor.js';
-import { Attention } from '../../src/model/attention.js';
+import { Attention, plainAttention } from '../../src/model/attention.js';
 import { ParameterSet } from '../../src/model/parameters.js';
 import { expectClose } from '../helpers/compare.js';
 import { type Harness, random, randomArray, runOnGpu } from '../helpers/gpu.js';
@@ -49,7 +49,7 @@ async function check(
   const headMask = withMask
     ? Float32Array.from({ length: heads }, (_, h) => (h % 3 === 1 ? 0 : 0.5 + h / heads))
     : new Float32Array(heads).fill(1);
-  const attn = new Attention(new ParameterSet(), 'attention', d, heads, true);
+  const attn = new Attention(new ParameterSet(), plainAttention(d, heads));
   const { context, probs } = await runAttention(attn, qkv, headMask, batch, tokens, run);
   const ref = attention64(...splitQkv(qkv, batch * tokens, d), { batch, tokens, heads, headDim }, headMask);
   const name = `attention B${batch} T${tokens} H${heads} hd${headDim}`;

@@ -12,7 +12,7 @@ import { Recorder } from '../../src/gpu/recorder.js';
 import { GpuTensor } from '../../src/gpu/tensor.js';
 import { f16ToF32, f32ToF16 } from '../../src/io/dtype.js';
 import { SHADERS, STORAGE_ALIASES, shaderVariant, type ShaderName } from '../../src/gpu/shaders.js';
-import { Attention } from '../../src/model/attention.js';
+import { Attention, plainAttention } from '../../src/model/attention.js';
 import { Linear } from '../../src/model/linear.js';
 import { transposePadded } from '../../src/model/packing.js';
 import { ParameterSet } from '../../src/model/parameters.js';
@@ -231,7 +231,7 @@ describe('attention in half precision', () => {
     const rand = random(62);
     const half = (v: Float32Array) => f16ToF32(f32ToF16(v));
     const qkv = half(randomArray(batch * tokens * 3 * d, rand, -2, 2));
-    const attn = new Attention(new ParameterSet(), 'attention', d, heads, true, 'f16-emulated');
+    const attn = new Attention(new ParameterSet(), plainAttention(d, heads), 'f16-emulated');
     const { context, probs } = await runAttention(attn, qkv, new Float32Array(heads).fill(1), batch, tokens);
     const ref = attention64(...splitQkv(qkv, batch * tokens, d), { batch, tokens, heads, headDim });
     expect(context.every((x, i) => Object.is(half(context.subarray(i, i + 1))[0], x))).toBe(true);

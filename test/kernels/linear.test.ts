@@ -14,7 +14,7 @@ interface Case {
   rows: number;
   out: number;
   k: number;
-  /** The epilogue's activation (config.hidden_act); none when not given. */
+  /** The epilogue's activation (config.hidden_act); none when not given, silu (SwiGLU) with glu. */
   act?: HiddenAct;
   residual?: boolean;
   glu?: boolean;
@@ -26,9 +26,10 @@ interface Case {
 }
 
 async function check(
-  { rows, out, k, act, residual = false, glu = false, bias = true, norm, split }: Case,
+  { rows, out, k, act: given, residual = false, glu = false, bias = true, norm, split }: Case,
   seed: number,
 ) {
+  const act = given ?? (glu ? 'silu' : undefined);
   const rand = random(seed);
   const x = randomArray(rows * k, rand, (norm?.offset ?? 0) - 2, (norm?.offset ?? 0) + 2);
   const w = randomArray(out * k, rand, -0.5, 0.5);
@@ -82,10 +83,10 @@ async function check(
   for (let r = 0; r < rows; r++) {
     for (let n = 0; n < outCols; n++) {
       if (glu) {
-        // transformers: x1, x2 = weights_in(x).chunk(2, dim=-1); silu(x1) * x2
+        // transformers: x1, x2 = weights_in(x).chunk(2, dim=-1); silu(x1) * x2 (DINOv3: act(gate) * up)
         const x1 = pre[r * out + n];
         const x2 = pre[r * out + outCols + n];
-        ref[r * outCols + n] = activationF64('silu')(x1) * x2;
+        ref[r * outCols + n] = f(x1) * x2;
       } else {
         const v = f(pre[r * out + n]);
         ref[r * outCols + n] = residual ? base[r * out + n] + gamma[n] * v : v;
@@ -135,6 +136,8 @@ describe('linear.wgsl: y = epilogue(x · wᵀ + b) against float64', () => {
   it('SwiGLU: silu(x1) * x2 from the interleaved projection, on 45x(2*24) by 18 and 3x(2*8) by 5 matmuls', async () => {
     expect(await check({ rows: 45, out: 48, k: 18, glu: true }, 400)).toBeLessThan(1e-5);
     expect(await check({ rows: 3, out: 16, k: 5, glu: true }, 401)).toBeLessThan(1e-5);
+    // DINOv3's gated MLP with another hidden_act: the activation applies to the gate only.
+    expect(await check({ rows: 19, out: 24, k: 9, glu: true, act: 'gelu' }, 402)).toBeLessThan(1e-5);
   });
   it('layernorm prologue: rows far from zero, odd sizes, with activation and with SwiGLU', async () => {
     expect(await check({ rows: 67, out: 70, k: 383, norm: { eps: 1e-6, offset: 300 } }, 500)).toBeLessThan(
