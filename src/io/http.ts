@@ -181,11 +181,15 @@ function triedError(e: unknown, tries: number): unknown {
 export function statusError(res: Response, url: string, what = url): HttpError {
   const code = res.headers.get('x-error-code') ?? undefined;
   const reason =
-    res.status === 401 || res.status === 403
-      ? ' (private or gated: pass a token, or set HF_TOKEN)'
-      : res.status === 404
-        ? ' (not found)'
-        : '';
+    code === 'GatedRepo'
+      ? res.status === 403
+        ? " (gated: this token's account has no access; request it on the model's page)"
+        : " (gated: request access on the model's page, then pass a token of that account, or set HF_TOKEN)"
+      : res.status === 401 || res.status === 403
+        ? ' (private or gated: pass a token, or set HF_TOKEN)'
+        : res.status === 404
+          ? ' (not found)'
+          : '';
   return new HttpError(
     `${what}: HTTP ${res.status}${code ? ` ${code}` : ''}${reason}`,
     url,

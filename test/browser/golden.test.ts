@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as Library from '../../src/index.js';
 import { relativeError, TOLERANCE } from '../helpers/compare.js';
-import { FIXTURE_ROOTS } from '../helpers/fixtures.js';
+import { DINOV3_FIXTURE_ROOTS, FIXTURE_ROOTS } from '../helpers/fixtures.js';
 import {
   type AdapterReport,
   type ChromiumSession,
@@ -27,14 +27,18 @@ interface FixtureCase {
   out_indices: number[] | null;
 }
 
+/** Both families' fixture roots. */
+const ROOTS = [...FIXTURE_ROOTS, ...DINOV3_FIXTURE_ROOTS];
+
 /** Every case of every fixture model folder, read from cases.json (the files themselves are fetched by the page). */
 function fixtureCases(): FixtureCase[] {
   const cases: FixtureCase[] = [];
-  for (const root of FIXTURE_ROOTS) {
+  for (const root of ROOTS) {
     if (!existsSync(join(REPO_ROOT, root))) continue;
     for (const name of readdirSync(join(REPO_ROOT, root)).sort()) {
       const dir = join(root, name);
-      if (!existsSync(join(REPO_ROOT, dir, 'cases.json'))) continue;
+      if (!existsSync(join(REPO_ROOT, dir, 'cases.json')) || !existsSync(join(REPO_ROOT, dir, 'config.json')))
+        continue;
       const config = JSON.parse(readFileSync(join(REPO_ROOT, dir, 'config.json'), 'utf8')) as {
         architectures?: string[];
       };
@@ -149,7 +153,7 @@ async function runCaseInPage(req: CaseRequest): Promise<CaseResult> {
     'fetch',
     async () =>
       [
-        lib.parseConfig(JSON.parse(new TextDecoder().decode(await bytes(configPath))), configPath),
+        lib.parseModelConfig(JSON.parse(new TextDecoder().decode(await bytes(configPath))), configPath),
         lib.SafetensorsFile.parse(await bytes(weightsPath), weightsPath),
         lib.SafetensorsFile.parse(await bytes(casePath), casePath),
       ] as const,
@@ -184,7 +188,14 @@ async function runCaseInPage(req: CaseRequest): Promise<CaseResult> {
       });
     });
 
-  const model = await timed('load', () => lib.Dinov2WithRegistersModel.fromCheckpoint(config, weights));
+  const dinov3 = lib.isDinov3(config);
+  const model = await timed(
+    'load',
+    (): Promise<Library.BaseModel> =>
+      dinov3
+        ? lib.DINOv3ViTModel.fromCheckpoint(config, weights)
+        : lib.Dinov2WithRegistersModel.fromCheckpoint(config, weights),
+  );
   const out = await timed('forward', () =>
     model.forward(pixel_values, { bool_masked_pos, output_hidden_states: true, output_attentions: true }),
   );
@@ -207,8 +218,12 @@ async function runCaseInPage(req: CaseRequest): Promise<CaseResult> {
   let featureMaps = 0;
   const outIndices = req.out_indices;
   if (outIndices) {
-    const backbone = await timed('load', () =>
-      lib.Dinov2WithRegistersBackbone.fromCheckpoint(config, weights),
+    const backbone = await timed(
+      'load',
+      (): Promise<Library.DINOv3ViTBackbone | Library.Dinov2WithRegistersBackbone> =>
+        dinov3
+          ? lib.DINOv3ViTBackbone.fromCheckpoint(config, weights)
+          : lib.Dinov2WithRegistersBackbone.fromCheckpoint(config, weights),
     );
     const maps = (
       await timed('forward', () =>
@@ -295,7 +310,7 @@ describe("golden fixtures in headless Chromium (dist/index.js on the page's WebG
   });
 
   it('runs a case of every fixture model folder', () => {
-    const folders = FIXTURE_ROOTS.flatMap((root) =>
+    const folders = ROOTS.flatMap((root) =>
       existsSync(join(REPO_ROOT, root))
         ? readdirSync(join(REPO_ROOT, root))
             .filter((n) => existsSync(join(REPO_ROOT, root, n, 'model.safetensors')))

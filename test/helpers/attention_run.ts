@@ -1,7 +1,11 @@
 import type { Attention } from '../../src/model/attention.js';
+import type { RopeEmbedding } from '../../src/model/rope.js';
 import { type Harness, runOnGpu } from './gpu.js';
 
-/** attn.attend on `qkv` [batch * tokens, 3 * D] with one head-mask row; reads back the context and every probability. */
+/**
+ * attn.attend on `qkv` [batch * tokens, 3 * D] with one head-mask row; reads back the context and
+ * every probability. `rope`: DINOv3's rotary embedding for a gridH x gridW grid after `prefix` tokens.
+ */
 export function runAttention(
   attn: Attention,
   qkv: Float32Array,
@@ -9,6 +13,7 @@ export function runAttention(
   batch: number,
   tokens: number,
   run: typeof runOnGpu = runOnGpu,
+  rope?: { embedding: RopeEmbedding; gridH: number; gridW: number; prefix: number },
 ): Promise<Record<string, Float32Array>> {
   const { heads, hidden: d } = attn;
   return run(
@@ -26,6 +31,7 @@ export function runAttention(
         ctx,
         stats,
         [{ buffer: p, firstBlock: 0, blocks: batch * heads }],
+        rope && { table: rope.embedding.table(memory, rope.gridH, rope.gridW), prefix: rope.prefix },
       );
       return { context: ctx, probs: p };
     },

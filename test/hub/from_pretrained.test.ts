@@ -19,7 +19,9 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hubCacheDir } from '../../src/io/cache_node.js';
 import { SafetensorsFile, writeSafetensors } from '../../src/io/safetensors.js';
-import { AutoModel } from '../../src/model/auto.js';
+import { DINOv3ViTImageProcessor } from '../../src/image/dinov3_processor.js';
+import { AutoModel, processorFor } from '../../src/model/auto.js';
+import { DINOv3ViTModel } from '../../src/model/modeling_dinov3.js';
 import {
   Dinov2WithRegistersBackbone,
   Dinov2WithRegistersForImageClassification,
@@ -30,6 +32,7 @@ import { testDevice } from '../helpers/gpu.js';
 import { closedPort, FakeHub, folderFiles, type ServedFile } from './server.js';
 
 const GOLDEN = 'test/fixtures/golden';
+const GOLDEN_V3 = 'test/fixtures/golden-dinov3';
 const hub = new FakeHub();
 const commits: Record<string, string> = {};
 
@@ -119,6 +122,19 @@ beforeAll(async () => {
     { revision: 'v1' },
   );
   hub.rename('org/old-name', 'org/tiny-gelu');
+  // A gated DINOv3 checkpoint, as facebook/dinov3-* are on the hub (preprocessor config as published).
+  commits.dinov3 = hub.addCommit(
+    'facebook/dinov3-tiny',
+    {
+      ...folderFiles(join(GOLDEN_V3, 'tiny-v3-mlp'), ['config.json', 'model.safetensors']),
+      'preprocessor_config.json': {
+        data: new TextEncoder().encode(
+          JSON.stringify({ image_processor_type: 'DINOv3ViTImageProcessorFast' }),
+        ),
+      },
+    },
+    { gated: true },
+  );
 });
 
 afterAll(async () => {
@@ -344,6 +360,28 @@ describe('from_pretrained from the hub (Node, huggingface_hub cache layout)', ()
     expect(after.filter((r) => r.path.startsWith('/cdn/')).every((r) => r.authorization === undefined)).toBe(
       true,
     );
+  });
+
+  it('a gated DINOv3 repository: 401 without a token and 403 with one lacking access, each saying so; AutoModel loads it with the token', async () => {
+    const options = { endpoint: hub.origin, cacheDir: tmp('gated'), device: await testDevice() };
+    await expect(AutoModel.from_pretrained('facebook/dinov3-tiny', options)).rejects.toThrow(
+      /HTTP 401 GatedRepo \(gated: request access on the model's page, then pass a token of that account, or set HF_TOKEN\)/,
+    );
+    await expect(
+      AutoModel.from_pretrained('facebook/dinov3-tiny', { ...options, token: 'hf_not_granted' }),
+    ).rejects.toThrow(/HTTP 403 GatedRepo \(gated: this token's account has no access/);
+    const model = await AutoModel.from_pretrained('facebook/dinov3-tiny', { ...options, token: hub.token });
+    expect(model).toBeInstanceOf(DINOv3ViTModel);
+    expect(processorFor(model.preprocessorConfig, 'hub', model.config)).toBeInstanceOf(
+      DINOv3ViTImageProcessor,
+    );
+    const file = readSafetensors(join(GOLDEN_V3, 'tiny-v3-mlp', 'square-native.safetensors'));
+    const out = await (model as DINOv3ViTModel).forward({
+      data: file.float32('pixel_values'),
+      dims: file.info('pixel_values').shape,
+    });
+    expectClose(await out.last_hidden_state.read(), file.float32('last_hidden_state'), 'gated dinov3');
+    model.dispose();
   });
 
   it('$HF_ENDPOINT and $HF_TOKEN are read when the options do not say', async () => {

@@ -7,6 +7,8 @@
 //     other files: 200 with ETag "{git blob sha1}", X-Repo-Commit.
 //     404 with X-Error-Code RepoNotFound / RevisionNotFound / EntryNotFound (+ X-Repo-Commit).
 //     401 for a private repository without `Authorization: Bearer {token}`.
+//     A gated repository (as facebook/dinov3-* are): 401 with X-Error-Code GatedRepo without a
+//     token, 403 GatedRepo with a token whose account was not granted access (any but `token`).
 //   /{old}/resolve/... of a renamed repository: 307 to the relative /{new}/resolve/...
 // Faults, per CDN blob: `noRange` (Range ignored: 200 with the whole file), `cutAfter` (the socket
 // is destroyed after that many bytes of the file; `cuts` responses only, default all),
@@ -93,6 +95,7 @@ interface Blob {
 
 interface Repo {
   private: boolean;
+  gated: boolean;
   /** revision name -> commit */
   refs: Map<string, string>;
   /** commit -> file -> blob */
@@ -192,11 +195,16 @@ export class FakeHub {
   addCommit(
     repo: string,
     files: Record<string, ServedFile>,
-    options: { revision?: string; private?: boolean } = {},
+    options: { revision?: string; private?: boolean; gated?: boolean } = {},
   ): string {
     let r = this.repos.get(repo);
     if (!r) {
-      r = { private: options.private ?? false, refs: new Map(), commits: new Map() };
+      r = {
+        private: options.private ?? false,
+        gated: options.gated ?? false,
+        refs: new Map(),
+        commits: new Map(),
+      };
       this.repos.set(repo, r);
     }
     const commit = createHash('sha1')
@@ -299,6 +307,8 @@ export class FakeHub {
       if (!repo) return fail(401, 'RepoNotFound'); // the hub answers 401 for unknown (possibly private) repos
       if (repo.private && req.headers.authorization !== `Bearer ${this.token}`)
         return fail(401, 'RepoNotFound');
+      if (repo.gated && req.headers.authorization !== `Bearer ${this.token}`)
+        return fail(req.headers.authorization ? 403 : 401, 'GatedRepo');
       const commit = repo.refs.get(revision) ?? (repo.commits.has(revision) ? revision : undefined);
       if (!commit) return fail(404, 'RevisionNotFound');
       const blob = repo.commits.get(commit)!.get(file);

@@ -89,7 +89,8 @@ function sameBits(got: Float32Array, want: Float32Array, name: string): void {
 interface Declared {
   name: string;
   packing: Packing;
-  parts: { key: string; shape: number[] }[];
+  /** row0: where a linear's block starts when blocks may be absent (DINOv3's biases by flag). */
+  parts: { key: string; shape: number[]; row0?: number }[];
 }
 
 /**
@@ -127,6 +128,7 @@ async function check(
       packOnCpu(
         d.packing,
         d.parts.map((p) => source.float32(p.key)),
+        d.parts,
       ),
       packedLength(layout),
     );
@@ -209,6 +211,56 @@ describe('pack.wgsl: linear layouts ([in, ceil(out/4)*4], q|k|v, SwiGLU interlea
       });
     }
   }
+
+  it('blocks placed by row0 with absent ones left zero: q|v biases without k, a weight missing its middle block, a gated pair', async () => {
+    const rand = random(11);
+    const tensors: Record<string, Stored> = {};
+    const put = (key: string, shape: number[], dtype: FloatDtype = 'F32') => {
+      const n = shape.reduce((a, b) => a * b, 1);
+      tensors[key] = { dtype, shape, bytes: store(randomArray(n, rand, -3, 3), dtype) };
+      return { key, shape };
+    };
+    const declared: Declared[] = [
+      {
+        name: 'q+k (no bias)+v bias',
+        packing: { kind: 'linear', rows: 30, cols: 1 },
+        parts: [
+          { ...put('q.bias', [10]), row0: 0 },
+          { ...put('v.bias', [10], 'BF16'), row0: 20 },
+        ],
+      },
+      {
+        name: 'only k',
+        packing: { kind: 'linear', rows: 21, cols: 1 },
+        parts: [{ ...put('k.bias', [7], 'F16'), row0: 7 }],
+      },
+      {
+        name: 'first and last blocks of a weight',
+        packing: { kind: 'linear', rows: 18, cols: 5 },
+        parts: [
+          { ...put('a.weight', [6, 5]), row0: 0 },
+          { ...put('c.weight', [6, 5]), row0: 12 },
+        ],
+      },
+      {
+        name: 'gate+up bias (interleaved)',
+        packing: { kind: 'linear', rows: 12, cols: 1, glu: true },
+        parts: [
+          { ...put('gate.bias', [6]), row0: 0 },
+          { ...put('up.bias', [6]), row0: 6 },
+        ],
+      },
+    ];
+    await check(declared, tensors, 'whole');
+    await check(declared, tensors, { seed: 5, maxPiece: 3 });
+    const zeros = (t: Float32Array, from: number, to: number) => t.subarray(from, to).every((x) => x === 0);
+    const q = packOnCpu(
+      declared[0].packing,
+      [new Float32Array(10).fill(1), new Float32Array(10).fill(2)],
+      declared[0].parts,
+    );
+    expect(zeros(q, 10, 20) && q[0] === 1 && q[20] === 2).toBe(true);
+  });
 
   it('a 4-D patch-embedding weight [D, C, p, p] packs as [C*p*p, D4]; tensors and vec4 vectors beside it', async () => {
     const rand = random(7);
