@@ -32,7 +32,7 @@ const COMMANDS: { spec: CommandSpec; run: Command }[] = [
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.spec.name.length)) + 2;
   return [
-    `dinov2-webgpu ${version}: DINOv2 with registers on WebGPU (Dawn in Node), transformers' outputs from the official checkpoints.`,
+    `dinov2-webgpu ${version}: DINOv2 with registers and DINOv3 on WebGPU (Dawn in Node), transformers' outputs from the official checkpoints.`,
     '',
     'usage: dinov2-webgpu COMMAND [options]   (dinov2-webgpu COMMAND --help: its options and an example)',
     '',

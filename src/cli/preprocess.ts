@@ -12,7 +12,7 @@ import { checkOutputPath, outputFormat, writeFileAtomic } from './output.js';
 export const PREPROCESS_COMMAND: CommandSpec = {
   name: 'preprocess',
   summary:
-    "Runs transformers' image processor (BitImageProcessor) on one image and writes pixel_values [1, 3, H, W] as safetensors.",
+    "Runs transformers' image processor (BitImageProcessor, or DINOv3ViTImageProcessor as the checkpoint names) on one image and writes pixel_values [1, 3, H, W] as safetensors.",
   positional: 'IMAGE',
   options: [
     { name: 'output', value: 'OUT.safetensors', required: true, help: 'where pixel_values go' },
@@ -20,7 +20,7 @@ export const PREPROCESS_COMMAND: CommandSpec = {
       name: 'model',
       value: 'DIR',
       default: "DINOv2's defaults",
-      help: 'a checkpoint folder whose preprocessor_config.json gives the settings',
+      help: "a checkpoint folder whose preprocessor_config.json gives the processor and its settings (else its model family's defaults)",
     },
     ...IMAGE_OPTIONS,
   ],
@@ -28,9 +28,10 @@ export const PREPROCESS_COMMAND: CommandSpec = {
 };
 
 /**
- * transformers' BitImageProcessor on one image file: `pixel_values` [1, 3, H, W] (F32) as
- * `processor(images=Image.open(IMAGE), return_tensors="pt")` gives it. The settings come from
- * DIR/preprocessor_config.json when --model names a folder that has one, else DINOv2's defaults.
+ * transformers' image processor on one image file: `pixel_values` [1, 3, H, W] (F32) as
+ * `processor(images=Image.open(IMAGE), return_tensors="pt")` gives it. The processor and settings
+ * come from DIR/preprocessor_config.json when --model names a folder that has one, else the
+ * defaults of the folder's model family (DINOv3's for a DINOv3 config.json), else DINOv2's.
  * The EXIF orientation is applied first, as transformers' load_image does (--no-auto-orient keeps
  * the stored orientation, as PIL's Image.open does).
  */
@@ -52,21 +53,25 @@ export async function preprocess(args: ParsedArgs, log: (line: string) => void):
   const dir = args.values.get('model');
   if (dir !== undefined) {
     if (!existsSync(dir)) throw new Error(`--model ${dir}: no such folder`);
-    const path = join(dir, 'preprocessor_config.json');
-    if (existsSync(path)) {
-      let json: unknown;
+    const readJson = async (path: string): Promise<unknown> => {
+      if (!existsSync(path)) return undefined;
       try {
-        json = JSON.parse(await readFile(path, 'utf8'));
+        return JSON.parse(await readFile(path, 'utf8'));
       } catch (e) {
         throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
       }
-      // The processor its image_processor_type names (DINOv2's BitImageProcessor or DINOv3's);
-      // a type this library does not implement is an error, never DINOv2's processor instead.
-      processor = imageProcessorFromConfig(json, path);
-      settings = path;
-    } else {
-      settings = `DINOv2 defaults (${dir} has no preprocessor_config.json)`;
-    }
+    };
+    // The processor its image_processor_type names (DINOv2's BitImageProcessor or DINOv3's); a type
+    // this library does not implement is an error, never another processor instead. Without a
+    // type (or a file), the family config.json's model_type names.
+    const path = join(dir, 'preprocessor_config.json');
+    const json = await readJson(path);
+    const modelType = ((await readJson(join(dir, 'config.json'))) as { model_type?: unknown } | undefined)
+      ?.model_type;
+    const family = modelType === 'dinov3_vit' ? 'dinov3' : 'dinov2';
+    processor = imageProcessorFromConfig(json, path, family);
+    const defaults = family === 'dinov3' ? 'DINOv3 defaults' : 'DINOv2 defaults';
+    settings = json === undefined ? `${defaults} (${dir} has no preprocessor_config.json)` : path;
   }
 
   const image = await loadImageNode(imagePath, imageOptions(args)).catch((e: unknown) => {
