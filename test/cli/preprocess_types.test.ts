@@ -45,6 +45,26 @@ describe('preprocess follows image_processor_type', () => {
     expect(worst).toBeLessThan(1e-4);
   });
 
+  it("a DINOv3 checkpoint folder without preprocessor_config.json: DINOv3's processor with the published defaults", async () => {
+    const file = SafetensorsFile.parse(new Uint8Array(readFileSync(`${GOLDEN}/img5-120x90.safetensors`)));
+    const image = join(work, 'img5-defaults.png');
+    await sharp(file.bytes('rgb'), { raw: { width: 120, height: 90, channels: 3 } })
+      .png()
+      .toFile(image);
+    const dir = join(work, 'v3-no-processor');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'dinov3_vit' }));
+    const out = join(work, 'v3-defaults.safetensors');
+    const r = await cli(['preprocess', image, '--model', dir, '--output', out]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/DINOv3 defaults/);
+    const mine = SafetensorsFile.parse(new Uint8Array(readFileSync(out))).float32('pixel_values');
+    const ref = file.float32('pixel_values');
+    let worst = 0;
+    for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(mine[i] - ref[i]));
+    expect(worst).toBeLessThan(1e-4);
+  });
+
   it('an image_processor_type it does not implement is an error naming the file, and nothing is written', async () => {
     const dir = modelDir('vit', { image_processor_type: 'ViTImageProcessor' });
     const out = join(work, 'vit.safetensors');
