@@ -12,10 +12,12 @@ import { type Dinov2Config, parseConfig } from '../../src/io/config.js';
 import type { SafetensorsFile } from '../../src/io/safetensors.js';
 import { forwardBuffers } from '../../src/model/budget.js';
 import {
-  type Dinov2PreTrainedModel,
   Dinov2WithRegistersForImageClassification,
   Dinov2WithRegistersModel,
+  type PreTrainedModel,
 } from '../../src/model/modeling.js';
+import { parseDinov3Config } from '../../src/io/config_dinov3.js';
+import { DINOv3ViTModel } from '../../src/model/modeling_dinov3.js';
 import { expectClose } from '../helpers/compare.js';
 import { readSafetensors } from '../helpers/fixtures.js';
 import { type BufferLimitOverrides, fakeLimits, testDevice } from '../helpers/gpu.js';
@@ -98,7 +100,7 @@ const pixels = (file: SafetensorsFile) => ({
 });
 
 /** Pieces of each encoder layer's projections: [qkv, output.dense, fc1 | weights_in, fc2 | weights_out]. */
-const layerPieces = (model: Dinov2PreTrainedModel) =>
+const layerPieces = (model: PreTrainedModel) =>
   model.layers.map((l) => [
     l.attention.qkv.pieces,
     l.attention.dense.pieces,
@@ -258,5 +260,56 @@ describe('weights larger than one binding are split along their output features'
       `embeddings.patch_embeddings.projection.weight: cannot be split to fit this device's ${name} (9407): its smallest piece, 4 of its 64 output rows by 588 inputs, needs 9408 bytes`,
     );
     expect(created).toBe(0);
+  });
+});
+
+describe('DINOv3: weights split across bindings', () => {
+  // Loaded under a faked 16000-byte binding, run with the device's own limits (as above). A piece
+  // holds floor(16000 / (16 in)) vec4 columns of wT (4 output rows each; whole pairs with GLU).
+  const v3 = (name: string) => {
+    const dir = join('test/fixtures/golden-dinov3', name);
+    return {
+      config: parseDinov3Config(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))),
+      weights: readSafetensors(join(dir, 'model.safetensors')),
+      golden: (c: string) => readSafetensors(join(dir, `${c}.safetensors`)),
+    };
+  };
+
+  it('tiny-v3-mlp: q|k|v (k without its bias) and up/down_proj in pieces, every output within 1e-4', async () => {
+    const { config, weights, golden } = v3('tiny-v3-mlp');
+    const device = await testDevice();
+    const model = await limited({ maxStorageBufferBindingSize: 16000 }, () =>
+      DINOv3ViTModel.fromCheckpoint(config, weights, { device }),
+    );
+    // [64 in]: 60 rows a piece: qkv 192 rows -> 4, o_proj 64 -> 2, up_proj 256 -> 5;
+    // down_proj [256 in]: 12 rows -> 6; the patch embedding [768 in]: 4 rows -> 16.
+    expect(layerPieces(model)).toEqual([
+      [4, 2, 5, 6],
+      [4, 2, 5, 6],
+      [4, 2, 5, 6],
+    ]);
+    expect(model.embeddings.projection.pieces).toBe(16);
+    const file = golden('nonsquare-48x80');
+    const out = await model.forward(pixels(file), { output_hidden_states: true, output_attentions: true });
+    expect(await compareAll(file, 'tiny-v3-mlp/nonsquare-48x80', { ...out })).toBe(2 + 4 + 3);
+    model.dispose();
+  });
+
+  it('tiny-v3-swiglu-nobias: gate_proj + up_proj split into whole (gate, up) pairs', async () => {
+    const { config, weights, golden } = v3('tiny-v3-swiglu-nobias');
+    const device = await testDevice();
+    const model = await limited({ maxStorageBufferBindingSize: 16000 }, () =>
+      DINOv3ViTModel.fromCheckpoint(config, weights, { device }),
+    );
+    // [48 in]: 80 rows a piece: qkv 144 -> 2, o_proj 48 -> 1, gate+up 256 interleaved rows
+    // (40 pairs a piece) -> 4; down_proj [128 in]: 28 rows -> 2.
+    expect(layerPieces(model)).toEqual([
+      [2, 1, 4, 2],
+      [2, 1, 4, 2],
+    ]);
+    const file = golden('nonsquare-32x96');
+    const out = await model.forward(pixels(file), { output_hidden_states: true, output_attentions: true });
+    expect(await compareAll(file, 'tiny-v3-swiglu-nobias/nonsquare-32x96', { ...out })).toBe(2 + 3 + 2);
+    model.dispose();
   });
 });
