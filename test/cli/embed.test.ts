@@ -9,11 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadImageNode } from '../../src/image/decode_node.js';
 import { SafetensorsFile } from '../../src/io/safetensors.js';
-import { processorFor } from '../../src/model/auto.js';
-import {
-  Dinov2WithRegistersForImageClassification,
-  Dinov2WithRegistersModel,
-} from '../../src/model/modeling.js';
+import { baseModelFrom, processorFor } from '../../src/model/auto.js';
+import { Dinov2WithRegistersForImageClassification } from '../../src/model/modeling.js';
 import { expectClose } from '../helpers/compare.js';
 import { testDevice } from '../helpers/gpu.js';
 import { closedPort, FakeHub, folderFiles } from '../hub/server.js';
@@ -57,8 +54,8 @@ function readNpy(path: string): { shape: number[]; data: Float32Array } {
 
 /** The library's forward on the whole batch, pooled in float64 here: [cls | mean of patch tokens]. */
 async function reference(modelDir: string) {
-  const model = await Dinov2WithRegistersModel.from_pretrained(modelDir, { device: await testDevice() });
-  const processor = processorFor(model.preprocessorConfig);
+  const model = await baseModelFrom(modelDir, { device: await testDevice() });
+  const processor = processorFor(model.preprocessorConfig, modelDir, model.config);
   const processed = await Promise.all(IMAGES.map(async (f) => processor.preprocess(await loadImageNode(f))));
   const [, c, h, w] = processed[0].dims;
   const data = new Float32Array(IMAGES.length * c * h * w);
@@ -213,6 +210,39 @@ describe('dinov2-webgpu embed', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/absent\.png/);
     expect(existsSync(join(work, 'x.npy'))).toBe(false);
+  });
+});
+
+describe('dinov2-webgpu embed, a DINOv3 checkpoint', () => {
+  // No preprocessor_config.json: DINOv3's processor with its published defaults (224 x 224, no crop),
+  // run in embed's decoding threads (--workers 2) as in the main thread (--workers 0).
+  const V3 = 'test/fixtures/golden-dinov3/tiny-v3-mlp';
+  it("cls+patch-mean: the library's DINOv3ViTModel forward on the processed batch", async () => {
+    const ref = await reference(V3);
+    const want = new Float64Array(3 * 2 * ref.d);
+    for (let i = 0; i < 3; i++) {
+      want.set(ref.cls.subarray(i * ref.d, (i + 1) * ref.d), i * 2 * ref.d);
+      want.set(ref.mean.subarray(i * ref.d, (i + 1) * ref.d), i * 2 * ref.d + ref.d);
+    }
+    for (const workers of ['0', '2']) {
+      const output = join(work, `v3-${workers}.npy`);
+      const r = await cli([
+        'embed',
+        ...IMAGES,
+        '--model',
+        V3,
+        '--pooling',
+        'cls+patch-mean',
+        '--workers',
+        workers,
+        '--output',
+        output,
+      ]);
+      expect(r.status, r.stderr).toBe(0);
+      const { shape, data } = readNpy(output);
+      expect(shape).toEqual([3, 2 * ref.d]);
+      expectClose(data, want, `embed DINOv3 (--workers ${workers})`, 1e-6);
+    }
   });
 });
 
