@@ -4,11 +4,11 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadImageNode } from '../../src/image/decode_node.js';
-import { AutoModel, processorFor } from '../../src/model/auto.js';
-import {
-  Dinov2WithRegistersForImageClassification,
-  Dinov2WithRegistersModel,
-} from '../../src/model/modeling.js';
+import { DINOv3ViTImageProcessor } from '../../src/image/dinov3_processor.js';
+import type { ModelConfig } from '../../src/io/model_config.js';
+import { AutoModel, baseModelFrom, processorFor } from '../../src/model/auto.js';
+import { DINOv3ViTModel } from '../../src/model/modeling_dinov3.js';
+import { Dinov2WithRegistersForImageClassification } from '../../src/model/modeling.js';
 import { POOLINGS, poolEmbeddings, pooledSize } from '../../src/model/pooling.js';
 import { PipelineError, pipeline } from '../../src/pipelines.js';
 import { REPO_ROOT } from '../../tools/chromium.js';
@@ -16,13 +16,15 @@ import { relativeError } from '../helpers/compare.js';
 
 const TINY = join(REPO_ROOT, 'weights/tiny-dinov2-with-registers');
 const CLASSIFIER = join(REPO_ROOT, 'test/fixtures/golden/tiny-classifier');
+/** A DINOv3 checkpoint without preprocessor_config.json: DINOv3's processor, its defaults. */
+const TINY_V3 = join(REPO_ROOT, 'test/fixtures/golden-dinov3/tiny-v3-mlp');
 const IMAGES = ['img0-640x480.png', 'img1-300x500.png', 'img5-257x333.png'].map((f) =>
   join(REPO_ROOT, 'test/fixtures/preprocess', f),
 );
 
 /** pixel_values [3, 3, H, W] of IMAGES, one image at a time through the processor. */
-async function pixelValues(preprocessorConfig: unknown) {
-  const processor = processorFor(preprocessorConfig);
+async function pixelValues(preprocessorConfig: unknown, config?: ModelConfig) {
+  const processor = processorFor(preprocessorConfig, 'test', config);
   const one = [];
   for (const image of IMAGES)
     one.push(processor.preprocess(await loadImageNode(image, { autoOrient: true })));
@@ -33,17 +35,22 @@ async function pixelValues(preprocessorConfig: unknown) {
 }
 
 describe('pipeline', () => {
-  it("'image-feature-extraction' gives processor + forward + poolEmbeddings, for every pooling", async () => {
-    const model = await Dinov2WithRegistersModel.from_pretrained(TINY);
-    const out = await model.forward(await pixelValues(model.preprocessorConfig));
+  it.each([
+    ['DINOv2', TINY],
+    ['DINOv3', TINY_V3],
+  ])("'image-feature-extraction' gives processor + forward + poolEmbeddings, for every pooling (%s)", async (family, dir) => {
+    const model = await baseModelFrom(dir);
+    const out = await model.forward(await pixelValues(model.preprocessorConfig, model.config));
     const hidden = await out.last_hidden_state.read();
     const prefix = 1 + model.config.num_register_tokens;
     const hiddenSize = model.config.hidden_size;
     model.dispose();
     for (const pooling of POOLINGS) {
-      const extract = await pipeline('image-feature-extraction', TINY, { pooling, batch_size: 2 });
+      const extract = await pipeline('image-feature-extraction', dir, { pooling, batch_size: 2 });
       try {
         expect(extract.task).toBe('image-feature-extraction');
+        expect(extract.model instanceof DINOv3ViTModel).toBe(family === 'DINOv3');
+        expect(extract.processor instanceof DINOv3ViTImageProcessor).toBe(family === 'DINOv3');
         expect(extract.pooling).toBe(pooling);
         const reference = poolEmbeddings(hidden, out.last_hidden_state.dims, prefix, pooling);
         const width = pooledSize(pooling, hiddenSize);
