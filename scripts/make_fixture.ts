@@ -1,7 +1,8 @@
 // Adds one case to a fixture model folder, in the golden layout (test/fixtures/golden/PROVENANCE.md):
 // DIR/NAME.safetensors holds the inputs (pixel_values [B, C, H, W] and, with --mask, bool_masked_pos
-// [B, patches]) and every output of the float64 CPU reference (test/reference/dinov2_f64.ts, itself
-// checked against the golden fixtures to 1e-6), stored F32; DIR/cases.json gets the case's entry.
+// [B, patches]) and every output of the float64 CPU reference (test/reference/dinov2_f64.ts, or
+// test/reference/dinov3_f64.ts when config.json says model_type "dinov3_vit"; each checked against
+// its golden fixtures to 1e-6), stored F32; DIR/cases.json gets the case's entry.
 //
 //   npx tsx scripts/make_fixture.ts --model DIR --case NAME --batch B --height H --width W \
 //     [--mask] [--out-indices i,j] [--seed S]
@@ -9,7 +10,15 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { writeSafetensors, type WritableTensor } from '../src/io/safetensors.js';
-import { namedOutputs, referenceForward, type ReferenceInputs } from '../test/reference/dinov2_f64.js';
+import { parseDinov3Config } from '../src/io/config_dinov3.js';
+import { SafetensorsFile } from '../src/io/safetensors.js';
+import {
+  namedOutputs,
+  referenceForward,
+  type ReferenceInputs,
+  type Tensor64,
+} from '../test/reference/dinov2_f64.js';
+import { dinov3NamedOutputs, dinov3ReferenceForward } from '../test/reference/dinov3_f64.js';
 import { loadFixtureModel, type FixtureCase } from '../test/reference/fixtures.js';
 import { Random } from '../test/reference/random.js';
 import { integerList, parseArgs, required, UsageError } from '../src/cli/args.js';
@@ -41,10 +50,15 @@ export function makeFixture(o: FixtureOptions): { path: string; tensors: number;
     // transformers' Backbone takes no bool_masked_pos: masked feature maps are not a thing it can make.
     throw new Error('--mask and --out-indices cannot be combined (the backbone takes no bool_masked_pos)');
   }
-  const model = loadFixtureModel(o.model);
+  const configJson = JSON.parse(readFileSync(join(o.model, 'config.json'), 'utf8')) as {
+    model_type?: unknown;
+  };
+  const dinov3 = configJson.model_type === 'dinov3_vit';
+  const model = dinov3 ? loadDinov3Model(o.model) : { dinov3: false as const, ...loadFixtureModel(o.model) };
   const { config } = model;
   const p = config.patch_size;
-  const patches = Math.floor(o.height / p) * Math.floor(o.width / p);
+  const grid = [Math.floor(o.height / p), Math.floor(o.width / p)];
+  const patches = grid[0] * grid[1];
   if (patches === 0) throw new Error(`${o.height}x${o.width} holds no ${p}x${p} patch`);
 
   const shape = [o.batch, config.num_channels, o.height, o.width];
@@ -70,8 +84,16 @@ export function makeFixture(o: FixtureOptions): { path: string; tensors: number;
     tensors.bool_masked_pos = { dtype: 'BOOL', shape: [o.batch, patches], data: mask };
   }
 
-  const outputs = referenceForward(config, model.weights, inputs);
-  for (const [name, t] of namedOutputs(outputs))
+  let named: Map<string, Tensor64>;
+  let outputs: { attentions: Tensor64[] };
+  if (model.dinov3) {
+    const out = dinov3ReferenceForward(model.config, model.weights, inputs);
+    [named, outputs] = [dinov3NamedOutputs(out), out];
+  } else {
+    const out = referenceForward(model.config, model.weights, inputs);
+    [named, outputs] = [namedOutputs(out), out];
+  }
+  for (const [name, t] of named)
     tensors[name] = { dtype: 'F32', shape: t.dims, data: Float32Array.from(t.data) };
   // How peaky attention is: the largest probability, averaged over rows (1/T would be uniform).
   const a = outputs.attentions[outputs.attentions.length - 1];
@@ -85,20 +107,41 @@ export function makeFixture(o: FixtureOptions): { path: string; tensors: number;
 
   const casesPath = join(o.model, 'cases.json');
   const cases: FixtureCase[] = existsSync(casesPath) ? JSON.parse(readFileSync(casesPath, 'utf8')) : [];
-  const entry: FixtureCase = {
-    case: o.case,
-    shape,
-    mask: o.mask,
-    out_indices: o.outIndices,
-    checked_against_original: false,
-    made_by: 'scripts/make_fixture.ts (float64 reference, test/reference/dinov2_f64.ts)',
-    seed: o.seed,
-  };
+  const entry: FixtureCase = model.dinov3
+    ? {
+        case: o.case,
+        shape,
+        patch_grid: grid,
+        tokens: 1 + model.config.num_register_tokens + patches,
+        mask: o.mask,
+        out_indices: o.outIndices,
+        checked_against_original: false,
+        made_by: 'scripts/make_fixture.ts (float64 reference, test/reference/dinov3_f64.ts)',
+        seed: o.seed,
+      }
+    : {
+        case: o.case,
+        shape,
+        mask: o.mask,
+        out_indices: o.outIndices,
+        checked_against_original: false,
+        made_by: 'scripts/make_fixture.ts (float64 reference, test/reference/dinov2_f64.ts)',
+        seed: o.seed,
+      };
   const at = cases.findIndex((c) => c.case === o.case);
   if (at >= 0) cases[at] = entry;
   else cases.push(entry);
   writeFileSync(casesPath, `${JSON.stringify(cases, null, 2)}\n`);
   return { path, tensors: Object.keys(tensors).length, worstAttention };
+}
+
+/** A DINOv3 model folder: its config (parsed as DINOv3ViTConfig) and weights. */
+function loadDinov3Model(dir: string) {
+  const configPath = join(dir, 'config.json');
+  const config = parseDinov3Config(JSON.parse(readFileSync(configPath, 'utf8')), configPath);
+  const weightsPath = join(dir, 'model.safetensors');
+  const weights = SafetensorsFile.parse(new Uint8Array(readFileSync(weightsPath)), weightsPath);
+  return { dinov3: true as const, config, weights };
 }
 
 function parseOptions(argv: string[]): FixtureOptions {

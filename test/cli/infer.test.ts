@@ -1,14 +1,25 @@
 // `dinov2-webgpu infer` as a user runs it (node bin/dinov2-webgpu.js, the built CLI) on golden
-// cases, including configurations only the generated fixtures have.
+// cases, including configurations only the generated fixtures have, DINOv2 and DINOv3, and on a
+// DINOv3 checkpoint made at test time in a configuration no fixture has.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import {
+  type CheckpointOptions,
+  DEFAULT_OPTIONS,
+  DINOV3_DEFAULTS,
+  writeCheckpoint,
+} from '../../scripts/make_random_checkpoint.js';
+import { parseDinov3Config } from '../../src/io/config_dinov3.js';
+import type { ModelConfig } from '../../src/io/model_config.js';
 import { writeSafetensors } from '../../src/io/safetensors.js';
 import { expectClose } from '../helpers/compare.js';
-import { goldenModels, readSafetensors } from '../helpers/fixtures.js';
+import { dinov3GoldenModels, type GoldenModel, goldenModels, readSafetensors } from '../helpers/fixtures.js';
 import { testDevice } from '../helpers/gpu.js';
+import { dinov3NamedOutputs, dinov3ReferenceForward } from '../reference/dinov3_f64.js';
+import { Random } from '../reference/random.js';
 
 const work = mkdtempSync(join(tmpdir(), 'dinov2-cli-'));
 const hasF16 = (await testDevice()).device.features.has('shader-f16');
@@ -18,11 +29,18 @@ function cli(...args: string[]) {
   return { status: r.status, stderr: r.stderr, stdout: r.stdout };
 }
 
-describe('dinov2-webgpu infer reproduces golden cases', () => {
-  for (const fixture of goldenModels()) {
-    // The case with the most to check: feature maps when a case has them, else masking, else the first.
-    const c =
-      fixture.cases.find((x) => x.out_indices) ?? fixture.cases.find((x) => x.mask) ?? fixture.cases[0];
+/** The case with the most to check: feature maps when a case has them, else masking, else the first. */
+function richestCase(fixture: GoldenModel<ModelConfig>) {
+  return fixture.cases.find((x) => x.out_indices) ?? fixture.cases.find((x) => x.mask) ?? fixture.cases[0];
+}
+
+describe.each([
+  ['dinov2-webgpu infer reproduces golden cases', goldenModels()],
+  ['dinov2-webgpu infer reproduces golden DINOv3 cases', dinov3GoldenModels()],
+] as [string, GoldenModel<ModelConfig>[]][])('%s', (_, fixtures) => {
+  it('has fixtures to run', () => expect(fixtures.length).toBeGreaterThan(0));
+  for (const fixture of fixtures) {
+    const c = richestCase(fixture);
     it(`${fixture.dir} ${c.case}`, () => {
       const out = join(work, `${fixture.name}-${c.case}.safetensors`);
       const args = [
@@ -49,6 +67,70 @@ describe('dinov2-webgpu infer reproduces golden cases', () => {
       }
     });
   }
+});
+
+describe('the CLI reproduces DINOv3 configurations the fixtures do not contain', () => {
+  // Made here, not stored: head dim 16, rope_theta 1000, eps 3e-5, gated silu MLP, 3 registers,
+  // patch 6, a k bias (no other fixture has this combination; rope_theta 1000 and patch 6 none at all).
+  const options: CheckpointOptions = {
+    ...DEFAULT_OPTIONS,
+    ...DINOV3_DEFAULTS,
+    hidden: 32,
+    layers: 2,
+    heads: 2,
+    intermediate: 40,
+    swiglu: true,
+    act: 'silu',
+    ropeTheta: 1000,
+    eps: 3e-5,
+    registers: 3,
+    patch: 6,
+    imageSize: 24,
+    keyBias: true,
+    outIndices: [0, 1, 2],
+    seed: 2024,
+  };
+
+  it('every output of a fresh random checkpoint within 1e-4 of the float64 reference', () => {
+    const dir = join(work, 'fresh-dinov3');
+    writeCheckpoint(dir, options);
+    const weights = readSafetensors(join(dir, 'model.safetensors'));
+    const config = parseDinov3Config(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
+    // 2 images of 33 x 20: a 5 x 3 grid, neither side a multiple of the patch.
+    const [batch, height, width] = [2, 33, 20];
+    const shape = [batch, 3, height, width];
+    const pixels = Random.stream(options.seed, 'fresh/pixel_values').normals(batch * 3 * height * width);
+    const input = join(work, 'fresh-dinov3-input.safetensors');
+    writeFileSync(input, writeSafetensors({ pixel_values: { dtype: 'F32', shape, data: pixels } }));
+    const outIndices = [0, 1, 2];
+    const expected = dinov3NamedOutputs(
+      dinov3ReferenceForward(config, weights, { pixelValues: pixels, batch, height, width, outIndices }),
+    );
+
+    const out = join(work, 'fresh-dinov3-output.safetensors');
+    const r = cli(
+      'infer',
+      '--model',
+      dir,
+      '--input',
+      input,
+      '--output',
+      out,
+      '--output-attentions',
+      '--output-hidden-states',
+      '--out-indices',
+      outIndices.join(','),
+    );
+    expect(r.stderr).toMatch(/wrote \d+ tensors/);
+    expect(r.status).toBe(0);
+    const got = readSafetensors(out);
+    expect(expected.size).toBe(2 + 3 + 2 + 3);
+    for (const [name, t] of expected) {
+      expect(got.info(name).shape, name).toEqual(t.dims);
+      expectClose(got.float32(name), t.data, `fresh DINOv3 ${name}`);
+    }
+    expect(expected.get('feature_maps.0')!.dims).toEqual([batch, 32, 5, 3]);
+  });
 });
 
 describe('dinov2-webgpu infer --dtype', () => {

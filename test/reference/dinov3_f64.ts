@@ -1,16 +1,20 @@
 // DINOv3 ViT in float64 on the CPU, written as plainly as transformers' modeling_dinov3_vit.py,
-// for tests and for making fixtures. Shares the linear and layernorm of the DINOv2 reference and
-// the host RoPE tables of the engine (src/model/rope.ts, itself checked here against the golden set).
+// for tests and for making fixtures. Shares the linear and layernorm of the DINOv2 reference; the
+// RoPE is its own, written the way DINOv3ViTRopePositionEmbedding and apply_rotary_pos_emb are
+// (full-length angle vectors, q·cos + rotate_half(q)·sin), not the engine's src/model/rope.ts
+// (which dinov3_reference.test.ts checks against this one).
 //
 //   embeddings   patch conv -> bool_masked_pos -> mask_token -> [cls, registers, patches]
 //                (no position embedding: position enters through RoPE on q and k of the patches)
 //   layer N      h += lambda1 * o_proj(attention(rope(q), rope(k), v));  h += lambda2 * mlp(norm2(h))
 //   norm         last_hidden_state; pooler_output = last_hidden_state[:, 0]
+//   backbone     DINOv3ViTBackbone (transformers v5): stages [embeddings, layer 1 .. layer L]; stage
+//                idx is normed with `norm` when idx == L (always) or apply_layernorm, then the cls and
+//                register tokens are dropped; [B, D, h, w] with reshape_hidden_states, else [B, h·w, D]
 import { activationF64 } from './activations_f64.js';
 import type { Tensor64, WeightSource } from './dinov2_f64.js';
-import { attention64, im2col64, layerNorm64, linear64 } from './ops_f64.js';
+import { attention64, im2col64, layerNorm64, linear64, patchTokensToMap64 } from './ops_f64.js';
 import type { HiddenAct } from '../../src/io/config.js';
-import { applyRope64, ropeTables64 } from '../../src/model/rope.js';
 
 /** The config.json fields of DINOv3ViTConfig the forward reads. */
 export interface Dinov3ReferenceConfig {
@@ -30,6 +34,10 @@ export interface Dinov3ReferenceConfig {
   proj_bias: boolean;
   mlp_bias: boolean;
   use_gated_mlp: boolean;
+  /** Backbone only (transformers v5's DINOv3ViTBackbone); default true. */
+  apply_layernorm?: boolean;
+  /** Backbone only; default true. */
+  reshape_hidden_states?: boolean;
 }
 
 export interface Dinov3ReferenceInputs {
@@ -38,6 +46,8 @@ export interface Dinov3ReferenceInputs {
   height: number;
   width: number;
   boolMaskedPos?: ArrayLike<number | boolean>; // [B, h·w]
+  /** Backbone stages (0 = embeddings output, i = layer i's output) to return as feature maps, in this order. */
+  outIndices?: number[];
 }
 
 export interface Dinov3ReferenceOutputs {
@@ -45,6 +55,61 @@ export interface Dinov3ReferenceOutputs {
   pooler_output: Tensor64; // [B, D]
   hidden_states: Tensor64[]; // L + 1; [L] is the last layer's output before the final norm
   attentions: Tensor64[]; // L of [B, heads, T, T]
+  /** One per outIndices entry: [B, D, h, w], or [B, h·w, D] without reshape_hidden_states. */
+  feature_maps: Tensor64[];
+}
+
+/**
+ * DINOv3ViTRopePositionEmbedding for an h x w patch grid, as transformers writes it:
+ *   inv_freq = 1 / θ^(arange(0, 1, 4/d))                                  (d/4,)
+ *   coords   = 2·(meshgrid(arange(0.5, h)/h, arange(0.5, w)/w, 'ij')) − 1  (h·w, 2), row-major
+ *   angles   = 2π · coords[:, :, None] · inv_freq  -> flatten(1, 2) -> tile(2)   (h·w, d)
+ * returned as cos and sin, each [h·w, d].
+ */
+export function ropeCosSin64(
+  gridH: number,
+  gridW: number,
+  headDim: number,
+  theta: number,
+): { cos: Float64Array; sin: Float64Array } {
+  if (!(Number.isInteger(headDim) && headDim > 0 && headDim % 4 === 0))
+    throw new Error(`DINOv3's RoPE needs a head size that is a multiple of 4, got ${headDim}`);
+  const invFreq: number[] = [];
+  for (let k = 0; k < headDim / 4; k++) invFreq.push(1 / theta ** ((4 * k) / headDim));
+  const n = gridH * gridW;
+  const cos = new Float64Array(n * headDim);
+  const sin = new Float64Array(n * headDim);
+  for (let i = 0; i < gridH; i++) {
+    for (let j = 0; j < gridW; j++) {
+      const coords = [2 * ((i + 0.5) / gridH) - 1, 2 * ((j + 0.5) / gridW) - 1];
+      const angles: number[] = [];
+      for (const c of coords) for (const f of invFreq) angles.push(2 * Math.PI * c * f);
+      const tiled = [...angles, ...angles];
+      const row = (i * gridW + j) * headDim;
+      for (let m = 0; m < headDim; m++) {
+        cos[row + m] = Math.cos(tiled[m]);
+        sin[row + m] = Math.sin(tiled[m]);
+      }
+    }
+  }
+  return { cos, sin };
+}
+
+/** apply_rotary_pos_emb on one head vector x (length d, at `offset`) of patch n: x·cos + rotate_half(x)·sin. */
+function rotate64(
+  x: Float64Array,
+  offset: number,
+  d: number,
+  table: { cos: Float64Array; sin: Float64Array },
+  n: number,
+) {
+  const v = x.slice(offset, offset + d);
+  const half = d / 2;
+  for (let m = 0; m < d; m++) {
+    // rotate_half(v) = cat(-v[d/2:], v[:d/2])
+    const rotated = m < half ? -v[m + half] : v[m - half];
+    x[offset + m] = v[m] * table.cos[n * d + m] + rotated * table.sin[n * d + m];
+  }
 }
 
 function checked(source: WeightSource, used: Set<string>, name: string, shape: number[]): Float64Array {
@@ -111,7 +176,7 @@ export function dinov3ReferenceForward(
   }
   const hidden_states: Tensor64[] = [{ data: h, dims: [B, T, D] }];
   const attentions: Tensor64[] = [];
-  const rope = ropeTables64(gh, gw, hd, config.rope_theta);
+  const rope = ropeCosSin64(gh, gw, hd, config.rope_theta);
   const act = activationF64(config.hidden_act);
 
   // ---- layers ----
@@ -134,8 +199,8 @@ export function dinov3ReferenceForward(
       for (let n = 0; n < N; n++) {
         const row = (b * T + 1 + R + n) * D;
         for (let hh = 0; hh < heads; hh++) {
-          applyRope64(q, row + hh * hd, rope, n);
-          applyRope64(kk, row + hh * hd, rope, n);
+          rotate64(q, row + hh * hd, hd, rope, n);
+          rotate64(kk, row + hh * hd, hd, rope, n);
         }
       }
     }
@@ -180,9 +245,31 @@ export function dinov3ReferenceForward(
   }
 
   // ---- final norm, pooler ----
-  const last = layerNorm64(h, rows, D, get('norm.weight', [D]), get('norm.bias', [D]), eps);
+  const normW = get('norm.weight', [D]);
+  const normB = get('norm.bias', [D]);
+  const last = layerNorm64(h, rows, D, normW, normB, eps);
   const pooled = new Float64Array(B * D);
   for (let b = 0; b < B; b++) pooled.set(last.subarray(b * T * D, b * T * D + D), b * D);
+
+  // ---- backbone feature maps (DINOv3ViTBackbone) ----
+  // The last stage is always normed (it is the model's own output); the others by apply_layernorm.
+  // Unlike DINOv2's backbone, the prefix tokens are dropped with or without the reshape.
+  const feature_maps: Tensor64[] = [];
+  for (const stage of inputs.outIndices ?? []) {
+    if (!(Number.isInteger(stage) && stage >= 0 && stage <= L))
+      throw new Error(`out index ${stage} is not a stage 0..${L}`);
+    const hs = hidden_states[stage].data;
+    const normed =
+      stage === L || (config.apply_layernorm ?? true) ? layerNorm64(hs, rows, D, normW, normB, eps) : hs;
+    if (config.reshape_hidden_states ?? true) {
+      feature_maps.push({ data: patchTokensToMap64(normed, B, T, 1 + R, D), dims: [B, D, gh, gw] });
+    } else {
+      const patchRows = new Float64Array(B * N * D);
+      for (let b = 0; b < B; b++)
+        patchRows.set(normed.subarray((b * T + 1 + R) * D, (b * T + T) * D), b * N * D);
+      feature_maps.push({ data: patchRows, dims: [B, N, D] });
+    }
+  }
 
   const unused = source.names.filter((n) => !used.has(n));
   if (unused.length > 0) throw new Error(`checkpoint tensors the model never reads: ${unused.join(', ')}`);
@@ -191,5 +278,17 @@ export function dinov3ReferenceForward(
     pooler_output: { data: pooled, dims: [B, D] },
     hidden_states,
     attentions,
+    feature_maps,
   };
+}
+
+/** The outputs under their fixture names: last_hidden_state, pooler_output, hidden_states.i, attentions.i, feature_maps.j. */
+export function dinov3NamedOutputs(out: Dinov3ReferenceOutputs): Map<string, Tensor64> {
+  const named = new Map<string, Tensor64>();
+  named.set('last_hidden_state', out.last_hidden_state);
+  named.set('pooler_output', out.pooler_output);
+  out.hidden_states.forEach((t, i) => named.set(`hidden_states.${i}`, t));
+  out.attentions.forEach((t, i) => named.set(`attentions.${i}`, t));
+  out.feature_maps.forEach((t, j) => named.set(`feature_maps.${j}`, t));
+  return named;
 }
