@@ -24,6 +24,12 @@ export const BUNDLED = [
     label: 'tiny-dinov2, random weights, no registers (bundled, offline)',
     random: true,
   },
+  {
+    id: 'tiny-dinov3',
+    dir: join(DEMO, 'models/tiny-dinov3'),
+    label: 'tiny-dinov3, random weights, DINOv3 ViT patch 16 (bundled, offline)',
+    random: true,
+  },
 ];
 
 const FILES = ['config.json', 'preprocessor_config.json', 'model.safetensors'];

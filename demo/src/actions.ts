@@ -1,14 +1,14 @@
 // What the page does when asked: load a model, take an image, draw, compare, profile. Every piece of
 // GPU work goes through the state's one scheduler (./scheduler.ts): a forward or a drawing asked for
 // while another runs waits for it, and of several asked for meanwhile only the last one runs.
-import { load_image, NetworkError } from 'dinov2-webgpu';
+import { HttpError, load_image, NetworkError } from 'dinov2-webgpu';
 import { LOCAL_ENTRY, type CatalogEntry } from './catalog.js';
 import { drawCompare, forwardTwin, showCompareButton, stopCompare, twinEntry } from './compare.js';
 import { progress, reportError, setPageState, ui } from './dom.js';
 import type { Dropped } from './drop.js';
 import { fmtMs } from './format.js';
 import { disposeRun, forwardOne } from './forward.js';
-import { loadFailedNote } from './messages.js';
+import { accessNote, loadFailedNote } from './messages.js';
 import { showInPicker, showModel, showModelNote } from './model_panel.js';
 import { folderName, looksLikeCheckpoint } from './local_files.js';
 import { loadEntry } from './models.js';
@@ -65,6 +65,8 @@ async function swapModel(state: DemoState, next: Current): Promise<void> {
     stopCompare(state);
     disposeRun(state.run);
     state.run = undefined;
+    // A clicked patch means another place on another patch grid (DINOv3's 16 px against DINOv2's 14).
+    if (state.current?.model.config.patch_size !== next.model.config.patch_size) state.patch = undefined;
     state.current?.model.dispose();
     state.current = next;
   });
@@ -94,6 +96,7 @@ export async function selectModel(
   ui.modelStatus.classList.remove('error');
   progress(`loading ${what}…`, 0);
   let next: Current;
+  const hadToken = entry.kind === 'hub' && !!state.token;
   try {
     next = await loadEntry(state, entry, progress, files, what);
   } catch (e) {
@@ -103,11 +106,17 @@ export async function selectModel(
       state.hubUnreachable = true;
       showModelNote(state);
     }
-    if (!state.current) return reportError(`loading ${what}`, e);
-    const note = loadFailedNote(what, (e as Error).message ?? String(e), state.current.name);
+    // Said under the picker: a gated (or private) model refused, with what the token must be, or
+    // why else the load failed; the model shown stays.
+    const refused = e instanceof HttpError && (e.status === 401 || e.status === 403) && entry.kind === 'hub';
+    const shown = state.current?.name;
+    const note = refused
+      ? accessNote(what, (e as HttpError).status, hadToken, !!entry.gated, shown)
+      : loadFailedNote(what, (e as Error).message ?? String(e), shown);
     console.warn(note);
     progress(note, 0);
     ui.modelStatus.classList.add('error');
+    if (!state.current) return reportError(`loading ${what}`, e);
     setPageState('ready');
     return;
   }

@@ -1,5 +1,6 @@
 // The checkpoints the model picker offers, and which plain DINOv2 checkpoint is the twin of which
-// with-registers one (same size, same training, without the register tokens).
+// with-registers one (same size, same training, without the register tokens). DINOv3 was released
+// with registers only: its checkpoints have no twin.
 
 export type EntryKind = 'bundled' | 'hub' | 'local';
 
@@ -14,6 +15,8 @@ export interface CatalogEntry {
   classifier: boolean;
   /** Random weights (the bundled tiny checkpoints): the maps are noise by design. */
   random?: boolean;
+  /** Gated on the hub (the DINOv3 checkpoints): a token of an account with access is needed. */
+  gated?: boolean;
 }
 
 export const HUB_SIZES = [
@@ -41,12 +44,39 @@ export function hubEntries(): CatalogEntry[] {
   return entries;
 }
 
+/** The published DINOv3 ViTs (patch 16, 4 registers; float32 safetensors), smallest first. */
+export const DINOV3_SIZES = [
+  { name: 'vits16', params: '21M', download: '≈ 86 MB' },
+  { name: 'vits16plus', params: '29M', download: '≈ 115 MB' },
+  { name: 'vitb16', params: '86M', download: '≈ 345 MB' },
+  { name: 'vitl16', params: '300M', download: '≈ 1.2 GB' },
+  { name: 'vith16plus', params: '840M', download: '≈ 3.4 GB' },
+  { name: 'vit7b16', params: '6.7B', download: '≈ 27 GB' },
+] as const;
+
+/** facebook/dinov3-{size}-pretrain-lvd1689m: gated on the hub (each needs a token with access). */
+export function dinov3HubEntries(): CatalogEntry[] {
+  return DINOV3_SIZES.map(({ name, params, download }) => {
+    const id = `facebook/dinov3-${name}-pretrain-lvd1689m`;
+    return {
+      key: `hub:${id}`,
+      kind: 'hub',
+      id,
+      classifier: false,
+      gated: true,
+      label: `${id} (${params}, ${download}, gated)`,
+    };
+  });
+}
+
 export function bundledEntry(id: string, label: string, random = false): CatalogEntry {
   return { key: `bundled:${id}`, kind: 'bundled', id, label, classifier: false, random };
 }
 
 /** The hub checkpoint the page suggests for real maps. */
 export const HUB_EXAMPLE = 'facebook/dinov2-with-registers-small';
+/** The same for a DINOv3 model shown (gated: the page says a token is needed). */
+export const HUB_EXAMPLE_DINOV3 = 'facebook/dinov3-vits16-pretrain-lvd1689m';
 
 /** The picker's last option: opens the folder picker (the picker keeps naming the model shown until one loads). */
 export const LOCAL_ENTRY: CatalogEntry = {

@@ -1,5 +1,7 @@
 // With and without registers: the same image through the shown checkpoint and its twin (the same
-// model trained without register tokens), side by side at the selected layer.
+// model trained without register tokens), side by side at the selected layer. DINOv2 only: DINOv3
+// was released with registers alone, so a DINOv3 model has no twin and the panel says so.
+import { isDinov3 } from 'dinov2-webgpu';
 import { bundledEntry, type CatalogEntry, twinOf } from './catalog.js';
 import { hint, ui } from './dom.js';
 import { figure } from './figure.js';
@@ -13,17 +15,26 @@ import { computeViews } from './views/index.js';
 export function twinEntry(state: DemoState): CatalogEntry | undefined {
   const c = state.current;
   const id = c && twinOf(c.entry.id);
-  if (!c || !id || c.entry.kind === 'local') return undefined;
+  if (!c || !id || c.entry.kind === 'local' || isDinov3(c.model.config)) return undefined;
   return c.entry.kind === 'bundled'
     ? bundledEntry(id, id, c.entry.random)
     : { key: `hub:${id}`, kind: 'hub', id, label: id, classifier: c.entry.classifier };
 }
 
-/** The compare button for the shown model. */
+/** The compare button for the shown model, and the panel's note when a DINOv3 model has no twin. */
 export function showCompareButton(state: DemoState): void {
   const twin = twinEntry(state);
+  const v3 = !!state.current && isDinov3(state.current.model.config);
   ui.compare.disabled = !twin;
-  ui.compare.textContent = twin ? `Compare with ${twin.id}` : 'Compare (no twin for this checkpoint)';
+  ui.compare.textContent = twin
+    ? `Compare with ${twin.id}`
+    : v3
+      ? 'Compare (no twin for DINOv3)'
+      : 'Compare (no twin for this checkpoint)';
+  ui.compareNote.hidden = !v3;
+  ui.compareNote.textContent = v3
+    ? 'DINOv3 was released with register tokens only: no DINOv3 model without registers exists to compare with. The registers’ own attention and the token norms are in the panels above; load a DINOv2 with-registers checkpoint to compare it with its twin.'
+    : '';
 }
 
 /** Runs the twin on the image of the shown run (a scheduler job). */

@@ -16,6 +16,7 @@ export const ui = {
   modelBar: $('model-progress-bar'),
   modelStatus: $('model-status'),
   modelNote: $('model-note'),
+  hfToken: $<HTMLInputElement>('hf-token'),
   modelInfo: $('model-info'),
   samples: $('samples'),
   imageFile: $<HTMLInputElement>('image-file'),
@@ -49,6 +50,7 @@ export const ui = {
   top5: $('top5'),
   compare: $<HTMLButtonElement>('compare'),
   compareStatus: $('compare-status'),
+  compareNote: $('compare-note'),
   compareViews: $('compare-views'),
 };
 

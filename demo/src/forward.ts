@@ -1,21 +1,47 @@
 // One forward of a model on an image, with everything the page reads back later and the times it
-// took. The model's own preprocessing (its preprocessor_config.json, or the chosen input size).
-import { BitImageProcessor, disposeAll, type GpuTensor, type RgbImage } from 'dinov2-webgpu';
+// took. The model's own preprocessing (the processor its preprocessor_config.json names, else its
+// family's: DINOv2's resize and center crop, DINOv3's resize to 224 x 224 without a crop), or that
+// processor at the input size chosen on the page.
+import {
+  BitImageProcessor,
+  DINOv3ViTImageProcessor,
+  disposeAll,
+  type GpuTensor,
+  type ImageProcessor,
+  type RgbImage,
+} from 'dinov2-webgpu';
 import { ui } from './dom.js';
+import type { ProcessorShape } from './input_sizes.js';
 import type { Current, DemoState, Run, Source } from './state.js';
-import { pixelsToRgb } from './views/crop.js';
+import { coveredPart, pixelsToRgb } from './views/crop.js';
 import { layoutFor } from './views/index.js';
 
-/** The processor of `c` at the input size chosen on the page. */
-function processorFor(c: Current): BitImageProcessor {
-  const res = ui.resolution.value;
-  if (res === 'processor') return new BitImageProcessor(c.processorConfig);
-  const n = Number(res);
+/** What `p` does to an image's size (for the input-size picker). */
+export function processorShape(p: ImageProcessor): ProcessorShape {
+  if (p instanceof DINOv3ViTImageProcessor)
+    return p.config.do_resize ? { kind: 'resize', ...p.config.size } : { kind: 'none' };
+  const bit = p.config;
+  if (bit.do_center_crop) return { kind: 'crop', ...bit.crop_size };
+  if (bit.do_resize && bit.size.height && bit.size.width)
+    return { kind: 'resize', height: bit.size.height, width: bit.size.width };
+  return { kind: 'none' };
+}
+
+/** `p` at an n x n input: DINOv2's resizes the shortest edge to n and crops n x n, DINOv3's resizes to n x n. */
+function atSize(p: ImageProcessor, n: number): ImageProcessor {
+  if (p instanceof DINOv3ViTImageProcessor)
+    return new DINOv3ViTImageProcessor({ ...p.config, do_resize: true, size: { height: n, width: n } });
   return new BitImageProcessor({
-    ...c.processorConfig,
+    ...p.config,
     size: { shortest_edge: n },
     crop_size: { height: n, width: n },
   });
+}
+
+/** The processor of `c` at the input size chosen on the page. */
+function processorFor(c: Current): ImageProcessor {
+  const res = ui.resolution.value;
+  return res === 'processor' ? c.processor : atSize(c.processor, Number(res));
 }
 
 function imageUrl(img: RgbImage): string {
@@ -47,7 +73,13 @@ export async function forwardOne(state: DemoState, c: Current, src: Source): Pro
   const t2 = performance.now();
   const firstRun = !state.ranBefore.has(model);
   state.ranBefore.add(model);
-  const cropped = pixelsToRgb(pixel_values, dims, processor.config);
+  const layout = layoutFor(model.config, dims[2], dims[3]);
+  const p = model.config.patch_size;
+  const cropped = coveredPart(
+    pixelsToRgb(pixel_values, dims, processor.config),
+    layout.gridW * p,
+    layout.gridH * p,
+  );
   return {
     model,
     modelName: c.name,
@@ -55,7 +87,7 @@ export async function forwardOne(state: DemoState, c: Current, src: Source): Pro
     cropped,
     croppedUrl: imageUrl(cropped),
     out: timed.result,
-    layout: layoutFor(model.config, dims[2], dims[3]),
+    layout,
     reads: new Map(),
     timings: {
       decode: src.decodeMs,

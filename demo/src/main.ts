@@ -1,5 +1,5 @@
 // The demo page: pick a model and an image, run the forward on this browser's WebGPU, and draw
-// what DINOv2 sees. This file builds the page's one state object, wires the controls to the
+// what DINOv2 (with registers, or plain) or DINOv3 sees. This file builds the page's one state object, wires the controls to the
 // actions (./actions.ts) and starts with the model and sample the URL names.
 //
 // For tests and scripts: body[data-state] is starting | loading | running | ready | error, body
@@ -15,7 +15,7 @@ import {
   startCompare,
   takeFiles,
 } from './actions.js';
-import { hubEntries, LOCAL_ENTRY, type CatalogEntry } from './catalog.js';
+import { dinov3HubEntries, hubEntries, LOCAL_ENTRY, type CatalogEntry } from './catalog.js';
 import { initDevice } from './device.js';
 import { progress, reportError, setPageState, ui } from './dom.js';
 import { droppedFiles } from './drop.js';
@@ -29,10 +29,12 @@ import { toggleWebcam } from './webcam.js';
 /** The picker's groups; returns every entry it offers. */
 function fillPicker(bundled: CatalogEntry[]): CatalogEntry[] {
   const hub = hubEntries();
+  const v3 = dinov3HubEntries();
   const groups: [string, CatalogEntry[]][] = [
     ['Bundled (offline)', bundled],
     ['Hugging Face hub', hub.filter((e) => !e.classifier)],
     ['Hugging Face hub: ImageNet classifiers', hub.filter((e) => e.classifier)],
+    ['Hugging Face hub: DINOv3 (gated: needs a token)', v3],
     ['Your files', [LOCAL_ENTRY]],
   ];
   for (const [label, list] of groups) {
@@ -42,7 +44,31 @@ function fillPicker(bundled: CatalogEntry[]): CatalogEntry[] {
     for (const e of list) group.append(new Option(e.label, e.key));
     ui.modelSelect.append(group);
   }
-  return [...bundled, ...hub, LOCAL_ENTRY];
+  return [...bundled, ...hub, ...v3, LOCAL_ENTRY];
+}
+
+/** Where the token typed on the page is kept: this tab's sessionStorage (gone with the tab), never localStorage. */
+const TOKEN_KEY = 'dinov2-webgpu-demo:hf-token';
+
+/** The token field: state.token follows it, and this tab's sessionStorage keeps it across reloads. */
+function wireToken(state: DemoState): void {
+  try {
+    state.token = sessionStorage.getItem(TOKEN_KEY) ?? '';
+  } catch {
+    state.token = ''; // storage blocked: memory only
+  }
+  ui.hfToken.value = state.token;
+  // Enter in the field would submit its form (a reload): the token applies to the next hub load.
+  ui.hfToken.form?.addEventListener('submit', (e) => e.preventDefault());
+  ui.hfToken.addEventListener('input', () => {
+    state.token = ui.hfToken.value.trim();
+    try {
+      if (state.token) sessionStorage.setItem(TOKEN_KEY, state.token);
+      else sessionStorage.removeItem(TOKEN_KEY);
+    } catch {
+      // storage blocked: the token stays in memory
+    }
+  });
 }
 
 function showSamples(state: DemoState): void {
@@ -62,6 +88,7 @@ function showSamples(state: DemoState): void {
 }
 
 function wire(state: DemoState, entries: CatalogEntry[]): void {
+  wireToken(state);
   ui.modelSelect.addEventListener('change', () => {
     const entry = entries.find((e) => e.key === ui.modelSelect.value);
     if (entry) void selectModel(state, entry);

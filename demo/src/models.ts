@@ -1,8 +1,9 @@
 // Getting a model onto the GPU. Every source goes through the library's AutoModel.from_pretrained
 // with the page's device: a bundled folder served with the page (models/<id>/, see
 // demo/vite.config.ts), a hub id, or the files of a folder the user picked or dropped (single
-// model.safetensors or an index with its shards).
-import { AutoModel, parseImageProcessorConfig, type PretrainedSource } from 'dinov2-webgpu';
+// model.safetensors or an index with its shards). Hub checkpoints get the page's token (gated
+// models: DINOv3), and the processor is the one the checkpoint names (the library's processorFor).
+import { AutoModel, type PretrainedSource, processorFor } from 'dinov2-webgpu';
 import { bundledEntry, type CatalogEntry } from './catalog.js';
 import { folderName } from './local_files.js';
 import type { Current, DemoState } from './state.js';
@@ -46,10 +47,15 @@ export async function loadEntry(
         ? entry.id
         : files;
   const sizes = new Map<string, number>();
+  const hub = entry.kind === 'hub';
   const model = await AutoModel.from_pretrained(source, {
     device: state.device,
     // The bundled files are served with the page: nothing to keep in the browser's cache.
-    cache: entry.kind === 'hub',
+    cache: hub,
+    // Sent to the hub only (the library sends it to the endpoint alone), and only for hub models.
+    token: hub && state.token ? state.token : undefined,
+    // The hub was found unreachable a moment ago: fail at once instead of retrying for 20 s.
+    retries: hub && state.hubUnreachable ? 0 : undefined,
     progress: (file, loaded, total) => {
       sizes.set(file, total);
       report(
@@ -61,16 +67,17 @@ export async function loadEntry(
   });
   const name = entry.kind === 'local' ? folder : entry.id;
   try {
-    const processorConfig = parseImageProcessorConfig(
-      model.preprocessorConfig ?? {},
+    const processor = processorFor(
+      model.preprocessorConfig,
       `${name}/preprocessor_config.json`,
+      model.config,
     );
     const weights = [...sizes].filter(([file]) => file.endsWith('.safetensors'));
     return {
       entry,
       model,
       name,
-      processorConfig,
+      processor,
       checkpointBytes: weights.length ? weights.reduce((a, [, n]) => a + n, 0) : undefined,
       loadMs: performance.now() - start,
     };

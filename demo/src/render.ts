@@ -1,6 +1,6 @@
 // Painting one forward: the tensors the selection needs are read back, ./views computes the
 // pictures, and they go into the panels. The timings table follows.
-import { Dinov2WithRegistersForImageClassification } from 'dinov2-webgpu';
+import { Dinov2WithRegistersForImageClassification, isDinov3 } from 'dinov2-webgpu';
 import { hint, ui } from './dom.js';
 import { figure, marker } from './figure.js';
 import { fmtMs } from './format.js';
@@ -63,7 +63,14 @@ function drawAttention(r: Run, v: Views, layer: number, pick: (fx: number, fy: n
         }),
       ),
     );
-  else ui.registers.replaceChildren(hint('This checkpoint has no register tokens (plain DINOv2).'));
+  else
+    ui.registers.replaceChildren(
+      hint(
+        isDinov3(r.model.config)
+          ? 'This checkpoint has no register tokens (num_register_tokens 0).'
+          : 'This checkpoint has no register tokens (plain DINOv2).',
+      ),
+    );
 }
 
 function drawFeatures(r: Run, v: Views, patch: number, pick: (fx: number, fy: number) => void): void {

@@ -6,7 +6,7 @@ import type {
   AnyDinov2Model,
   DeviceInfo,
   GpuTensor,
-  ImageProcessorConfig,
+  ImageProcessor,
   RgbImage,
 } from 'dinov2-webgpu';
 import type { CatalogEntry } from './catalog.js';
@@ -20,7 +20,12 @@ export interface Current {
   model: AnyDinov2Model;
   /** What the page calls it: the hub id, the bundled id, or the local folder's name. */
   name: string;
-  processorConfig: ImageProcessorConfig;
+  /**
+   * Its image processor: the one its preprocessor_config.json names, else its family's
+   * (BitImageProcessor for DINOv2: resize and center crop; DINOv3ViTImageProcessor: resize to
+   * 224 x 224, no crop), as the library's processorFor picks it.
+   */
+  processor: ImageProcessor;
   /** Bytes of the safetensors files read, when known. */
   checkpointBytes?: number;
   loadMs: number;
@@ -38,7 +43,11 @@ export interface Run {
   model: AnyDinov2Model;
   modelName: string;
   source: Source;
-  /** The model's input as an image: the resized and cropped picture under the maps. */
+  /**
+   * The model's input as an image, the picture under the maps: pixel_values turned back into pixels
+   * (DINOv2: resized and center-cropped; DINOv3: squashed to 224 x 224), cut to the part the patch
+   * grid covers.
+   */
   cropped: RgbImage;
   croppedUrl: string;
   out: AllOutputs;
@@ -69,6 +78,11 @@ export interface DemoState {
   modelRequests: number;
   /** The hub could not be reached since the browser last went online: the page suggests local folders. */
   hubUnreachable: boolean;
+  /**
+   * The Hugging Face token typed on the page, for gated hub models (DINOv3): passed as
+   * from_pretrained's `token` for hub checkpoints only; kept in memory and this tab's sessionStorage.
+   */
+  token: string;
   source?: Source;
   run?: Run;
   compare: { on: boolean; twin?: Current; run?: Run };
@@ -86,6 +100,7 @@ export function createState(): DemoState {
     scheduler: new Scheduler(),
     modelRequests: 0,
     hubUnreachable: false,
+    token: '',
     compare: { on: false },
     draws: 0,
     ranBefore: new WeakSet(),

@@ -7,6 +7,8 @@
 // PCA foreground threshold, another layer, the twin without registers side by side, per-kernel
 // times, a hub model that cannot load offline, another sample, the .npy download, a local
 // checkpoint folder with a classifier (top-5), the webcam (Chromium's synthetic camera), the
+// bundled DINOv3 model (patch 16, squashed to 224 x 224: every canvas and the picture under the
+// maps against Node, a DINOv3 hub model offline, a gated one refused with 401 and 403), the
 // messages for a browser without WebGPU, and the dev server of `npm start`. After each action, at
 // 1280 and 800 px wide, no panel's content is wider than its panel and the model picker names the
 // model whose maps are shown. Screenshots go to test-output/demo.png and demo-kernels.png.
@@ -22,8 +24,9 @@ import { cosineSimilarities } from '../../demo/src/views/similarity.js';
 import { patchFeatures } from '../../demo/src/views/tokens.js';
 import { fromNpy } from '../../demo/src/views/npy.js';
 import { loadImageNode } from '../../src/image/decode_node.js';
-import { BitImageProcessor, parseImageProcessorConfig } from '../../src/image/processor.js';
+import { pixelsToRgb, type Rgb } from '../../demo/src/views/crop.js';
 import { readLocalCheckpoint } from '../../src/io/local_checkpoint.js';
+import { processorFor } from '../../src/model/auto.js';
 import { SafetensorsFile, writeSafetensors } from '../../src/io/safetensors.js';
 import {
   Dinov2WithRegistersForImageClassification,
@@ -55,6 +58,8 @@ let chromium: ChromiumSession | undefined;
 
 interface NodeRun {
   model: AnyDinov2Model;
+  /** The model's input as pixels (pixel_values with the processor's rescale and normalize undone). */
+  input: Rgb;
   out: AllOutputs;
   attentions: Float32Array[];
   lastHidden: Float32Array;
@@ -65,8 +70,11 @@ interface NodeRun {
 async function runInNode(dir: string, image: string, preprocessorConfig?: unknown): Promise<NodeRun> {
   const checkpoint = await readLocalCheckpoint(dir);
   const model = await loadModel(checkpoint.config, checkpoint.source, { device: await testDevice() });
-  const processor = new BitImageProcessor(
-    parseImageProcessorConfig(preprocessorConfig ?? checkpoint.preprocessorConfig ?? {}),
+  // The processor the checkpoint names, else its family's: what the page picks with processorFor.
+  const processor = processorFor(
+    preprocessorConfig ?? checkpoint.preprocessorConfig,
+    `${dir}/preprocessor_config.json`,
+    checkpoint.config,
   );
   const { pixel_values, dims } = processor.preprocess(await loadImageNode(image));
   const out = await model.forwardAll(
@@ -75,6 +83,7 @@ async function runInNode(dir: string, image: string, preprocessorConfig?: unknow
   );
   return {
     model,
+    input: pixelsToRgb(pixel_values, dims, processor.config),
     out,
     attentions: await Promise.all(out.attentions!.map((t) => t.read())),
     lastHidden: await out.last_hidden_state.read(),
@@ -743,6 +752,256 @@ describe('the webcam', () => {
   });
 });
 
+describe('the bundled DINOv3 model (patch 16, squashed to 224 x 224, no crop): the views are the library’s', () => {
+  const V3 = 'tiny-dinov3';
+  const L = 3;
+  const HUB_V3 = 'facebook/dinov3-vits16-pretrain-lvd1689m';
+  let node: NodeRun;
+  let views: Views;
+  const grid: [number, number] = [14, 14];
+  const center = 7 * 14 + 7;
+
+  it('loads from the picker: every view, DINOv3’s facts and input sizes, no twin to compare with', async () => {
+    const page = chromium!.page;
+    if (!(await page.evaluate(() => document.body?.dataset.state === 'ready'))) {
+      // Run alone (vitest -t): the page as the first test opens it.
+      await page.goto(`${server!.origin}/index.html?model=${MODEL}&sample=${SAMPLE}`);
+      await waitReady();
+    }
+    // The sample again (the webcam's last frame may be shown), then the model.
+    const sampled = await runs();
+    await page.click(`.sample[data-sample="${SAMPLE}"]`);
+    await waitForRuns(sampled);
+    const before = await runs();
+    const start = Date.now();
+    await page.select('#model-select', `bundled:${V3}`);
+    await waitForRuns(before);
+    await waitReady();
+    const shown = await page.evaluate(() => ({
+      views: Array.from(document.querySelectorAll<HTMLCanvasElement>('canvas[data-view]')).map(
+        (c) => c.dataset.view,
+      ),
+      model: document.getElementById('model-info')!.textContent,
+      run: document.getElementById('run-status')!.textContent,
+      sizes: Array.from((document.getElementById('resolution') as HTMLSelectElement).options).map((o) => [
+        o.value,
+        o.text,
+      ]),
+      finalNorm: (document.querySelector('#norm-layer option[value="final"]') as HTMLOptionElement).text,
+      compare: {
+        disabled: (document.getElementById('compare') as HTMLButtonElement).disabled,
+        text: document.getElementById('compare')!.textContent,
+        note: document.getElementById('compare-note')!.hidden
+          ? ''
+          : document.getElementById('compare-note')!.textContent,
+      },
+      note: document.getElementById('model-note')!.hidden
+        ? ''
+        : document.getElementById('model-note')!.textContent,
+      timings: document.getElementById('timings')!.textContent,
+    }));
+    console.log(`DINOv3 bundled model shown in ${Date.now() - start} ms; timings: ${shown.timings}`);
+    expect(shown.views).toEqual([
+      'cls-mean',
+      ...[0, 1, 2, 3].map((h) => `cls-head-${h}`),
+      ...[0, 1, 2, 3].map((r) => `register-${r}`),
+      'pca',
+      'norms',
+      'similarity',
+    ]);
+    expect(shown.run).toContain('201 tokens (1 cls + 4 registers + 14×14 patches)');
+    for (const fact of [
+      'DINOv3ViTModel',
+      'RoPE, θ = 100',
+      'intermediate size256',
+      'gelu, not gated',
+      'DINOv3ViTImageProcessor',
+    ])
+      expect(shown.model).toContain(fact);
+    expect(shown.sizes).toEqual([
+      ['processor', 'processor (224 × 224, no crop)'],
+      ['448', '448 × 448'],
+      ['512', '512 × 512'],
+    ]);
+    expect(shown.finalNorm).toBe('final norm');
+    expect(shown.compare).toMatchObject({ disabled: true, text: 'Compare (no twin for DINOv3)' });
+    expect(shown.compare.note).toMatch(/register tokens only: no DINOv3 model without registers exists/);
+    expect(shown.note).toMatch(
+      /^tiny-dinov3 has random weights.*noise by design.*(facebook\/dinov3-vits16-pretrain-lvd1689m|Open folder…)/,
+    );
+    await expectLayout('loading the bundled DINOv3 model');
+    expect(pageProblems()).toEqual([]);
+
+    node = await runInNode(join(DEMO, 'models', V3), join(DEMO, 'public/samples', `${SAMPLE}.png`));
+    expect([node.layout.gridH, node.layout.gridW, node.layout.registers]).toEqual([...grid, 4]);
+    views = nodeViews(node, L - 1, center);
+  });
+
+  it('the attention, register, PCA, norm and similarity canvases hold the library’s outputs', async () => {
+    await expectScalarCanvas('cls-mean', views.clsMean.values, views.clsMean.range, grid);
+    for (let h = 0; h < 4; h++)
+      await expectScalarCanvas(`cls-head-${h}`, views.clsHeads[h].values, views.clsHeads[h].range, grid);
+    for (let r = 0; r < 4; r++)
+      await expectScalarCanvas(`register-${r}`, views.registers[r].values, views.registers[r].range, grid);
+    console.log(
+      `DINOv3 PCA canvas: max channel difference ${await expectRgbCanvas('pca', views.pca.rgba, grid)}`,
+    );
+    await expectScalarCanvas('norms', views.norms.values, views.norms.range, grid);
+    expect((await canvasPixels('similarity'))!.patch).toBe(String(center));
+    await expectScalarCanvas('similarity', views.similarity.values, views.similarity.range, grid);
+  });
+
+  it('under the maps: the image as the model saw it, squashed to 224 x 224 (not cropped)', async () => {
+    const shown = await chromium!.page.evaluate(async () => {
+      const frame = document.querySelector('canvas[data-view="cls-mean"]')!.parentElement!;
+      const img = new Image();
+      img.src = frame.style.backgroundImage.replace(/^url\("?|"?\)$/g, '');
+      await img.decode();
+      const c = Object.assign(document.createElement('canvas'), {
+        width: img.naturalWidth,
+        height: img.naturalHeight,
+      });
+      const ctx = c.getContext('2d')!;
+      ctx.drawImage(img, 0, 0);
+      const box = frame.getBoundingClientRect();
+      return {
+        width: c.width,
+        height: c.height,
+        rgba: Array.from(ctx.getImageData(0, 0, c.width, c.height).data),
+        aspect: box.width / box.height,
+      };
+    });
+    expect([shown.width, shown.height]).toEqual([224, 224]);
+    expect(shown.aspect).toBeCloseTo(1, 2);
+    let worst = 0;
+    for (let i = 0; i < 224 * 224; i++)
+      for (let c = 0; c < 3; c++)
+        worst = Math.max(worst, Math.abs(shown.rgba[i * 4 + c] - node.input.data[i * 3 + c]));
+    expect(worst, 'the page’s picture against DINOv3’s processor in Node').toBeLessThanOrEqual(1);
+  });
+
+  it('another layer and a clicked patch: attentions[0] and the similarity to that patch', async () => {
+    const page = chromium!.page;
+    const before = await runs();
+    await page.select('#layer', '0');
+    await waitForRuns(before);
+    const first = nodeViews(node, 0, center);
+    await expectScalarCanvas('cls-mean', first.clsMean.values, first.clsMean.range, grid);
+    await expectScalarCanvas('register-0', first.registers[0].values, first.registers[0].range, grid);
+    const [row, col] = [3, 10];
+    const box = (await (await page.$('canvas[data-view="cls-mean"]'))!.boundingBox())!;
+    const again = await runs();
+    await page.mouse.click(box.x + ((col + 0.5) * box.width) / 14, box.y + ((row + 0.5) * box.height) / 14);
+    await waitForRuns(again);
+    const patch = row * 14 + col;
+    expect((await canvasPixels('similarity'))!.patch).toBe(String(patch));
+    const clicked = nodeViews(node, 0, patch).similarity;
+    await expectScalarCanvas('similarity', clicked.values, clicked.range, grid);
+    await expectLayout('another layer of the DINOv3 model');
+    const back = await runs();
+    await page.select('#layer', String(L - 1));
+    await waitForRuns(back);
+    expect(pageProblems()).toEqual([]);
+  });
+
+  it('a DINOv3 hub model with no network: said under the picker, the bundled DINOv3 model stays shown', async () => {
+    const page = chromium!.page;
+    const problemsBefore = chromium!.problems.length;
+    const start = Date.now();
+    await page.select('#model-select', `hub:${HUB_V3}`);
+    await page.waitForFunction(
+      () =>
+        document.getElementById('model-status')!.classList.contains('error') ||
+        document.body.dataset.state === 'error',
+      { timeout: 60_000 },
+    );
+    const status = await page.$eval('#model-status', (el) => el.textContent);
+    console.log(`offline DINOv3 hub load (${Date.now() - start} ms): ${status}`);
+    expect(await page.evaluate(() => document.body.dataset.state)).toBe('ready');
+    expect(status).toMatch(new RegExp(`^Could not load ${HUB_V3}: .*The maps still show ${V3}\\.`));
+    expect(await picker()).toMatchObject({ value: `bundled:${V3}`, shown: V3 });
+    await expectLayout('a failing DINOv3 hub load');
+    const problems = chromium!.problems.splice(problemsBefore);
+    expect(problems.filter((p) => !/huggingface\.co|ERR_BLOCKED_BY_CLIENT/.test(p))).toEqual([]);
+    await expectScalarCanvas('cls-mean', views.clsMean.values, views.clsMean.range, grid);
+  });
+
+  it('gated: HTTP 401 without a token and 403 with one are said under the picker; the token goes to the hub', async () => {
+    const page = chromium!.page;
+    const gated = 'facebook/dinov3-vitb16-pretrain-lvd1689m';
+    // The hub, as it answers a gated repository: 401 to no token, 403 to a token without access.
+    await page.evaluate(() => {
+      const w = window as unknown as { __fetch: typeof fetch; __hub: { url: string; auth: string | null }[] };
+      w.__fetch = window.fetch;
+      w.__hub = [];
+      window.fetch = async (input, init) => {
+        const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+        if (!url.startsWith('https://huggingface.co/')) return w.__fetch(input, init);
+        const auth = new Headers(init?.headers).get('authorization');
+        w.__hub.push({ url, auth });
+        return new Response(null, { status: auth ? 403 : 401, headers: { 'x-error-code': 'GatedRepo' } });
+      };
+    });
+    const attempt = async (status: number) => {
+      await page.select('#model-select', `hub:${gated}`);
+      await page.waitForFunction(
+        (s) =>
+          (document.getElementById('model-status')!.classList.contains('error') &&
+            document.getElementById('model-status')!.textContent!.includes(`HTTP ${s}`)) ||
+          document.body.dataset.state === 'error',
+        { timeout: 60_000 },
+        status,
+      );
+      const said = await page.$eval('#model-status', (el) => el.textContent!);
+      console.log(`gated, HTTP ${status}: ${said}`);
+      expect(await picker()).toMatchObject({ value: `bundled:${V3}`, shown: V3 });
+      return said;
+    };
+    try {
+      expect(await page.$eval('#hf-token', (el) => (el as HTMLInputElement).value)).toBe('');
+      const without = await attempt(401);
+      expect(without).toMatch(
+        new RegExp(
+          `^Could not load ${gated}: it is gated on the Hugging Face hub: a token with access is needed \\(HTTP 401\\)\\..*Hugging Face token.*The maps still show ${V3}\\.$`,
+        ),
+      );
+      await page.type('#hf-token', 'hf_demo_test_token');
+      await page.keyboard.press('Enter'); // the field's form is not submitted (no reload)
+      const withToken = await attempt(403);
+      expect(withToken).toMatch(
+        new RegExp(
+          `^Could not load ${gated}: it is gated on the Hugging Face hub, and the token given has no access to it \\(HTTP 403\\)\\..*The maps still show ${V3}\\.$`,
+        ),
+      );
+      const sent = await page.evaluate(
+        () => (window as unknown as { __hub: { url: string; auth: string | null }[] }).__hub,
+      );
+      expect(sent.length).toBeGreaterThanOrEqual(2);
+      expect(sent.every((r) => r.url.startsWith(`https://huggingface.co/${gated}/resolve/main/`))).toBe(true);
+      const [first, ...rest] = sent;
+      expect(first.auth, 'no token: no Authorization').toBeNull();
+      expect(rest.at(-1)!.auth).toBe('Bearer hf_demo_test_token');
+      expect(
+        await page.evaluate(() => sessionStorage.getItem('dinov2-webgpu-demo:hf-token')),
+        'kept in this tab’s sessionStorage',
+      ).toBe('hf_demo_test_token');
+      expect(await page.evaluate(() => localStorage.length), 'nothing in localStorage').toBe(0);
+      await expectLayout('a gated DINOv3 hub model refused');
+    } finally {
+      await page.evaluate(() => {
+        window.fetch = (window as unknown as { __fetch: typeof fetch }).__fetch;
+        sessionStorage.clear();
+      });
+      await page.$eval('#hf-token', (el) => {
+        (el as HTMLInputElement).value = '';
+        el.dispatchEvent(new Event('input'));
+      });
+    }
+    await expectScalarCanvas('cls-mean', views.clsMean.values, views.clsMean.range, grid);
+    expect(pageProblems()).toEqual([]);
+  });
+});
+
 describe('the demo says so clearly when WebGPU is missing', () => {
   const cases: [string, string, RegExp][] = [
     ['no navigator.gpu', 'delete Navigator.prototype.gpu;', /^WebGPU is not available in this browser/],
@@ -796,7 +1055,7 @@ describe('`npm start`: the vite dev server serves the demo and the bundled model
     const index = JSON.parse(new TextDecoder().decode((await get('/models/index.json')).body)) as {
       models: { id: string }[];
     };
-    expect(index.models.map((m) => m.id)).toEqual([MODEL, TWIN]);
+    expect(index.models.map((m) => m.id)).toEqual([MODEL, TWIN, 'tiny-dinov3']);
     const weights = await get(`/models/${MODEL}/model.safetensors`);
     expect(weights.status).toBe(200);
     expect((await get(`/models/${MODEL}/nothing.bin`)).status).toBe(404);

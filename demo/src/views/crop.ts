@@ -1,6 +1,8 @@
-// The model's input as a picture: pixel_values (1, 3, H, W) turned back into the resized and
-// cropped RGB image they were computed from, by undoing the processor's rescale and normalize.
-// Each value came from one uint8, so rounding recovers it exactly.
+// The model's input as a picture: pixel_values (1, 3, H, W) turned back into the RGB image they
+// were computed from, by undoing the processor's rescale and normalize. With DINOv2's processor
+// (resize, then center crop, in uint8) each value came from one uint8, so rounding recovers it
+// exactly; DINOv3's resizes the float image (straight to 224 x 224, no crop), so rounding gives the
+// nearest uint8 of what the model saw.
 
 export interface PixelConfig {
   do_rescale: boolean;
@@ -32,5 +34,23 @@ export function pixelsToRgb(pixelValues: Float32Array, dims: readonly number[], 
       data[p * 3 + c] = Math.min(255, Math.max(0, Math.round(u)));
     }
   }
+  return { width, height, data };
+}
+
+/**
+ * The top-left `width` x `height` of `img`: the part a patch grid covers (the model floors the input
+ * to whole patches, dropping the right and bottom remainder), so that maps laid over it line up.
+ */
+export function coveredPart(img: Rgb, width: number, height: number): Rgb {
+  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0))
+    throw new Error(`coveredPart: ${width} x ${height} is not a positive size`);
+  if (width > img.width || height > img.height)
+    throw new Error(
+      `coveredPart: ${width} x ${height} is larger than the ${img.width} x ${img.height} image`,
+    );
+  if (width === img.width && height === img.height) return img;
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++)
+    data.set(img.data.subarray(y * img.width * 3, (y * img.width + width) * 3), y * width * 3);
   return { width, height, data };
 }

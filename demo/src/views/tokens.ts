@@ -1,5 +1,6 @@
-// Where each token sits in a DINOv2 sequence: [cls, register_1..R, patch_(0,0) .. patch_(h-1,w-1)],
-// patches in row-major order over the image (transformers' Dinov2WithRegistersEmbeddings).
+// Where each token sits in a DINOv2 or DINOv3 sequence: [cls, register_1..R, patch_(0,0) ..
+// patch_(h-1,w-1)], patches in row-major order over the image (transformers'
+// Dinov2WithRegistersEmbeddings and DINOv3ViTEmbeddings); h = ⌊H/p⌋, w = ⌊W/p⌋ (p: 14 or 16).
 
 export interface TokenLayout {
   /** Register tokens between cls and the patches (0 for plain DINOv2). */
