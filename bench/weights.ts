@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import {
   type CheckpointOptions,
   DEFAULT_OPTIONS,
+  DINOV3_DEFAULTS,
   makeCheckpoint,
   makeConfig,
   writeCheckpoint,
@@ -13,14 +14,38 @@ import {
 import type { TensorSource } from '../src/io/tensors.js';
 
 /**
- * The released Dinov2WithRegisters sizes (facebook/dinov2-with-registers-{small,base,large,giant}):
- * patch 14, image_size 518, 4 registers; giant's MLP is SwiGLU.
+ * The released sizes. Dinov2WithRegisters (facebook/dinov2-with-registers-{small,base,large,giant}):
+ * patch 14, image_size 518, 4 registers; giant's MLP is SwiGLU. DINOv3 ViT
+ * (facebook/dinov3-vit{s,s+,b,l,h+}16-pretrain-lvd1689m): patch 16, 4 registers, RoPE θ 100,
+ * eps 1e-5, intermediate_size given; S+ and H+ have gated silu MLPs. (ViT-7B, 27 GB of random
+ * float32 weights, is left out.)
  */
 export const OFFICIAL_SIZES = {
   small: { hidden: 384, layers: 12, heads: 6, swiglu: false },
   base: { hidden: 768, layers: 12, heads: 12, swiglu: false },
   large: { hidden: 1024, layers: 24, heads: 16, swiglu: false },
   giant: { hidden: 1536, layers: 40, heads: 24, swiglu: true },
+  'dinov3-small': { hidden: 384, layers: 12, heads: 6, swiglu: false, dinov3: true, intermediate: 1536 },
+  'dinov3-small-plus': {
+    hidden: 384,
+    layers: 12,
+    heads: 6,
+    swiglu: true,
+    act: 'silu',
+    dinov3: true,
+    intermediate: 1536,
+  },
+  'dinov3-base': { hidden: 768, layers: 12, heads: 12, swiglu: false, dinov3: true, intermediate: 3072 },
+  'dinov3-large': { hidden: 1024, layers: 24, heads: 16, swiglu: false, dinov3: true, intermediate: 4096 },
+  'dinov3-huge-plus': {
+    hidden: 1280,
+    layers: 32,
+    heads: 20,
+    swiglu: true,
+    act: 'silu',
+    dinov3: true,
+    intermediate: 5120,
+  },
 } as const;
 
 export type OfficialSize = keyof typeof OFFICIAL_SIZES;
@@ -30,15 +55,9 @@ export function isOfficialSize(name: string): name is OfficialSize {
 }
 
 export function randomOptions(size: OfficialSize, seed = 0): CheckpointOptions {
-  return {
-    ...DEFAULT_OPTIONS,
-    ...OFFICIAL_SIZES[size],
-    patch: 14,
-    imageSize: 518,
-    registers: 4,
-    seed,
-    dtype: 'F32',
-  };
+  const shape = OFFICIAL_SIZES[size];
+  const family = 'dinov3' in shape ? DINOV3_DEFAULTS : { patch: 14, imageSize: 518, registers: 4 };
+  return { ...DEFAULT_OPTIONS, ...family, ...shape, seed, dtype: 'F32' };
 }
 
 export interface Weights {
