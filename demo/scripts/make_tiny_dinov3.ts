@@ -14,6 +14,7 @@ import {
   DINOV3_DEFAULTS,
   writeCheckpoint,
 } from '../../scripts/make_random_checkpoint.js';
+import { DINOV3_PROCESSOR_DEFAULTS } from '../../src/image/dinov3_processor.js';
 
 export const TINY_DINOV3: CheckpointOptions = {
   ...DEFAULT_OPTIONS,
@@ -25,23 +26,22 @@ export const TINY_DINOV3: CheckpointOptions = {
   seed: 1,
 };
 
-/** preprocessor_config.json as the facebook/dinov3-*-pretrain-lvd1689m repositories hold it. */
-export const DINOV3_PREPROCESSOR = {
-  crop_size: null,
-  data_format: 'channels_first',
-  default_to_square: true,
-  do_center_crop: null,
-  do_convert_rgb: null,
-  do_normalize: true,
-  do_rescale: true,
-  do_resize: true,
-  image_mean: [0.485, 0.456, 0.406],
-  image_processor_type: 'DINOv3ViTImageProcessorFast',
-  image_std: [0.229, 0.224, 0.225],
-  resample: 2,
-  rescale_factor: 0.00392156862745098,
-  size: { height: 224, width: 224 },
-};
+/**
+ * preprocessor_config.json as the facebook/dinov3-*-pretrain-lvd1689m repositories hold it: the
+ * library's defaults (which are those) with the fields the library does not read, keys sorted.
+ */
+export const DINOV3_PREPROCESSOR = Object.fromEntries(
+  Object.entries({
+    ...DINOV3_PROCESSOR_DEFAULTS,
+    crop_size: null,
+    data_format: 'channels_first',
+    default_to_square: true,
+    do_center_crop: null,
+    do_convert_rgb: null,
+    image_processor_type: 'DINOv3ViTImageProcessorFast',
+    resample: 2, // bilinear
+  }).sort(([a], [b]) => (a < b ? -1 : 1)),
+);
 
 /** Writes config.json, model.safetensors and preprocessor_config.json into `out`; returns the safetensors size in bytes. */
 export function writeTinyDinov3(out: string): number {
