@@ -41,12 +41,13 @@ describe('npm run bench (Node, Dawn) on test/fixtures/golden/tiny-gelu', () => {
       outputsFinite: true,
     });
     expect(record.config).toEqual({
+      model_type: 'dinov2_with_registers',
       hidden_size: 64,
       num_hidden_layers: 3,
       num_attention_heads: 4,
       patch_size: 14,
       num_register_tokens: 4,
-      use_swiglu_ffn: false,
+      gated_mlp: false,
     });
     for (const key of ['firstRunMs', 'medianMs', 'p90Ms', 'minMs', 'meanMs', 'imagesPerSecond', 'loadMs']) {
       expect(Number.isFinite(record[key]) && record[key] > 0, `${key} = ${record[key]}`).toBe(true);
@@ -82,6 +83,25 @@ describe('npm run bench (Node, Dawn) on test/fixtures/golden/tiny-gelu', () => {
     }
     expect(record.versions.node).toBe(process.versions.node);
     expect(Number.isNaN(Date.parse(record.date))).toBe(false);
+  });
+});
+
+describe('npm run bench on a DINOv3 checkpoint (test/fixtures/golden-dinov3/tiny-v3-mlp)', () => {
+  it('names the class and the family, and counts its tokens on the patch-16 grid', () => {
+    const args = ['--import', 'tsx', 'bench/node.ts', '--model', 'test/fixtures/golden-dinov3/tiny-v3-mlp'];
+    const r = spawnSync(
+      process.execPath,
+      [...args, '--size', '48', '--runs', '1', '--warmup', '1', '--json'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    const record = JSON.parse(lines[lines.length - 1]);
+    // 48 x 48 px: a 3 x 3 grid of 16 px patches, after cls and 4 registers.
+    expect(record).toMatchObject({ architecture: 'DINOv3ViTModel', tokens: 14, dispatches: 3 + 5 * 3 + 1 });
+    expect(record.config).toMatchObject({ model_type: 'dinov3_vit', patch_size: 16, gated_mlp: false });
   });
 });
 
