@@ -18,6 +18,8 @@ import {
   type TensorLike,
 } from '../../src/model/inputs.js';
 import { Dinov2WithRegistersModel } from '../../src/model/modeling.js';
+import { parseDinov3Config } from '../../src/io/config_dinov3.js';
+import { DINOv3ViTModel } from '../../src/model/modeling_dinov3.js';
 import { expectClose } from '../helpers/compare.js';
 import { readSafetensors } from '../helpers/fixtures.js';
 import { testDevice } from '../helpers/gpu.js';
@@ -558,5 +560,56 @@ describe('through a real model (tiny-gelu, Dawn)', () => {
       else delete (device as unknown as { limits?: unknown }).limits;
     }
     expect(device.limits.maxBufferSize).toBe(real.maxBufferSize);
+  });
+});
+
+describe("DINOv3's forward against its budget", () => {
+  it('every buffer fits what forwardBuffers plans, the RoPE table included', async () => {
+    const dir = 'test/fixtures/golden-dinov3/tiny-v3-mlp';
+    const v3 = parseDinov3Config(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
+    const model = await DINOv3ViTModel.fromCheckpoint(v3, readSafetensors(join(dir, 'model.safetensors')), {
+      device: await testDevice(),
+    });
+    const file = readSafetensors(join(dir, 'nonsquare-48x80.safetensors')); // 3 x 5 patches, 20 tokens
+    const created: { label: string; bytes: number }[] = [];
+    const original = GpuMemory.prototype.create;
+    GpuMemory.prototype.create = function (
+      this: GpuMemory,
+      label: string,
+      bytes: number,
+      ...rest: [number?, boolean?]
+    ) {
+      created.push({ label, bytes: Math.max(16, Math.ceil(bytes / 16) * 16) });
+      return original.call(this, label, bytes, ...rest);
+    };
+    try {
+      const out = await model.forward(
+        { data: file.float32('pixel_values'), dims: file.info('pixel_values').shape },
+        { output_attentions: true, output_hidden_states: true },
+      );
+      for (const t of [out.last_hidden_state, out.pooler_output, ...out.hidden_states!, ...out.attentions!])
+        t.dispose();
+    } finally {
+      GpuMemory.prototype.create = original;
+      model.dispose();
+    }
+    const planned = forwardBuffers(
+      v3,
+      { batch: 1, height: 48, width: 80, patches: 15, tokens: 20 },
+      { output_attentions: true },
+    );
+    const largest = Math.max(...planned.map((b) => b.bytes));
+    for (const { label, bytes } of created) {
+      if (label.startsWith('attentions.')) expect(bytes % (20 * 20 * 4), label).toBe(0);
+      else expect(bytes, label).toBeLessThanOrEqual(largest);
+      const same = planned.find((b) => b.name === label || label.startsWith(`${b.name} `));
+      if (same) expect(bytes, label).toBe(same.bytes);
+    }
+    // The table of the 3 x 5 grid: 15 patches x 8 frequencies (head dim 16) x (cos, sin).
+    expect(created.find((c) => c.label.startsWith('rope_embeddings'))).toEqual({
+      label: 'rope_embeddings 3x5',
+      bytes: 15 * 8 * 2 * 4,
+    });
+    expect(created.some((c) => c.label.startsWith('embeddings.position_embeddings'))).toBe(false);
   });
 });
