@@ -7,7 +7,7 @@ import {
   isDinov3,
   mlpFeatures,
 } from 'dinov2-webgpu';
-import type { AnyDinov2Model } from 'dinov2-webgpu';
+import type { AnyModel } from 'dinov2-webgpu';
 import { HUB_EXAMPLE, HUB_EXAMPLE_DINOV3, LOCAL_ENTRY, localLabel } from './catalog.js';
 import { ui } from './dom.js';
 import { fmtBytes, fmtCount } from './format.js';
@@ -17,7 +17,7 @@ import { randomModelNote } from './messages.js';
 import type { Current, DemoState } from './state.js';
 
 /** The transformers class name (constructor names do not survive minification). */
-function className(m: AnyDinov2Model): string {
+function className(m: AnyModel): string {
   if (isDinov3(m.config)) return m instanceof DINOv3ViTBackbone ? 'DINOv3ViTBackbone' : 'DINOv3ViTModel';
   const base = m.config.model_type === 'dinov2' ? 'Dinov2' : 'Dinov2WithRegisters';
   if (m instanceof Dinov2WithRegistersForImageClassification) return `${base}ForImageClassification`;
@@ -26,14 +26,14 @@ function className(m: AnyDinov2Model): string {
 }
 
 /** Parameters the model declares (from its checkpoint keys and shapes). */
-function parameterCount(model: AnyDinov2Model): number {
+function parameterCount(model: AnyModel): number {
   let n = 0;
   for (const shape of model.params.expected.values()) n += shape.reduce((a, b) => a * b, 1);
   return n;
 }
 
 /** What sets the family apart: DINOv2's learned position embeddings and MLP, DINOv3's RoPE and gated MLP. */
-function familyFacts(m: AnyDinov2Model): [string, string][] {
+function familyFacts(m: AnyModel): [string, string][] {
   const cfg = m.config;
   if (isDinov3(cfg)) {
     const biases = (

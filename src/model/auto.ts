@@ -13,12 +13,15 @@ import { readJson } from '../io/stream.js';
 import { type ModelBuilder, openChecked, type PretrainedOptions } from './from_pretrained.js';
 import type { OpenedCheckpoint } from '../io/pretrained.js';
 
-export type AnyDinov2Model =
+/** Any model class this library loads (what AutoModel returns). */
+export type AnyModel =
   | Dinov2WithRegistersModel
   | Dinov2WithRegistersForImageClassification
   | Dinov2WithRegistersBackbone
   | DINOv3ViTModel
   | DINOv3ViTBackbone;
+/** @deprecated The name from before DINOv3: AnyModel. */
+export type AnyDinov2Model = AnyModel;
 
 /** transformers' architectures names -> our classes (plain Dinov2 names map to the same classes). */
 export const ARCHITECTURES = {
@@ -32,12 +35,12 @@ export const ARCHITECTURES = {
   DINOv3ViTBackbone,
 } as const;
 
-/** What the three classes share as classes: their loaders. */
+/** What the model classes share as classes: their loaders. */
 export interface ModelClass {
   readonly name: string;
-  readonly build: ModelBuilder<AnyDinov2Model>;
-  fromCheckpoint(config: ModelConfig, source: TensorSource, options?: LoadOptions): Promise<AnyDinov2Model>;
-  fromOpened(opened: OpenedCheckpoint, options?: PretrainedOptions): Promise<AnyDinov2Model>;
+  readonly build: ModelBuilder<AnyModel>;
+  fromCheckpoint(config: ModelConfig, source: TensorSource, options?: LoadOptions): Promise<AnyModel>;
+  fromOpened(opened: OpenedCheckpoint, options?: PretrainedOptions): Promise<AnyModel>;
 }
 
 /** The class named first in config.architectures (the family's base model when none is named). */
@@ -56,7 +59,7 @@ export async function loadModel(
   config: ModelConfig,
   source: TensorSource,
   options: LoadOptions = {},
-): Promise<AnyDinov2Model> {
+): Promise<AnyModel> {
   return modelClassFor(config).fromCheckpoint(config, source, options);
 }
 
@@ -65,7 +68,7 @@ export async function loadModel(
  * (the base model when it names none), loaded by that class's from_pretrained.
  */
 export const AutoModel = {
-  async from_pretrained(source: PretrainedSource, options: PretrainedOptions = {}): Promise<AnyDinov2Model> {
+  async from_pretrained(source: PretrainedSource, options: PretrainedOptions = {}): Promise<AnyModel> {
     const opened = await openChecked(source, options);
     return modelClassFor(opened.config).fromOpened(opened, options);
   },

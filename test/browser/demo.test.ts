@@ -32,7 +32,7 @@ import {
   Dinov2WithRegistersForImageClassification,
   loadModel,
   type AllOutputs,
-  type AnyDinov2Model,
+  type AnyModel,
 } from '../../src/index.js';
 import { expectClose } from '../helpers/compare.js';
 import { testDevice } from '../helpers/gpu.js';
@@ -57,7 +57,7 @@ let chromium: ChromiumSession | undefined;
 // --- Node: the library on the same image, and the views computed from its outputs -------------
 
 interface NodeRun {
-  model: AnyDinov2Model;
+  model: AnyModel;
   /** The model's input as pixels (pixel_values with the processor's rescale and normalize undone). */
   input: Rgb;
   out: AllOutputs;
