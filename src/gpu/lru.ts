@@ -1,3 +1,5 @@
+import type { GpuMemory } from './buffers.js';
+
 /**
  * A map of at most `capacity` entries that drops the least recently used first, handing each
  * dropped value to `evict` (which frees what it holds). Iteration runs least recently used first.
@@ -55,5 +57,33 @@ export class LruCache<K, V> {
 
   values(): IterableIterator<V> {
     return this.entries.values();
+  }
+}
+
+/** Patch grids whose host-computed tables (position embeddings, RoPE) stay on the GPU. */
+const GRID_TABLES_KEPT = 8;
+
+/**
+ * Tables computed on the host once per patch grid and uploaded, the GRID_TABLES_KEPT most recently
+ * used kept on the GPU. Destroying a table that submitted work still reads is safe: WebGPU frees it
+ * after that work.
+ */
+export class GridTables {
+  private readonly cache = new LruCache<string, { buffer: GPUBuffer; memory: GpuMemory }>(
+    GRID_TABLES_KEPT,
+    ({ buffer, memory }) => memory.destroy(buffer),
+  );
+
+  /** `label`'s table for `key`, made by `make` (and uploaded) when not cached. */
+  get(memory: GpuMemory, label: string, key: string, make: () => Float32Array): GPUBuffer {
+    const cached = this.cache.get(key);
+    if (cached) return cached.buffer;
+    const buffer = memory.upload(`${label} ${key}`, make());
+    return this.cache.set(key, { buffer, memory }).buffer;
+  }
+
+  /** Frees every cached table. */
+  clear(): void {
+    this.cache.clear();
   }
 }

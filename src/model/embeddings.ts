@@ -1,7 +1,7 @@
 import type { GpuMemory } from '../gpu/buffers.js';
 import { type Recorder, rowsGrid } from '../gpu/recorder.js';
 import { isDinov3, type ModelConfig } from '../io/model_config.js';
-import { LruCache } from '../gpu/lru.js';
+import { GridTables } from '../gpu/lru.js';
 import { Linear } from './linear.js';
 import type { Parameter } from './packing.js';
 import type { ParameterSet } from './parameters.js';
@@ -9,8 +9,6 @@ import { positionEmbeddingsFor } from './position_embeddings.js';
 
 /** embeddings.wgsl's workgroup size (its THREADS override). */
 export const EMBEDDINGS_THREADS = 256;
-/** Patch grids whose position tables stay on the GPU. */
-const POSITION_CACHE_SIZE = 8;
 
 export interface ImageShape {
   batch: number;
@@ -37,12 +35,8 @@ export class Embeddings {
   readonly hidden: number;
   readonly registerCount: number;
   private readonly antialias: boolean;
-  /** Position tables per patch grid; at most POSITION_CACHE_SIZE kept. */
-  private readonly positionCache = new LruCache<string, { buffer: GPUBuffer; memory: GpuMemory }>(
-    POSITION_CACHE_SIZE,
-    // Destroying a table that submitted work still reads is safe: WebGPU frees it after that work.
-    ({ buffer, memory }) => memory.destroy(buffer),
-  );
+  /** Position tables per patch grid. */
+  private readonly positionTables = new GridTables();
 
   constructor(params: ParameterSet, key: string, config: ModelConfig) {
     const d = config.hidden_size;
@@ -86,20 +80,11 @@ export class Embeddings {
     const { gridH, gridW } = this.grid(shape);
     // transformers skips interpolation only for the checkpoint's patch count and height == width.
     const key = `${gridH}x${gridW}:${shape.height === shape.width}`;
-    const cached = this.positionCache.get(key);
-    if (cached) return cached.buffer;
-    const host = this.positions?.host;
-    if (!host) throw new Error('embeddings.position_embeddings is not loaded');
-    const table = positionEmbeddingsFor(
-      host,
-      this.hidden,
-      this.patch,
-      shape.height,
-      shape.width,
-      this.antialias,
-    );
-    const buffer = memory.upload(`embeddings.position_embeddings ${key}`, table);
-    return this.positionCache.set(key, { buffer, memory }).buffer;
+    return this.positionTables.get(memory, 'embeddings.position_embeddings', key, () => {
+      const host = this.positions?.host;
+      if (!host) throw new Error('embeddings.position_embeddings is not loaded');
+      return positionEmbeddingsFor(host, this.hidden, this.patch, shape.height, shape.width, this.antialias);
+    });
   }
 
   /** hidden [B * T, D] = the embeddings output (hidden_states[0]). */
@@ -151,6 +136,6 @@ export class Embeddings {
 
   /** Frees the cached position tables. */
   release(): void {
-    this.positionCache.clear();
+    this.positionTables.clear();
   }
 }

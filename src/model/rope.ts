@@ -10,7 +10,7 @@
 // i.e. q·cos a + rotate_half(q)·sin a. The training-time coordinate augmentations
 // (pos_embed_shift / jitter / rescale) do not apply at inference.
 import type { GpuMemory } from '../gpu/buffers.js';
-import { LruCache } from '../gpu/lru.js';
+import { GridTables } from '../gpu/lru.js';
 
 export interface RopeTables {
   /** (h·w, d/2): cos a_m for m < d/2 (the second half of a repeats the first). */
@@ -59,20 +59,13 @@ export function applyRope64(v: Float64Array, offset: number, tables: RopeTables,
   }
 }
 
-/** Patch grids whose RoPE tables stay on the GPU. */
-const ROPE_CACHE_SIZE = 8;
-
 /**
  * `rope_embeddings` (DINOv3ViTRopePositionEmbedding; nothing in the checkpoint): the (cos, sin)
  * table of each patch grid, [h·w, d/2] as vec2<f32> (attention.wgsl's `rope`), computed in float64
- * on the host once per grid and kept on the GPU, least recently used dropped first.
+ * on the host once per grid and kept on the GPU (GridTables).
  */
 export class RopeEmbedding {
-  private readonly cache = new LruCache<string, { buffer: GPUBuffer; memory: GpuMemory }>(
-    ROPE_CACHE_SIZE,
-    // Destroying a table that submitted work still reads is safe: WebGPU frees it after that work.
-    ({ buffer, memory }) => memory.destroy(buffer),
-  );
+  private readonly tables = new GridTables();
 
   constructor(
     readonly headDim: number,
@@ -81,21 +74,19 @@ export class RopeEmbedding {
 
   /** The table for a gridH x gridW patch grid. */
   table(memory: GpuMemory, gridH: number, gridW: number): GPUBuffer {
-    const key = `${gridH}x${gridW}`;
-    const cached = this.cache.get(key);
-    if (cached) return cached.buffer;
-    const { cos, sin } = ropeTables64(gridH, gridW, this.headDim, this.theta);
-    const interleaved = new Float32Array(2 * cos.length);
-    for (let i = 0; i < cos.length; i++) {
-      interleaved[2 * i] = cos[i];
-      interleaved[2 * i + 1] = sin[i];
-    }
-    const buffer = memory.upload(`rope_embeddings ${key}`, interleaved);
-    return this.cache.set(key, { buffer, memory }).buffer;
+    return this.tables.get(memory, 'rope_embeddings', `${gridH}x${gridW}`, () => {
+      const { cos, sin } = ropeTables64(gridH, gridW, this.headDim, this.theta);
+      const interleaved = new Float32Array(2 * cos.length);
+      for (let i = 0; i < cos.length; i++) {
+        interleaved[2 * i] = cos[i];
+        interleaved[2 * i + 1] = sin[i];
+      }
+      return interleaved;
+    });
   }
 
   /** Frees the cached tables. */
   release(): void {
-    this.cache.clear();
+    this.tables.clear();
   }
 }
