@@ -7,7 +7,7 @@
 import { type ImageInput, type LoadImageOptions, load_image } from './image/load_image.js';
 import type { ImageProcessor } from './image/processors.js';
 import type { PretrainedSource } from './io/hub.js';
-import { AutoModel, type BaseModel, baseModelFrom, processorFor } from './model/auto.js';
+import { AutoModel, type BaseModel, baseModelFrom, modelProcessor } from './model/auto.js';
 import type { PretrainedOptions } from './model/from_pretrained.js';
 import { Dinov2WithRegistersForImageClassification } from './model/modeling.js';
 import { type Pooling, POOLINGS, poolEmbeddings, pooledSize } from './model/pooling.js';
@@ -92,10 +92,6 @@ export async function pipeline(
   );
 }
 
-function processorOf(model: BaseModel | Dinov2WithRegistersForImageClassification) {
-  return processorFor(model.preprocessorConfig, `${model.source}/preprocessor_config.json`, model.config);
-}
-
 /** The images in batches of `size`, each loaded and preprocessed into one pixel_values. */
 async function* batches(
   processor: ImageProcessor,
@@ -126,7 +122,7 @@ async function featureExtraction(
   if (!POOLINGS.includes(pooling))
     throw new PipelineError(`pipeline: pooling must be one of ${POOLINGS.join(', ')}, got ${pooling}`);
   const model = await baseModelFrom(source, options);
-  const processor = processorOf(model);
+  const processor = modelProcessor(model);
   const prefix = 1 + model.config.num_register_tokens;
   const width = pooledSize(pooling, model.config.hidden_size);
   const load = { auto_orient: options.auto_orient };
@@ -174,7 +170,7 @@ async function classification(
     );
   }
   const model = loaded;
-  const processor = processorOf(model);
+  const processor = modelProcessor(model);
   const load = { auto_orient: options.auto_orient };
   async function classify(images: ImageInput, options?: ClassifyOptions): Promise<ClassificationResult[]>;
   async function classify(

@@ -1,6 +1,6 @@
 // `dinov2-webgpu classify`: the top-k labels of a classification checkpoint for each image.
 import { loadImageNode } from '../image/decode_node.js';
-import { AutoModel, processorFor } from '../model/auto.js';
+import { AutoModel, modelProcessor } from '../model/auto.js';
 import { Dinov2WithRegistersForImageClassification } from '../model/modeling.js';
 import { type CommandSpec, type ParsedArgs, positiveInteger, required, UsageError } from './args.js';
 import {
@@ -47,11 +47,7 @@ export async function classify(
         `${modelId} has no classification head (config.json architectures: ${model.config.architectures.join(', ') || 'none'}); use embed`,
       );
     }
-    const processor = processorFor(
-      model.preprocessorConfig,
-      `${model.source}/preprocessor_config.json`,
-      model.config,
-    );
+    const processor = modelProcessor(model);
     const results: { image: string; top: { label: string; index: number; score: number }[] }[] = [];
     for (const image of images) {
       const img = await loadImageNode(image, imageOptions(args)).catch((e: Error) => {

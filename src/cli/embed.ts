@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SafetensorsFile, writeSafetensors } from '../io/safetensors.js';
-import { type BaseModel, baseModelFrom, processorFor } from '../model/auto.js';
+import { type BaseModel, baseModelFrom, modelProcessor } from '../model/auto.js';
 import { poolEmbeddings, pooledSize, type Pooling, POOLINGS } from '../model/pooling.js';
 import {
   type CommandSpec,
@@ -224,7 +224,7 @@ export async function embed(args: ParsedArgs, log: (line: string) => void): Prom
     m = await baseModelFrom(model, hubOptions(args, progress));
     const t0 = performance.now();
     progress.end();
-    const processor = processorFor(m.preprocessorConfig, `${m.source}/preprocessor_config.json`, m.config);
+    const processor = modelProcessor(m);
     const prefix = 1 + m.config.num_register_tokens;
     const width = pooledSize(pooling, m.config.hidden_size);
     mkdirSync(partsDir, { recursive: true });

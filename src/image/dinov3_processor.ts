@@ -20,8 +20,8 @@ import {
   readPerChannel,
 } from './processor.js';
 import { checkRgbImage, RGB_CHANNELS, type RgbImage } from './rgb_image.js';
-import { Callable } from './callable.js';
-import { type ImageInput, type LoadImageOptions, type PixelValues, processImages } from './load_image.js';
+
+import { CallableImageProcessor } from './load_image.js';
 
 export interface DINOv3ImageProcessorConfig {
   do_resize: boolean;
@@ -119,20 +119,8 @@ export function antialiasedBilinearWeights(inSize: number, outSize: number): Axi
   return { first, count, stride, weights };
 }
 
-/** `processor(images)`: the images loaded (load_image), preprocessed and stacked into pixel_values [B, 3, H, W]. */
-export interface DINOv3ViTImageProcessor {
-  // biome-ignore lint/style/useShorthandFunctionType: an interface, to merge with the class below
-  (
-    images: ImageInput | readonly ImageInput[],
-    options?: LoadImageOptions,
-  ): Promise<{ pixel_values: PixelValues }>;
-}
-
-// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface adds the call signature Callable gives instances
-export class DINOv3ViTImageProcessor extends Callable<
-  [images: ImageInput | readonly ImageInput[], options?: LoadImageOptions],
-  Promise<{ pixel_values: PixelValues }>
-> {
+/** `processor(images)` (CallableImageProcessor), or `preprocess(img)` for one decoded image. */
+export class DINOv3ViTImageProcessor extends CallableImageProcessor {
   /** transformers' name of this processor, as preprocessor_config.json's image_processor_type gives it. */
   readonly image_processor_type = 'DINOv3ViTImageProcessor';
   readonly config: Readonly<DINOv3ImageProcessorConfig>;
@@ -150,10 +138,6 @@ export class DINOv3ViTImageProcessor extends Callable<
   /** The size of pixel_values for an image of this size. */
   outputSize(width: number, height: number): { width: number; height: number } {
     return this.config.do_resize ? { ...this.config.size } : { width, height };
-  }
-
-  _call(images: ImageInput | readonly ImageInput[], options?: LoadImageOptions) {
-    return processImages(this, images, options);
   }
 
   /** One image -> pixel_values (1, 3, H, W), channel-first float32. */

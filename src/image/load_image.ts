@@ -7,6 +7,7 @@ import { nodePlatform } from '../platform.js';
 import { type BrowserImageInput, loadImageBrowser } from './decode_browser.js';
 import { ImageError } from './errors.js';
 import type { PixelLimitOptions } from './limits.js';
+import { Callable } from './callable.js';
 import { checkRgbImage, type RgbImage } from './rgb_image.js';
 
 /**
@@ -148,4 +149,27 @@ export async function processImages(
     data.set(one.pixel_values, i * c * h * w);
   }
   return { pixel_values: { data: data!, dims } };
+}
+
+/** `processor(images)`: the images loaded (load_image), preprocessed and stacked into pixel_values [B, 3, H, W]. */
+export interface CallableImageProcessor {
+  // biome-ignore lint/style/useShorthandFunctionType: an interface, to merge with the class below
+  (
+    images: ImageInput | readonly ImageInput[],
+    options?: LoadImageOptions,
+  ): Promise<{ pixel_values: PixelValues }>;
+}
+
+/** What the image processors share: called on images (processImages), each image by `preprocess`. */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface adds the call signature Callable gives instances
+export abstract class CallableImageProcessor extends Callable<
+  [images: ImageInput | readonly ImageInput[], options?: LoadImageOptions],
+  Promise<{ pixel_values: PixelValues }>
+> {
+  /** One decoded image -> pixel_values (1, 3, H, W), channel-first float32. */
+  abstract preprocess(img: RgbImage): { pixel_values: Float32Array; dims: readonly number[] };
+
+  _call(images: ImageInput | readonly ImageInput[], options?: LoadImageOptions) {
+    return processImages(this, images, options);
+  }
 }

@@ -8,8 +8,8 @@
 import { ImageError, ImageLimitError } from './errors.js';
 import { MAX_IMAGE_PIXELS_ERROR } from './limits.js';
 import { checkRgbImage, RGB_CHANNELS, type RgbImage } from './rgb_image.js';
-import { Callable } from './callable.js';
-import { type ImageInput, type LoadImageOptions, type PixelValues, processImages } from './load_image.js';
+
+import { CallableImageProcessor } from './load_image.js';
 import {
   isPilResampling,
   PIL_RESAMPLING,
@@ -230,20 +230,8 @@ export interface ProcessedImage {
   dims: [1, 3, number, number];
 }
 
-/** `processor(images)`: the images loaded (load_image), preprocessed and stacked into pixel_values [B, 3, H, W]. */
-export interface BitImageProcessor {
-  // biome-ignore lint/style/useShorthandFunctionType: an interface, to merge with the class below
-  (
-    images: ImageInput | readonly ImageInput[],
-    options?: LoadImageOptions,
-  ): Promise<{ pixel_values: PixelValues }>;
-}
-
-// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface adds the call signature Callable gives instances
-export class BitImageProcessor extends Callable<
-  [images: ImageInput | readonly ImageInput[], options?: LoadImageOptions],
-  Promise<{ pixel_values: PixelValues }>
-> {
+/** `processor(images)` (CallableImageProcessor), or `preprocess(img)` for one decoded image. */
+export class BitImageProcessor extends CallableImageProcessor {
   /** transformers' name of this processor, as preprocessor_config.json's image_processor_type gives it. */
   readonly image_processor_type = 'BitImageProcessor';
   readonly config: Readonly<ImageProcessorConfig>;
@@ -311,10 +299,6 @@ export class BitImageProcessor extends Callable<
   private resizeWindow(img: RgbImage, size: { width: number; height: number }, win?: ResizeWindow) {
     const resample = this.config.resample as PilResampling;
     return resizeU8(img.data, img.width, img.height, RGB_CHANNELS, size.width, size.height, resample, win);
-  }
-
-  _call(images: ImageInput | readonly ImageInput[], options?: LoadImageOptions) {
-    return processImages(this, images, options);
   }
 
   // One image -> pixel_values (1, 3, H, W), channel-first float32. Input is already RGB (the

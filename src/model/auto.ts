@@ -45,7 +45,7 @@ export interface ModelClass {
 
 /** The class named first in config.architectures (the family's base model when none is named). */
 export function modelClassFor(config: ModelConfig): ModelClass {
-  const base = config.model_type === 'dinov3_vit' ? 'DINOv3ViTModel' : 'Dinov2WithRegistersModel';
+  const base = isDinov3(config) ? 'DINOv3ViTModel' : 'Dinov2WithRegistersModel';
   const name = config.architectures[0] ?? base;
   const cls = (ARCHITECTURES as Record<string, ModelClass>)[name];
   if (!cls)
@@ -123,4 +123,13 @@ export function processorFor(
   config?: ModelConfig,
 ): ImageProcessor {
   return imageProcessorFromConfig(json, source, config && isDinov3(config) ? 'dinov3' : 'dinov2');
+}
+
+/** The image processor of a loaded model: processorFor its preprocessor_config.json and config. */
+export function modelProcessor(model: {
+  preprocessorConfig: unknown;
+  source: string | undefined;
+  config: ModelConfig;
+}): ImageProcessor {
+  return processorFor(model.preprocessorConfig, `${model.source}/preprocessor_config.json`, model.config);
 }
