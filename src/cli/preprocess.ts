@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadImageNode } from '../image/decode_node.js';
 import { BitImageProcessor, DINOV2_PROCESSOR_DEFAULTS } from '../image/processor.js';
-import { type ImageProcessor, imageProcessorFromConfig } from '../image/processors.js';
+import { DINOv3ViTImageProcessor } from '../image/dinov3_processor.js';
+import type { ImageProcessor } from '../image/processors.js';
+import { AutoImageProcessor } from '../model/auto.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { type CommandSpec, type ParsedArgs, required, UsageError } from './args.js';
 import { imageOptions, imageError, IMAGE_OPTIONS } from './model_source.js';
@@ -53,25 +54,13 @@ export async function preprocess(args: ParsedArgs, log: (line: string) => void):
   const dir = args.values.get('model');
   if (dir !== undefined) {
     if (!existsSync(dir)) throw new Error(`--model ${dir}: no such folder`);
-    const readJson = async (path: string): Promise<unknown> => {
-      if (!existsSync(path)) return undefined;
-      try {
-        return JSON.parse(await readFile(path, 'utf8'));
-      } catch (e) {
-        throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
-      }
-    };
-    // The processor its image_processor_type names (DINOv2's BitImageProcessor or DINOv3's); a type
-    // this library does not implement is an error, never another processor instead. Without a
-    // type (or a file), the family config.json's model_type names.
+    // AutoImageProcessor: the processor its image_processor_type names (DINOv2's BitImageProcessor
+    // or DINOv3's); a type this library does not implement is an error, never another processor
+    // instead. Without a type (or a file), the family config.json's model_type names.
+    processor = await AutoImageProcessor.from_pretrained(dir);
     const path = join(dir, 'preprocessor_config.json');
-    const json = await readJson(path);
-    const modelType = ((await readJson(join(dir, 'config.json'))) as { model_type?: unknown } | undefined)
-      ?.model_type;
-    const family = modelType === 'dinov3_vit' ? 'dinov3' : 'dinov2';
-    processor = imageProcessorFromConfig(json, path, family);
-    const defaults = family === 'dinov3' ? 'DINOv3 defaults' : 'DINOv2 defaults';
-    settings = json === undefined ? `${defaults} (${dir} has no preprocessor_config.json)` : path;
+    const defaults = processor instanceof DINOv3ViTImageProcessor ? 'DINOv3 defaults' : 'DINOv2 defaults';
+    settings = existsSync(path) ? path : `${defaults} (${dir} has no preprocessor_config.json)`;
   }
 
   const image = await loadImageNode(imagePath, imageOptions(args)).catch((e: unknown) => {
