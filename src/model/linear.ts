@@ -61,10 +61,8 @@ export class Linear {
     // Several keys make one fused projection (query, key, value -> one [in, 3 out] matrix).
     const list = Array.isArray(keys) ? keys : [keys];
     const each = outFeatures / list.length;
-    const flags = list.map((_, i) => {
-      const b = options.bias ?? true;
-      return Array.isArray(b) ? b[i] : b;
-    });
+    const bias = options.bias ?? true;
+    const flags = list.map((_, i) => (Array.isArray(bias) ? bias[i] : bias));
     const glu = options.glu ?? false;
     const full = list.map((k) => params.prefix + k);
     // Packed on the GPU as it streams in (src/model/packer.ts): the row blocks concatenated,
