@@ -26,42 +26,40 @@ function modelDir(name: string, config: Record<string, unknown>): string {
 
 const { order: _order, ...dinov3Config } = JSON.parse(readFileSync(`${GOLDEN}/cases.json`, 'utf8')).processor;
 
+/**
+ * `preprocess --model DIR` on the golden DINOv3 image img5-120x90 (written as a PNG): the CLI's
+ * result, the pixel_values' shape and their largest absolute difference from the golden ones.
+ */
+async function preprocessGoldenImage(dir: string, name: string) {
+  const file = SafetensorsFile.parse(new Uint8Array(readFileSync(`${GOLDEN}/img5-120x90.safetensors`)));
+  const image = join(work, `${name}.png`);
+  await sharp(file.bytes('rgb'), { raw: { width: 120, height: 90, channels: 3 } })
+    .png()
+    .toFile(image);
+  const out = join(work, `${name}.safetensors`);
+  const r = await cli(['preprocess', image, '--model', dir, '--output', out]);
+  expect(r.status, r.stderr).toBe(0);
+  const got = SafetensorsFile.parse(new Uint8Array(readFileSync(out)));
+  const mine = got.float32('pixel_values');
+  const ref = file.float32('pixel_values');
+  let worst = 0;
+  for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(mine[i] - ref[i]));
+  return { stderr: r.stderr, shape: got.info('pixel_values').shape, worst };
+}
+
 describe('preprocess follows image_processor_type', () => {
   it('DINOv3ViTImageProcessorFast: the golden DINOv3 pixel_values (rescale, antialiased bilinear to 224, normalize)', async () => {
-    const file = SafetensorsFile.parse(new Uint8Array(readFileSync(`${GOLDEN}/img5-120x90.safetensors`)));
-    const image = join(work, 'img5.png');
-    await sharp(file.bytes('rgb'), { raw: { width: 120, height: 90, channels: 3 } })
-      .png()
-      .toFile(image);
-    const out = join(work, 'v3.safetensors');
-    const r = await cli(['preprocess', image, '--model', modelDir('v3', dinov3Config), '--output', out]);
-    expect(r.status, r.stderr).toBe(0);
-    const got = SafetensorsFile.parse(new Uint8Array(readFileSync(out)));
-    expect(got.info('pixel_values').shape).toEqual([1, 3, 224, 224]);
-    const mine = got.float32('pixel_values');
-    const ref = file.float32('pixel_values');
-    let worst = 0;
-    for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(mine[i] - ref[i]));
+    const { shape, worst } = await preprocessGoldenImage(modelDir('v3', dinov3Config), 'v3');
+    expect(shape).toEqual([1, 3, 224, 224]);
     expect(worst).toBeLessThan(1e-4);
   });
 
   it("a DINOv3 checkpoint folder without preprocessor_config.json: DINOv3's processor with the published defaults", async () => {
-    const file = SafetensorsFile.parse(new Uint8Array(readFileSync(`${GOLDEN}/img5-120x90.safetensors`)));
-    const image = join(work, 'img5-defaults.png');
-    await sharp(file.bytes('rgb'), { raw: { width: 120, height: 90, channels: 3 } })
-      .png()
-      .toFile(image);
     const dir = join(work, 'v3-no-processor');
     mkdirSync(dir);
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'dinov3_vit' }));
-    const out = join(work, 'v3-defaults.safetensors');
-    const r = await cli(['preprocess', image, '--model', dir, '--output', out]);
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/DINOv3 defaults/);
-    const mine = SafetensorsFile.parse(new Uint8Array(readFileSync(out))).float32('pixel_values');
-    const ref = file.float32('pixel_values');
-    let worst = 0;
-    for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(mine[i] - ref[i]));
+    const { stderr, worst } = await preprocessGoldenImage(dir, 'v3-defaults');
+    expect(stderr).toMatch(/DINOv3 defaults/);
     expect(worst).toBeLessThan(1e-4);
   });
 

@@ -24,6 +24,46 @@ import { expectClose } from '../helpers/compare.js';
 import { readSafetensors } from '../helpers/fixtures.js';
 import { testDevice } from '../helpers/gpu.js';
 
+/** Runs `f`, recording every buffer GpuMemory creates meanwhile, sized as GpuMemory sizes it. */
+async function buffersCreatedBy<T>(
+  f: () => Promise<T>,
+): Promise<{ result: T; created: { label: string; bytes: number }[] }> {
+  const created: { label: string; bytes: number }[] = [];
+  const original = GpuMemory.prototype.create;
+  GpuMemory.prototype.create = function (
+    this: GpuMemory,
+    label: string,
+    bytes: number,
+    ...rest: [number?, boolean?]
+  ) {
+    created.push({ label, bytes: Math.max(16, Math.ceil(bytes / 16) * 16) });
+    return original.call(this, label, bytes, ...rest);
+  };
+  try {
+    return { result: await f(), created };
+  } finally {
+    GpuMemory.prototype.create = original;
+  }
+}
+
+/**
+ * Every buffer a forward created fits in what the budget plans for the call (attention maps, split
+ * into whole heads, are checked a head at a time), and those the plan names have its size exactly.
+ */
+function expectWithinPlan(
+  created: { label: string; bytes: number }[],
+  planned: ReturnType<typeof forwardBuffers>,
+  tokens: number,
+): void {
+  const largest = Math.max(...planned.map((b) => b.bytes));
+  for (const { label, bytes } of created) {
+    if (label.startsWith('attentions.')) expect(bytes % (tokens * tokens * 4), label).toBe(0);
+    else expect(bytes, label).toBeLessThanOrEqual(largest);
+    const same = planned.find((b) => b.name === label || label.startsWith(`${b.name} `));
+    if (same) expect(bytes, label).toBe(same.bytes);
+  }
+}
+
 const GOLDEN = 'test/fixtures/golden/tiny-gelu';
 const config = parseConfig(
   JSON.parse(readFileSync(join(GOLDEN, 'config.json'), 'utf8')),
@@ -428,27 +468,9 @@ describe('through a real model (tiny-gelu, Dawn)', () => {
     const data = clean.slice();
     data[1 * 56 * 56 + 20 * 56 + 30] = NaN; // image 0, channel 1, row 20, column 30: patch (1, 2), token 1 + 4 + 6
     const per = 21 * 64;
-    const created: { label: string; bytes: number }[] = [];
-    // Every buffer the forward creates, as GpuMemory sizes it.
-    const original = GpuMemory.prototype.create;
-    GpuMemory.prototype.create = function (
-      this: GpuMemory,
-      label: string,
-      bytes: number,
-      ...rest: [number?, boolean?]
-    ) {
-      created.push({ label, bytes: Math.max(16, Math.ceil(bytes / 16) * 16) });
-      return original.call(this, label, bytes, ...rest);
-    };
-    let out: Awaited<ReturnType<typeof model.forward>> | undefined;
-    try {
-      out = await model.forward(
-        { data, dims: [2, 3, 56, 56] },
-        { output_hidden_states: true, output_attentions: true },
-      );
-    } finally {
-      GpuMemory.prototype.create = original;
-    }
+    const { result: out, created } = await buffersCreatedBy(() =>
+      model.forward({ data, dims: [2, 3, 56, 56] }, { output_hidden_states: true, output_attentions: true }),
+    );
     const last = await out.last_hidden_state.read();
     expect(last.subarray(0, per).every(Number.isNaN), 'image 0: every value NaN').toBe(true);
     expectClose(last.subarray(per), ref('last_hidden_state').subarray(per), 'image 1 last_hidden_state');
@@ -475,20 +497,13 @@ describe('through a real model (tiny-gelu, Dawn)', () => {
     expect(deeper.subarray(0, block).every(Number.isNaN), 'image 0 attentions.1: all NaN').toBe(true);
     expectClose(deeper.subarray(block), ref('attentions.1').subarray(block), 'image 1 attentions.1');
 
-    // Every buffer the forward created fits in what the budget plans for this call (attention maps,
-    // split into whole heads, are checked a head at a time).
+    // Every buffer the forward created fits in what the budget plans for this call.
     const planned = forwardBuffers(
       config,
       { batch: 2, height: 56, width: 56, patches: 16, tokens: 21 },
       { output_attentions: true },
     );
-    const largest = Math.max(...planned.map((b) => b.bytes));
-    for (const { label, bytes } of created) {
-      if (label.startsWith('attentions.')) expect(bytes % (21 * 21 * 4), label).toBe(0);
-      else expect(bytes, label).toBeLessThanOrEqual(largest);
-      const same = planned.find((b) => b.name === label || label.startsWith(`${b.name} `));
-      if (same) expect(bytes, label).toBe(same.bytes);
-    }
+    expectWithinPlan(created, planned, 21);
     expect(created.map((c) => c.label)).toEqual(
       expect.arrayContaining(['pixel_values', 'qkv', 'mlp hidden', 'embeddings im2col']),
     );
@@ -571,40 +586,24 @@ describe("DINOv3's forward against its budget", () => {
       device: await testDevice(),
     });
     const file = readSafetensors(join(dir, 'nonsquare-48x80.safetensors')); // 3 x 5 patches, 20 tokens
-    const created: { label: string; bytes: number }[] = [];
-    const original = GpuMemory.prototype.create;
-    GpuMemory.prototype.create = function (
-      this: GpuMemory,
-      label: string,
-      bytes: number,
-      ...rest: [number?, boolean?]
-    ) {
-      created.push({ label, bytes: Math.max(16, Math.ceil(bytes / 16) * 16) });
-      return original.call(this, label, bytes, ...rest);
-    };
-    try {
-      const out = await model.forward(
-        { data: file.float32('pixel_values'), dims: file.info('pixel_values').shape },
-        { output_attentions: true, output_hidden_states: true },
-      );
-      for (const t of [out.last_hidden_state, out.pooler_output, ...out.hidden_states!, ...out.attentions!])
-        t.dispose();
-    } finally {
-      GpuMemory.prototype.create = original;
-      model.dispose();
-    }
+    const { created } = await buffersCreatedBy(async () => {
+      try {
+        const out = await model.forward(
+          { data: file.float32('pixel_values'), dims: file.info('pixel_values').shape },
+          { output_attentions: true, output_hidden_states: true },
+        );
+        for (const t of [out.last_hidden_state, out.pooler_output, ...out.hidden_states!, ...out.attentions!])
+          t.dispose();
+      } finally {
+        model.dispose();
+      }
+    });
     const planned = forwardBuffers(
       v3,
       { batch: 1, height: 48, width: 80, patches: 15, tokens: 20 },
       { output_attentions: true },
     );
-    const largest = Math.max(...planned.map((b) => b.bytes));
-    for (const { label, bytes } of created) {
-      if (label.startsWith('attentions.')) expect(bytes % (20 * 20 * 4), label).toBe(0);
-      else expect(bytes, label).toBeLessThanOrEqual(largest);
-      const same = planned.find((b) => b.name === label || label.startsWith(`${b.name} `));
-      if (same) expect(bytes, label).toBe(same.bytes);
-    }
+    expectWithinPlan(created, planned, 20);
     // The table of the 3 x 5 grid: 15 patches x 8 frequencies (head dim 16) x (cos, sin).
     expect(created.find((c) => c.label.startsWith('rope_embeddings'))).toEqual({
       label: 'rope_embeddings 3x5',
